@@ -1,0 +1,56 @@
+/**
+ * The lease stream a daemon consumes: a snapshot first, then events, forever, whatever the registry does.
+ * Watching resumes from the last seen revision + 1 after a failure (backoff 100 ms doubling to 5 s, reset after
+ * a good batch, as upstream); a compacted revision, or a failure to resume, leads to a fresh listing sent as a
+ * snapshot. Malformed keys and values are reported through `onMalformed` and never become removals (upstream
+ * resets every peer on one bad value, reference §3.7).
+ */
+import type { LeaseWatchResult } from '../lease/lease-tracker.js';
+import { FlannelError, errorMessage } from '../support/errors.js';
+import type { Logger } from '../support/logger.js';
+import { Backoff, sleep } from '../support/timing.js';
+import type { MalformedEntry, Registry } from './registry.js';
+
+export interface LeaseWatchOptions {
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  readonly onMalformed: (entry: MalformedEntry) => void;
+  readonly backoff?: Backoff;
+}
+
+export async function* watchLeaseStream(registry: Registry, options: LeaseWatchOptions): AsyncGenerator<LeaseWatchResult> {
+  const { signal, logger, onMalformed } = options;
+  const backoff = options.backoff ?? new Backoff(100, 5000);
+  let resumeFrom: bigint | undefined;
+  while (!signal.aborted) {
+    if (resumeFrom === undefined) {
+      try {
+        const listing = await registry.listLeases();
+        listing.malformed.forEach(onMalformed);
+        resumeFrom = listing.revision + 1n;
+        yield { kind: 'snapshot', leases: listing.leases };
+      } catch (error) {
+        logger.warn({ err: errorMessage(error) }, 'listing leases failed; retrying');
+        await sleep(backoff.next(), signal);
+        continue;
+      }
+    }
+    try {
+      for await (const batch of registry.watchLeases(resumeFrom, signal)) {
+        backoff.reset();
+        resumeFrom = batch.revision + 1n;
+        batch.malformed.forEach(onMalformed);
+        if (batch.events.length > 0) yield { kind: 'events', events: batch.events };
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      if (error instanceof FlannelError && error.code === 'COMPACTED') {
+        logger.warn({ revision: String(resumeFrom) }, 'watch revision compacted; re-listing leases');
+        resumeFrom = undefined;
+        continue;
+      }
+      logger.warn({ err: errorMessage(error), revision: String(resumeFrom) }, 'lease watch failed; resuming');
+      await sleep(backoff.next(), signal);
+    }
+  }
+}

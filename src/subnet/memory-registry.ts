@@ -1,0 +1,147 @@
+/**
+ * An in-memory Registry with etcd's semantics (revisions, atomic create, TTL expiry, watch from a revision,
+ * compaction), for unit and component tests. Test-only controls: `putRaw` (write any key/value, as a foreign
+ * writer could), `expire` (let a key's TTL run out now), `compact` (drop history before a revision) and
+ * `failWatches` (break every open watch, as a lost connection does).
+ */
+import { type Lease, encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
+import type { LeaseEvent } from '../lease/lease-tracker.js';
+import { FlannelError } from '../support/errors.js';
+import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from './registry.js';
+import { collectChange, parseStoredLease } from './stored-lease.js';
+
+interface Entry {
+  value: string;
+  expiresAtMs?: number;
+}
+
+interface Change {
+  revision: bigint;
+  key: string;
+  value?: string;
+  expiresAtMs?: number;
+}
+
+export class MemoryRegistry implements Registry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly history: Change[] = [];
+  private revision = 1n;
+  private compactedBelow = 0n;
+  private config: string | undefined;
+  private readonly waiters = new Set<() => void>();
+  private watchFailure: FlannelError | undefined;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  setNetworkConfig(text: string | undefined): void {
+    this.config = text;
+  }
+
+  async getNetworkConfig(): Promise<string | undefined> {
+    return this.config;
+  }
+
+  async listLeases(): Promise<RegistryListing> {
+    const leases: Lease[] = [];
+    const malformed: MalformedEntry[] = [];
+    for (const [key, entry] of this.entries) {
+      const parsed = parseStoredLease(key, entry.value, entry.expiresAtMs);
+      if ('lease' in parsed) leases.push(parsed.lease);
+      else malformed.push(parsed.malformed);
+    }
+    return { leases, malformed, revision: this.revision };
+  }
+
+  async createLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+    const key = leaseKey(lease);
+    if (this.entries.has(key)) throw new FlannelError('SUBNET_TAKEN', `subnet already exists: ${key}`, { retryable: true });
+    return this.write(key, lease, ttlSeconds);
+  }
+
+  async updateLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+    return this.write(leaseKey(lease), lease, ttlSeconds);
+  }
+
+  async deleteLease(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): Promise<void> {
+    this.remove(leaseKey(lease));
+  }
+
+  putRaw(key: string, value: string): void {
+    this.entries.set(key, { value });
+    this.record({ revision: ++this.revision, key, value });
+  }
+
+  expire(key: string): void {
+    this.remove(key);
+  }
+
+  compact(belowRevision: bigint): void {
+    this.compactedBelow = belowRevision;
+    this.history.splice(0, this.history.findIndex((change) => change.revision >= belowRevision));
+  }
+
+  failWatches(): void {
+    this.watchFailure = new FlannelError('REGISTRY_UNAVAILABLE', 'watch connection lost', { retryable: true });
+    this.wake();
+  }
+
+  get currentRevision(): bigint {
+    return this.revision;
+  }
+
+  async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch> {
+    this.watchFailure = undefined;
+    if (fromRevision < this.compactedBelow) {
+      throw new FlannelError('COMPACTED', `revision ${fromRevision} has been compacted (oldest ${this.compactedBelow})`);
+    }
+    let next = fromRevision;
+    while (!signal.aborted) {
+      const pending = this.history.filter((change) => change.revision >= next);
+      if (pending.length > 0) {
+        const events: LeaseEvent[] = [];
+        const malformed: MalformedEntry[] = [];
+        for (const change of pending) collectChange(change.key, change.value, change.expiresAtMs, events, malformed);
+        const last = pending[pending.length - 1] as Change;
+        next = last.revision + 1n;
+        yield { revision: last.revision, events, malformed };
+        continue;
+      }
+      if (this.watchFailure) throw this.watchFailure;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.waiters.delete(done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.waiters.add(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.wake();
+  }
+
+  private write(key: string, lease: Lease, ttlSeconds: number): Lease {
+    const expiresAtMs = this.now() + ttlSeconds * 1000;
+    const value = encodeLeaseAttrs(lease.attrs);
+    this.entries.set(key, { value, expiresAtMs });
+    this.record({ revision: ++this.revision, key, value, expiresAtMs });
+    return { ...lease, expiresAtMs };
+  }
+
+  private remove(key: string): void {
+    if (!this.entries.delete(key)) return;
+    this.record({ revision: ++this.revision, key });
+  }
+
+  private record(change: Change): void {
+    this.history.push(change);
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
