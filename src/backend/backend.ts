@@ -1,0 +1,39 @@
+/**
+ * A backend turns (own lease, peer leases) into desired kernel state; it never writes to the kernel itself
+ * (the Reconciler does). It also says what to publish in our lease and what MTU pods get.
+ */
+import type { NetworkConfig } from '../config/network-config.js';
+import type { DesiredState } from '../dataplane/desired-state.js';
+import type { Lease, LeaseAttrs } from '../lease/lease.js';
+import type { Cidr, IpAddress } from '../net/ip.js';
+
+/** The interface flannel uses to reach peers, and the addresses it publishes (upstream's ExternalInterface). */
+export interface ExternalInterface {
+  readonly linkIndex: number;
+  readonly name: string;
+  readonly mtu: number;
+  /** The interface's own IPv4/IPv6 address (with prefix), as chosen by interface selection. */
+  readonly ifaceAddr?: Cidr;
+  readonly ifaceV6Addr?: Cidr;
+  /** Address published to peers: --public-ip, else the interface address. */
+  readonly extAddr?: IpAddress;
+  readonly extV6Addr?: IpAddress;
+  /** Every prefix configured on the interface (to tell which peers are on-link). */
+  readonly prefixes: readonly Cidr[];
+}
+
+export interface BackendContext {
+  readonly config: NetworkConfig;
+  readonly externalInterface: ExternalInterface;
+}
+
+export interface Backend {
+  readonly type: string;
+  /** FLANNEL_MTU. */
+  readonly mtu: number;
+  readonly leaseAttrs: LeaseAttrs;
+  /** Pure: same input, same output. */
+  plan(own: Lease, peers: readonly Lease[]): DesiredState;
+}
+
+export type BackendFactory = (context: BackendContext) => Backend;

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+/**
+ * flanneld: argv/env → options → adapters (etcd, netlink, files, health) → Daemon. Exit codes as upstream:
+ * 0 on a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 2 on bad command-line flags.
+ */
+import { readFileSync } from 'node:fs';
+import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
+import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
+import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
+import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
+import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
+import { parseSubnetEnv } from '../cni/subnet-env.js';
+import { type DaemonOptions, parseFlags, toDaemonOptions, usage } from '../config/daemon-options.js';
+import { Daemon } from '../daemon/daemon.js';
+import type { SubnetPair } from '../lease/subnet-key.js';
+import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
+import { FlannelError, errorMessage } from '../support/errors.js';
+import { type Logger, createLogger } from '../support/logger.js';
+import { VERSION } from '../version.js';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`${errorMessage(error)}\n${usage('flanneld')}`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stderr.write(usage('flanneld'));
+    return 0;
+  }
+  if (parsed.values.version === true) {
+    process.stderr.write(`${VERSION}\n`);
+    return 0;
+  }
+  const logger = createLogger({ verbosity: parsed.values.v as number });
+  for (const warning of parsed.envWarnings) logger.warn({ err: warning }, 'failed to set flag from env');
+  let options: DaemonOptions;
+  try {
+    const result = toDaemonOptions(parsed);
+    options = result.options;
+    for (const warning of result.warnings) logger.warn(warning);
+  } catch (error) {
+    logger.fatal(errorMessage(error));
+    return 1;
+  }
+  logger.info({ flags: { ...parsed.values, 'etcd-password': parsed.values['etcd-password'] ? '<redacted>' : '' } }, 'CLI flags config');
+
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      controller.abort();
+    });
+  }
+  let health: HealthServer | undefined;
+  let kernel: NetlinkKernel | undefined;
+  let subnetManager: EtcdSubnetManager | undefined;
+  try {
+    const previous = readPrevious(options.subnetFile, logger);
+    subnetManager = new EtcdSubnetManager({ registry: createRegistry(options, logger), logger, ...(previous ? { previous } : {}) });
+    kernel = NetlinkKernel.open();
+    const daemon = new Daemon({
+      subnetManager,
+      kernel,
+      logger,
+      interfaceOptions: {
+        iface: options.iface, ifaceRegex: options.ifaceRegex, ifaceCanReach: options.ifaceCanReach,
+        publicIP: options.publicIP, publicIPv6: options.publicIPv6,
+      },
+      ipMasq: options.ipMasq,
+      renewMarginMs: options.subnetLeaseRenewMarginMinutes * 60_000,
+      writeSubnetFile: (contents) => writeFileAtomic(options.subnetFile, contents),
+      watchKernel: (onChange) =>
+        startKernelWatcher({
+          onReport: (report) => {
+            if (report.overflow) logger.warn('kernel notification buffer overflowed; re-reading kernel state');
+            onChange();
+          },
+          onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
+        }),
+    });
+    if (options.healthzPort > 0) {
+      health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready);
+      logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
+    }
+    await daemon.run(controller.signal);
+    return 0;
+  } catch (error) {
+    const code = error instanceof FlannelError ? error.code : 'ERROR';
+    logger.fatal({ code }, errorMessage(error));
+    return 1;
+  } finally {
+    await health?.close();
+    kernel?.close();
+    await subnetManager?.close();
+  }
+}
+
+function createRegistry(options: DaemonOptions, logger: Logger): EtcdRegistry {
+  const useTls = options.etcdKeyfile !== '' && options.etcdCertfile !== '';
+  if (!useTls) logger.warn('no certificate provided: connecting to etcd with http. This is insecure');
+  const read = (path: string, flag: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new FlannelError('BAD_FLAG', `${flag}: cannot read ${path}: ${errorMessage(error)}`);
+    }
+  };
+  return new EtcdRegistry({
+    endpoints: options.etcdEndpoints,
+    prefix: options.etcdPrefix,
+    ...(useTls
+      ? {
+          tls: {
+            cert: read(options.etcdCertfile, '--etcd-certfile'),
+            key: read(options.etcdKeyfile, '--etcd-keyfile'),
+            ...(options.etcdCafile ? { ca: read(options.etcdCafile, '--etcd-cafile') } : {}),
+          },
+        }
+      : {}),
+    ...(options.etcdUsername ? { username: options.etcdUsername, password: options.etcdPassword } : {}),
+  });
+}
+
+/** The subnets of the previous run, from the subnet file (a bad file is reported and ignored). */
+function readPrevious(path: string, logger: Logger): Partial<SubnetPair> | undefined {
+  try {
+    const text = readTextIfExists(path);
+    if (text === undefined) return undefined;
+    const env = parseSubnetEnv(text);
+    return {
+      ...(env.subnet ? { subnet: env.subnet } : {}),
+      ...(env.ipv6Subnet ? { ipv6Subnet: env.ipv6Subnet } : {}),
+    };
+  } catch (error) {
+    logger.warn({ path, err: errorMessage(error) }, 'ignoring unreadable previous subnet file');
+    return undefined;
+  }
+}
+
+// Exit explicitly: gRPC keeps timers alive for a while after the client is closed.
+process.exit(await main());
