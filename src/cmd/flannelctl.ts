@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * flannelctl: operations and the lab.
+ *   flannelctl config check FILE|-          print the effective network config, or every problem (exit 1)
+ *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
+ *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend host-gw] [--keep]
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
+import { networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
+import { inNetns, listNetns, processAlive } from '../lab/shell.js';
+import { Lab, type LabOptions, savedLabOptions } from '../lab/lab.js';
+import { encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
+import { ValidationError, errorMessage } from '../support/errors.js';
+
+const USAGE = `Usage:
+  flannelctl config check FILE|-
+  flannelctl leases [--etcd-endpoints URLS] [--etcd-prefix PREFIX]
+  flannelctl lab demo   [--hosts N] [--backend host-gw|alloc] [--prefix P] [--keep]
+  flannelctl lab up     [--hosts N] [--backend host-gw|alloc] [--prefix P]
+  flannelctl lab status [--prefix P]
+  flannelctl lab down   [--prefix P]
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [group, action, ...rest] = argv;
+  if (group === 'config' && action === 'check') return configCheck(rest);
+  if (group === 'leases') return listLeases([action ?? '', ...rest].filter((a) => a !== ''));
+  if (group === 'lab' && action) return lab(action, rest);
+  process.stderr.write(USAGE);
+  return group === undefined || group === '--help' || group === '-h' ? 0 : 2;
+}
+
+function configCheck(args: string[]): number {
+  const path = args[0];
+  if (!path) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    process.stderr.write(`cannot read ${path}: ${errorMessage(error)}\n`);
+    return 1;
+  }
+  try {
+    process.stdout.write(JSON.stringify(networkConfigToJson(parseNetworkConfig(text)), null, 2) + '\n');
+    return 0;
+  } catch (error) {
+    const problems = error instanceof ValidationError ? error.problems : [errorMessage(error)];
+    process.stderr.write(`network config is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`);
+    for (const problem of problems) process.stderr.write(`  - ${problem}\n`);
+    return 1;
+  }
+}
+
+async function listLeases(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'etcd-endpoints': { type: 'string', default: process.env.FLANNELD_ETCD_ENDPOINTS || 'http://127.0.0.1:2379' },
+      'etcd-prefix': { type: 'string', default: process.env.FLANNELD_ETCD_PREFIX || '/coreos.com/network' },
+    },
+  });
+  const registry = new EtcdRegistry({ endpoints: values['etcd-endpoints'].split(','), prefix: values['etcd-prefix'] });
+  try {
+    const listing = await registry.listLeases();
+    for (const lease of listing.leases) process.stdout.write(`${leaseKey(lease)}\t${encodeLeaseAttrs(lease.attrs)}\n`);
+    for (const bad of listing.malformed) process.stdout.write(`${bad.key}\tMALFORMED: ${bad.reason}\n`);
+    return 0;
+  } finally {
+    await registry.close();
+  }
+}
+
+async function lab(action: string, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      prefix: { type: 'string', default: 'ftl' },
+      hosts: { type: 'string', default: '3' },
+      backend: { type: 'string', default: 'host-gw' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const saved = savedLabOptions(values.prefix);
+  const options: LabOptions = saved && (action === 'down' || action === 'status')
+    ? saved
+    : { prefix: values.prefix, hosts: Number(values.hosts), backend: values.backend };
+  const instance = new Lab(options);
+  const say = (line: string) => process.stdout.write(line + '\n');
+  switch (action) {
+    case 'up':
+    case 'demo': {
+      try {
+        await instance.up(say);
+        if (action === 'demo') {
+          say('ping matrix between pods on different hosts:');
+          const failures = instance.pingMatrix();
+          for (const from of instance.layout.hosts) {
+            for (const to of instance.layout.hosts) {
+              if (from === to) continue;
+              const label = `${from.name}→${to.name}`;
+              say(`  ${label.padEnd(8)} ${instance.podIp(from)} → ${instance.podIp(to)}: ${failures.some((f) => f.startsWith(label)) ? 'FAILED' : 'ok'}`);
+            }
+          }
+          say(`routes on ${instance.layout.hosts[0]?.name} (ours carry proto 111):`);
+          const first = instance.layout.hosts[0];
+          if (first) say(inNetns(first.netns, 'ip', ['route', 'show', 'proto', '111']).stdout.trimEnd().replace(/^/gm, '  '));
+          say('leases in etcd:');
+          say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
+          if (failures.length > 0) {
+            say(`FAILED: ${failures.length} pod pairs cannot reach each other`);
+            return 1;
+          }
+          say('all pods reach each other');
+        }
+      } catch (error) {
+        process.stderr.write(`lab ${action} failed: ${errorMessage(error)}\n`);
+        if (!values.keep) await instance.down();
+        return 1;
+      } finally {
+        if (action === 'demo' && !values.keep) {
+          await instance.down();
+          say('lab removed (use --keep to leave it running)');
+        }
+      }
+      if (action === 'up' || values.keep) say(`lab is running: \`flannelctl lab status --prefix ${options.prefix}\`, \`flannelctl lab down --prefix ${options.prefix}\``);
+      return 0;
+    }
+    case 'status': {
+      const existing = new Set(listNetns());
+      for (const host of instance.layout.hosts) {
+        const pid = instance.flanneldPid(host);
+        say(`${host.name}: netns ${existing.has(host.netns) ? 'up' : 'absent'}, flanneld ${pid && processAlive(pid) ? `pid ${pid}` : 'not running'}, pod ${instance.podIp(host) ?? '-'}`);
+      }
+      return 0;
+    }
+    case 'down':
+      await instance.down();
+      say(`lab ${options.prefix} removed`);
+      return 0;
+    default:
+      process.stderr.write(USAGE);
+      return 2;
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));
