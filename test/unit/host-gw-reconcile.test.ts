@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createHostGwBackend } from '../../src/backend/host-gw/host-gw-backend.js';
+import type { ExternalInterface } from '../../src/backend/backend.js';
+import { diffRoutes } from '../../src/dataplane/diff.js';
+import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
+import { Reconciler } from '../../src/dataplane/reconciler.js';
+import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE } from '../../src/dataplane/kernel-objects.js';
+import { Cidr, IpAddress } from '../../src/net/ip.js';
+import { silentLogger } from '../../src/support/logger.js';
+import { config, lease } from '../support/fixtures.js';
+import { routeTable } from '../support/golden.js';
+
+const ext: ExternalInterface = {
+  linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
+  prefixes: [Cidr.parse('198.18.0.0/24')],
+};
+const own = lease('10.244.1.0/24', '198.18.0.11');
+
+function kernel(): MemoryKernel {
+  return new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0 }]);
+}
+
+describe('host-gw planner', () => {
+  const backend = createHostGwBackend({ config: config(), externalInterface: ext });
+  it('publishes host-gw leases with the interface MTU', () => {
+    assert.equal(backend.mtu, 1500);
+    assert.equal(backend.leaseAttrs.backendType, 'host-gw');
+    assert.equal(backend.leaseAttrs.publicIP.toString(), '198.18.0.11');
+  });
+  it('plans one route per on-link host-gw peer and warns about the others', () => {
+    const plan = backend.plan(own, [
+      lease('10.244.2.0/24', '198.18.0.12'),
+      lease('10.244.3.0/24', '203.0.113.9'),
+      lease('10.244.4.0/24', '198.18.0.14', 'vxlan'),
+    ]);
+    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkIndex}`), ['10.244.2.0/24 via 198.18.0.12 dev 2']);
+    assert.equal(plan.warnings.length, 2);
+    assert.match(plan.warnings.join('\n'), /203\.0\.113\.9, which is not on-link on eth0/);
+  });
+  it('refuses a public IP that differs from the interface IP (NAT)', () => {
+    assert.throws(() => createHostGwBackend({ config: config(), externalInterface: { ...ext, extAddr: IpAddress.parse('203.0.113.1') } }), /NAT/);
+  });
+});
+
+describe('diffRoutes', () => {
+  const route = (dst: string, gw: string, protocol = FLANNEL_ROUTE_PROTOCOL) => ({
+    dst: Cidr.parse(dst), gateway: IpAddress.parse(gw), linkIndex: 2, table: MAIN_TABLE, protocol, type: 'unicast' as const, onlink: false,
+  });
+  it('adds missing, replaces changed (before deletes), deletes only our stale routes', () => {
+    const ops = diffRoutes(
+      [route('10.244.2.0/24', '198.18.0.12'), route('10.244.3.0/24', '198.18.0.13')],
+      [route('10.244.3.0/24', '198.18.0.99'), route('10.244.9.0/24', '198.18.0.19'), route('192.0.2.0/24', '198.18.0.1', 4)],
+    );
+    assert.deepEqual(ops.map((op) => `${op.kind} ${op.route.dst}`), ['replace 10.244.2.0/24', 'replace 10.244.3.0/24', 'delete 10.244.9.0/24']);
+  });
+  it('nothing to do when the kernel matches', () => {
+    assert.deepEqual(diffRoutes([route('10.244.2.0/24', '198.18.0.12')], [{ ...route('10.244.2.0/24', '198.18.0.12'), scope: 0 }]), []);
+  });
+});
+
+describe('Reconciler on MemoryKernel', () => {
+  it('converges to the golden table, repairs drift, and a quiet pass writes nothing', async () => {
+    const memory = kernel();
+    let peers = [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.3.0/24', '198.18.0.13')];
+    const backend = createHostGwBackend({ config: config(), externalInterface: ext });
+    const reconciler = new Reconciler({ kernel: memory, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    try {
+      await reconciler.whenConverged();
+      assert.equal(routeTable(memory), '10.244.2.0/24 via 198.18.0.12 dev #2 proto 111\n10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
+      const writes = memory.writes;
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(memory.writes, writes, 'a pass with nothing to change writes nothing');
+      memory.deleteRouteByHand([...memory.routes.values()][0]!);
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(memory.routes.size, 2, 'drift repaired');
+      peers = [lease('10.244.3.0/24', '198.18.0.13')];
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(routeTable(memory), '10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+  it('retries failed operations and leaves foreign routes alone', async () => {
+    const memory = kernel();
+    memory.routes.set('x', { dst: Cidr.parse('192.0.2.0/24'), gateway: IpAddress.parse('198.18.0.1'), linkIndex: 2, table: MAIN_TABLE, protocol: 4, type: 'unicast', onlink: false });
+    const route = { dst: Cidr.parse('10.244.2.0/24'), gateway: IpAddress.parse('198.18.0.12'), linkIndex: 7, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: false };
+    const reconciler = new Reconciler({ kernel: memory, plan: () => ({ routes: [route], warnings: [] }), logger: silentLogger() });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    try {
+      while (reconciler.lastResult === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(reconciler.lastResult?.failed, 1, 'device #7 does not exist yet');
+      memory.addLink({ index: 7, name: 'eth7', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0 }]);
+      await reconciler.whenConverged();
+      assert.equal(memory.routes.size, 2, 'retried after backoff; foreign route kept');
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+});

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LeaseTracker } from '../../src/lease/lease-tracker.js';
+import { Cidr } from '../../src/net/ip.js';
+import { lease } from '../support/fixtures.js';
+
+describe('LeaseTracker', () => {
+  it('keeps our own lease out of the peer table and reports it', () => {
+    const tracker = new LeaseTracker();
+    tracker.setOwnSubnet(Cidr.parse('10.244.1.0/24'));
+    const update = tracker.update({ kind: 'snapshot', leases: [lease('10.244.1.0/24', '198.18.0.11'), lease('10.244.2.0/24', '198.18.0.12')] });
+    assert.deepEqual(tracker.peers().map((p) => p.subnet.toString()), ['10.244.2.0/24']);
+    assert.equal(update.own.length, 1);
+    assert.equal(update.own[0]?.type, 'added');
+  });
+  it('a snapshot without our lease reports it removed', () => {
+    const tracker = new LeaseTracker();
+    tracker.setOwnSubnet(Cidr.parse('10.244.1.0/24'));
+    assert.equal(tracker.update({ kind: 'snapshot', leases: [] }).own[0]?.type, 'removed');
+  });
+  it('a renewal with the same value is not a change; a new value is', () => {
+    const tracker = new LeaseTracker();
+    tracker.update({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '198.18.0.12')] });
+    assert.equal(tracker.update({ kind: 'events', events: [{ type: 'added', lease: lease('10.244.2.0/24', '198.18.0.12') }] }).peersChanged, false);
+    assert.equal(tracker.update({ kind: 'events', events: [{ type: 'added', lease: lease('10.244.2.0/24', '198.18.0.99') }] }).peersChanged, true);
+  });
+  it('removes peers on events and on snapshots', () => {
+    const tracker = new LeaseTracker();
+    tracker.update({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.3.0/24', '198.18.0.13')] });
+    tracker.update({ kind: 'events', events: [{ type: 'removed', subnet: Cidr.parse('10.244.2.0/24') }] });
+    assert.deepEqual(tracker.peers().map((p) => p.subnet.toString()), ['10.244.3.0/24']);
+    assert.equal(tracker.update({ kind: 'snapshot', leases: [] }).peersChanged, true);
+    assert.equal(tracker.peers().length, 0);
+  });
+});
