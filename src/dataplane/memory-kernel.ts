@@ -1,7 +1,7 @@
 /**
  * An in-memory Kernel for unit and component tests, with the kernel's rules that matter to flannel-ts:
- * a route's device must exist (ENODEV), a gateway must be on-link unless the route says `onlink`
- * (ENETUNREACH), deleting a missing route fails (ESRCH), and a route key is unique (replace overwrites).
+ * a gateway must be on-link unless the route says `onlink`
+ * (ENETUNREACH, checked first), a route's device must exist (ENODEV), deleting a missing route fails (ESRCH), and a route key is unique (replace overwrites).
  * `writes` counts route writes so tests can prove that a quiet pass writes nothing.
  */
 import type { IpAddress } from '../net/ip.js';
@@ -65,14 +65,16 @@ export class MemoryKernel implements Kernel {
 
   private replace(route: Route): void {
     if (route.type === 'unicast') {
-      if (route.linkIndex !== undefined && !this.links.has(route.linkIndex)) {
-        throw new FlannelError('ENODEV', 'No such device');
-      }
+      // The kernel validates a gateway before the device: a gateway route through a missing device is
+      // ENETUNREACH, an onlink one ENODEV (found by the kernel contract test).
       if (route.gateway && !route.onlink) {
         const onLink = this.addresses.some(
           (address) => (route.linkIndex === undefined || address.linkIndex === route.linkIndex) && address.address.contains(route.gateway as IpAddress),
         );
         if (!onLink) throw new FlannelError('ENETUNREACH', 'Nexthop has invalid gateway');
+      }
+      if (route.linkIndex !== undefined && !this.links.has(route.linkIndex)) {
+        throw new FlannelError('ENODEV', 'No such device');
       }
     }
     this.routes.set(routeKey(route), route);

@@ -105,12 +105,15 @@ export class EtcdRegistry implements Registry {
       wake?.();
     };
     let watcher: Watcher | undefined;
+    // A watch the server already cancelled must not be cancelled again: the library would wait forever for
+    // a reply to that second cancel.
+    let serverCancelled = false;
     const onAbort = () => wake?.();
     signal.addEventListener('abort', onAbort);
     try {
-      watcher = await this.call('watch subnets', () =>
-        this.client.watch().prefix(this.subnets).startRevision(fromRevision.toString()).create(),
-      );
+      // watcher(), not create(): create() only resolves on 'connected', which never comes when etcd cancels the
+      // watch at creation (a compacted start revision), and listeners must be in place before that happens.
+      watcher = this.client.watch().prefix(this.subnets).startRevision(fromRevision.toString()).watcher();
       watcher.on('data', (response) => {
         if (response.compact_revision && response.compact_revision !== '0') {
           push(new FlannelError('COMPACTED', `watch revision ${fromRevision} compacted (oldest ${response.compact_revision})`));
@@ -125,7 +128,12 @@ export class EtcdRegistry implements Registry {
         }
         push({ revision: BigInt(response.header.revision), events, malformed });
       });
-      watcher.on('error', (error: unknown) => push(translate('watch subnets', error)));
+      watcher.on('error', (error: unknown) => {
+        serverCancelled = true;
+        // etcd 3.4 cancels a watch on a compacted revision with an empty reason, and the library drops the
+        // compact_revision field: ask etcd directly whether the start revision is still readable.
+        void this.classifyWatchError(error, fromRevision).then(push);
+      });
       while (!signal.aborted) {
         const item = queue.shift();
         if (item instanceof FlannelError) throw item;
@@ -138,12 +146,25 @@ export class EtcdRegistry implements Registry {
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      await watcher?.cancel().catch(() => undefined);
+      if (!serverCancelled) await watcher?.cancel().catch(() => undefined);
     }
   }
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  private async classifyWatchError(error: unknown, fromRevision: bigint): Promise<FlannelError> {
+    const translated = translate('watch subnets', error);
+    if (translated.code === 'COMPACTED') return translated;
+    try {
+      const start = Buffer.from(this.subnets);
+      await this.client.kv.range({ key: start, range_end: prefixEnd(start), revision: fromRevision.toString(), limit: '1' });
+      return translated;
+    } catch (probe) {
+      const classified = translate('watch subnets', probe);
+      return classified.code === 'COMPACTED' ? classified : translated;
+    }
   }
 
   private relative(key: Buffer): string {
@@ -157,6 +178,18 @@ export class EtcdRegistry implements Registry {
       throw translate(what, error);
     }
   }
+}
+
+/** The smallest key greater than every key with this prefix (etcd's range_end for a prefix). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let index = end.length - 1; index >= 0; index--) {
+    if ((end[index] as number) < 0xff) {
+      end[index] = (end[index] as number) + 1;
+      return end.subarray(0, index + 1);
+    }
+  }
+  return Buffer.from([0]);
 }
 
 /** One place where etcd3/grpc errors become FlannelErrors. */
