@@ -84,9 +84,14 @@ export class Daemon {
     if (!lease) return;
     this.currentLease = lease;
     this.tracker.setOwnSubnet(lease.subnet);
-    this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
-    this.readyFlag = true;
-    logger.info({ subnet: lease.subnet.toString() }, 'flannel is ready');
+    try {
+      this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
+      this.readyFlag = true;
+      logger.info({ subnet: lease.subnet.toString() }, 'flannel is ready');
+    } catch (error) {
+      // As upstream: keep routing for the pods that exist, stay not-ready (/readyz 503) so it gets noticed.
+      logger.error({ err: errorMessage(error) }, 'failed to write subnet file; staying not ready');
+    }
 
     const reconciler = new Reconciler({
       kernel: this.deps.kernel,

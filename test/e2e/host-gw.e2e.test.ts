@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
@@ -78,6 +78,7 @@ describe('host-gw lab (3 hosts, real etcd, real flanneld, CNI pods)', () => {
   it('writes subnet.env in upstream format and serves /healthz and /readyz', () => {
     const text = readFileSync(lab.subnetFile(h1), 'utf8');
     assert.match(text, /^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=10\.244\.\d+\.1\/24\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=false\n$/);
+    assert.equal(statSync(lab.subnetFile(h1)).mode & 0o777, 0o644);
     const fetchScript = `for (const p of ['/healthz','/readyz','/x']) { const r = await fetch('http://${h1.underlayIp}:${h1.healthzPort}'+p); console.log(r.status, await r.text()); }`;
     const output = inNetns(h1.netns, process.execPath, ['--input-type=module', '-e', fetchScript]).stdout;
     assert.equal(output, '200 flanneld is running\n200 flanneld is ready\n404 404 page not found\n\n');
@@ -132,6 +133,22 @@ describe('host-gw lab (3 hosts, real etcd, real flanneld, CNI pods)', () => {
     lab.startFlanneld(h3);
     await waitFor('route back', () => ourRoutes(h1).some((r) => r.startsWith(subnet)), 15_000);
     assert.equal(subnetOf(h3), subnet, 'previous subnet from subnet.env reused');
+    assert.deepEqual(lab.pingMatrix(), []);
+  });
+
+  it('a restarted flanneld removes routes to peers that left while it was down (upstream #2554)', async () => {
+    const subnet = subnetOf(h3);
+    await lab.stopFlanneld(h1, 'SIGTERM');
+    await lab.stopFlanneld(h3, 'SIGTERM');
+    lab.etcdctl(['del', `${SUBNETS}${subnet.replace('/', '-')}`]);
+    assert.ok(ourRoutes(h1).some((r) => r.startsWith(subnet)), 'stale route still there while h1 is down');
+    const readyBefore = readyCount(h1);
+    lab.startFlanneld(h1);
+    await waitFor('h1 ready', () => readyCount(h1) > readyBefore, 15_000);
+    await waitFor('stale route removed', () => !ourRoutes(h1).some((r) => r.startsWith(subnet)), 2000);
+    assert.equal(ourRoutes(h1).length, 1, 'the route to h2 stays');
+    lab.startFlanneld(h3);
+    await waitFor('h3 back', () => ourRoutes(h1).length === 2, 15_000);
     assert.deepEqual(lab.pingMatrix(), []);
   });
 

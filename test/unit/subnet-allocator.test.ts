@@ -62,3 +62,28 @@ describe('pickFreeSubnet', () => {
     }));
   });
 });
+
+describe('EtcdSubnetManager acquisition', () => {
+  it('retries on a lost create race with another subnet (upstream exits)', async () => {
+    const { MemoryRegistry } = await import('../../src/subnet/memory-registry.js');
+    const { EtcdSubnetManager } = await import('../../src/subnet/etcd-subnet-manager.js');
+    const { silentLogger } = await import('../../src/support/logger.js');
+    const registry = new MemoryRegistry();
+    registry.setNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}');
+    const realCreate = registry.createLease.bind(registry);
+    let raced = false;
+    registry.createLease = async (wanted, ttl) => {
+      if (!raced) {
+        raced = true;
+        // Another host takes the very subnet between our listing and our create.
+        await realCreate({ ...wanted, attrs: { publicIP: IpAddress.parse('198.18.0.99'), backendType: 'host-gw' } }, ttl);
+      }
+      return realCreate(wanted, ttl);
+    };
+    const manager = new EtcdSubnetManager({ registry, logger: silentLogger(), random: () => 0 });
+    const leased = await manager.acquireLease(await manager.getNetworkConfig(), { publicIP: me, backendType: 'host-gw' });
+    assert.ok(raced);
+    assert.equal(leased.subnet.toString(), '10.244.2.0/24', 'the next free subnet after the one lost');
+    assert.equal((await registry.listLeases()).leases.length, 2);
+  });
+});

@@ -1,0 +1,65 @@
+/** The built executables' command-line behaviour (no root needed: these paths exit before touching the kernel). */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const cmd = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'cmd');
+function run(script: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  const result = spawnSync(process.execPath, [join(cmd, script), ...args], {
+    encoding: 'utf8', input: options.input ?? '', env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('flanneld command line', () => {
+  it('--version prints to stderr and exits 0', () => {
+    const result = run('flanneld.js', ['--version']);
+    assert.equal(result.status, 0);
+    assert.match(result.stderr, /^\d+\.\d+\.\d+\n$/);
+  });
+  it('--help lists every flag with its env variable and exits 0', () => {
+    const result = run('flanneld.js', ['-h']);
+    assert.equal(result.status, 0);
+    assert.match(result.stderr, /^Usage: flanneld \[OPTION\]\.\.\./);
+    assert.match(result.stderr, /-etcd-endpoints string[\s\S]*FLANNELD_ETCD_ENDPOINTS/);
+  });
+  it('an unknown flag exits 2', () => {
+    const result = run('flanneld.js', ['--bogus']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /flag provided but not defined: -bogus/);
+  });
+  it('a feature not built yet fails clearly, also through FLANNELD_*', () => {
+    assert.match(run('flanneld.js', ['--ip-masq']).stderr, /not supported yet: --ip-masq/);
+    const viaEnv = run('flanneld.js', [], { env: { FLANNELD_KUBE_SUBNET_MGR: 'true' } });
+    assert.equal(viaEnv.status, 1);
+    assert.match(viaEnv.stderr, /not supported yet: --kube-subnet-mgr/);
+  });
+  it('an out-of-range renew margin exits 1', () => {
+    const result = run('flanneld.js', ['--subnet-lease-renew-margin=0']);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /Invalid subnet-lease-renew-margin option, out of acceptable range/);
+  });
+});
+
+describe('flannelctl config check', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flannelctl-'));
+  it('prints the effective config with upstream field names and exits 0', () => {
+    const file = join(dir, 'ok.json');
+    writeFileSync(file, '{"network":"10.5.0.0/16","backend":{"type":"host-gw"}}');
+    const result = run('flannelctl.js', ['config', 'check', file]);
+    assert.equal(result.status, 0, result.stderr);
+    const config = JSON.parse(result.stdout);
+    assert.deepEqual([config.Network, config.SubnetLen, config.SubnetMin, config.SubnetMax, config.BackendType], ['10.5.0.0/16', 24, '10.5.1.0', '10.5.255.0', 'host-gw']);
+  });
+  it('reads stdin with -, and lists every problem and exits 1', () => {
+    const result = run('flannelctl.js', ['config', 'check', '-'], { input: '{"Network":"10.5.0.0/16","SubnetLen":8,"EnableIPv6":true}' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /2 problems/);
+    assert.match(result.stderr, /SubnetLen: 8/);
+    assert.match(result.stderr, /IPv6Network/);
+  });
+});
