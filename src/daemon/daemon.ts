@@ -62,10 +62,6 @@ export class Daemon {
     return this.reconcilerInstance;
   }
 
-  get peerCount(): number {
-    return this.tracker.peers().length;
-  }
-
   /** Runs until `signal` aborts; throws FlannelError for fatal start-up problems. */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, subnetManager } = this.deps;

@@ -5,7 +5,7 @@
  * iproute2's rt_protos), so `ip route show proto 111` lists exactly ours and a restart can remove stale ones
  * without touching anyone else's.
  */
-import type { Cidr, IpAddress, IpFamily } from '../net/ip.js';
+import type { Cidr, IpAddress } from '../net/ip.js';
 import type { MacAddress } from '../net/mac.js';
 
 export const FLANNEL_ROUTE_PROTOCOL = 111;
@@ -47,10 +47,6 @@ export interface Address {
 export const IFA_F_TEMPORARY = 0x01;
 export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_PERMANENT = 0x80;
-
-export function familyOf(route: Route): IpFamily {
-  return route.dst.family;
-}
 
 /** Identity of a route in the kernel: table, destination and metric (tos is always 0 for us). */
 export function routeKey(route: Route): string {

@@ -18,8 +18,6 @@ export interface LabLayout {
   readonly etcdIp: string;
   readonly underlayPrefixLength: number;
   readonly hosts: readonly LabHost[];
-  readonly outsideNetns: string;
-  readonly outsideIp: string;
 }
 
 export function labLayout(prefix: string, hostCount: number): LabLayout {
@@ -42,8 +40,6 @@ export function labLayout(prefix: string, hostCount: number): LabLayout {
     etcdIp: '198.18.0.2',
     underlayPrefixLength: 24,
     hosts,
-    outsideNetns: `${prefix}-out`,
-    outsideIp: '198.18.0.250',
   };
 }
 
@@ -53,7 +49,6 @@ export function labNamespaces(layout: LabLayout): string[] {
     ...layout.hosts.map((host) => host.podNetns),
     ...layout.hosts.map((host) => host.netns),
     layout.etcdNetns,
-    layout.outsideNetns,
     layout.underlayNetns,
   ];
 }

@@ -118,11 +118,6 @@ export class Lab {
     this.save();
   }
 
-  /** A namespace on the underlay bridge that is not part of the cluster (for masquerade tests). */
-  createOutside(): void {
-    this.attach(this.layout.outsideNetns, 'out', this.layout.outsideIp);
-  }
-
   private attach(netns: string, label: string, ip: string): void {
     const { layout } = this;
     run('ip', ['netns', 'add', netns]);

@@ -21,10 +21,6 @@ export class NetlinkKernel implements Kernel {
     return new NetlinkKernel(NetlinkSocket.open(options.netnsPath ? { netnsPath: options.netnsPath } : {}));
   }
 
-  get socketForTests(): NetlinkSocket {
-    return this.socket;
-  }
-
   async listLinks(): Promise<Link[]> {
     return this.socket.dump(C.RTM_GETLINK, encodeLinkQuery()).filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload));
   }
