@@ -4,6 +4,7 @@
  */
 import type { NetworkConfig } from '../config/network-config.js';
 import type { DesiredState } from '../dataplane/desired-state.js';
+import type { Link, VxlanDevice } from '../dataplane/kernel-objects.js';
 import type { Lease, LeaseAttrs } from '../lease/lease.js';
 import type { Cidr, IpAddress } from '../net/ip.js';
 
@@ -25,6 +26,8 @@ export interface ExternalInterface {
 export interface BackendContext {
   readonly config: NetworkConfig;
   readonly externalInterface: ExternalInterface;
+  /** Links present at start-up (an existing compatible device keeps its MAC). */
+  readonly links?: readonly Link[];
 }
 
 export interface Backend {
@@ -32,6 +35,10 @@ export interface Backend {
   /** FLANNEL_MTU. */
   readonly mtu: number;
   readonly leaseAttrs: LeaseAttrs;
+  /** Devices the backend owns (for `flannelctl` and tests; the planner includes them in every plan). */
+  readonly devices?: readonly VxlanDevice[];
+  /** Decoded backend options, logged at start-up. */
+  readonly options?: unknown;
   /** Pure: same input, same output. */
   plan(own: Lease, peers: readonly Lease[]): DesiredState;
 }

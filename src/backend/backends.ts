@@ -7,8 +7,10 @@ import { FlannelError } from '../support/errors.js';
 import { createAllocBackend } from './alloc/alloc-backend.js';
 import type { BackendFactory } from './backend.js';
 import { HOST_GW, createHostGwBackend } from './host-gw/host-gw-backend.js';
+import { VXLAN, createVxlanBackend } from './vxlan/vxlan-backend.js';
 
 const FACTORIES: Readonly<Record<string, BackendFactory>> = {
+  [VXLAN]: createVxlanBackend,
   [HOST_GW]: createHostGwBackend,
   alloc: createAllocBackend,
 };

@@ -76,7 +76,7 @@ async function main(): Promise<number> {
         startKernelWatcher({
           onReport: (report) => {
             if (report.overflow) logger.warn('kernel notification buffer overflowed; re-reading kernel state');
-            onChange();
+            onChange({ relevant: report.routeDeleted || report.link || report.address || report.overflow, neighbourLinks: report.neighbourLinks });
           },
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),

@@ -25,6 +25,12 @@ export interface KernelChangeSource {
   stop(): Promise<void>;
 }
 
+/** What the kernel watcher saw: changes that always matter, and devices that lost neighbour/FDB entries. */
+export interface KernelChange {
+  readonly relevant: boolean;
+  readonly neighbourLinks: readonly number[];
+}
+
 export interface DaemonDeps {
   readonly subnetManager: SubnetManager;
   readonly kernel: Kernel;
@@ -34,7 +40,7 @@ export interface DaemonDeps {
   readonly renewMarginMs: number;
   readonly writeSubnetFile: (contents: string) => void;
   /** Starts kernel notifications; `onChange` is called when our state may have been changed by someone else. */
-  readonly watchKernel?: (onChange: () => void) => Promise<KernelChangeSource>;
+  readonly watchKernel?: (onChange: (change: KernelChange) => void) => Promise<KernelChangeSource>;
   readonly configRetryMs?: number;
   readonly resyncIntervalMs?: number;
   readonly renewRetryMs?: number;
@@ -73,8 +79,9 @@ export class Daemon {
     });
     for (const note of notes) logger.info(note);
     logExternalInterface(logger, externalInterface);
-    const backend = backendFactory(config.backendType)({ config, externalInterface });
-    logger.info({ backend: backend.type, mtu: backend.mtu }, 'backend selected');
+    const links = await this.deps.kernel.listLinks();
+    const backend = backendFactory(config.backendType)({ config, externalInterface, links });
+    logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
 
     const lease = await this.acquire(config, backend, undefined, signal);
     if (!lease) return;
@@ -106,7 +113,9 @@ export class Daemon {
     let kernelWatch: KernelChangeSource | undefined;
     if (!signal.aborted) {
       tasks.push(reconciler.run(signal));
-      kernelWatch = await this.deps.watchKernel?.(() => reconciler.markDirty());
+      kernelWatch = await this.deps.watchKernel?.((change) => {
+        if (change.relevant || change.neighbourLinks.some((index) => reconciler.ownsLink(index))) reconciler.markDirty();
+      });
     }
     try {
       await Promise.all(tasks);

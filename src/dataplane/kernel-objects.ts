@@ -15,6 +15,8 @@ export type RouteType = 'unicast' | 'blackhole';
 
 export interface Route {
   readonly dst: Cidr;
+  /** Desired routes on a device flannel-ts creates name it; the reconciler resolves it to `linkIndex`. */
+  readonly linkName?: string;
   readonly gateway?: IpAddress;
   readonly linkIndex?: number;
   readonly table: number;
@@ -34,6 +36,61 @@ export interface Link {
   readonly up: boolean;
   readonly mac?: MacAddress;
   readonly kind?: string;
+  /** Present for VXLAN devices. */
+  readonly vxlan?: VxlanAttributes;
+}
+
+export interface VxlanAttributes {
+  readonly vni?: number;
+  readonly port?: number;
+  readonly local?: IpAddress;
+  readonly underlayIndex?: number;
+  readonly learning?: boolean;
+  readonly gbp: boolean;
+}
+
+/** A VXLAN device flannel-ts owns (flannel.<VNI>, flannel-v6.<VNI>). */
+export interface VxlanDevice {
+  readonly name: string;
+  readonly vni: number;
+  readonly port: number;
+  readonly local?: IpAddress;
+  readonly underlayIndex?: number;
+  readonly learning: boolean;
+  readonly gbp: boolean;
+  readonly mtu: number;
+  readonly mac: MacAddress;
+}
+
+export const NUD_PERMANENT = 0x80;
+
+/**
+ * A neighbour (ARP/NDP) entry or a bridge FDB entry on a device. flannel-ts owns the permanent ones on its
+ * own devices: for a neighbour `ip` is the peer's VTEP address and `mac` its VTEP MAC; for an FDB entry `mac`
+ * is the peer's VTEP MAC and `ip` the peer's public IP (the VXLAN destination).
+ */
+export interface Neighbour {
+  readonly kind: 'neigh' | 'fdb';
+  readonly linkIndex?: number;
+  readonly linkName?: string;
+  readonly ip?: IpAddress;
+  readonly mac?: MacAddress;
+  readonly state: number;
+}
+
+export function neighbourKey(entry: Neighbour): string {
+  return entry.kind === 'neigh' ? `neigh|${entry.linkIndex}|${entry.ip}` : `fdb|${entry.linkIndex}|${entry.mac}`;
+}
+
+export function neighbourSatisfies(observed: Neighbour, desired: Neighbour): boolean {
+  const sameIp = desired.ip ? desired.ip.equals(observed.ip) : observed.ip === undefined;
+  const sameMac = desired.mac ? desired.mac.equals(observed.mac) : observed.mac === undefined;
+  return sameIp && sameMac && (observed.state & NUD_PERMANENT) !== 0;
+}
+
+export function describeNeighbour(entry: Neighbour): string {
+  const device = entry.linkName ?? `#${entry.linkIndex}`;
+  return entry.kind === 'neigh' ? `neigh ${entry.ip} lladdr ${entry.mac} dev ${device}` : `fdb ${entry.mac} dst ${entry.ip} dev ${device}`;
 }
 
 export interface Address {
@@ -68,7 +125,8 @@ export function routeSatisfies(observed: Route, desired: Route): boolean {
 export function describeRoute(route: Route): string {
   let text = route.type === 'blackhole' ? `blackhole ${route.dst}` : route.dst.toString();
   if (route.gateway) text += ` via ${route.gateway}`;
-  if (route.linkIndex !== undefined) text += ` dev #${route.linkIndex}`;
+  if (route.linkName !== undefined) text += ` dev ${route.linkName}`;
+  else if (route.linkIndex !== undefined) text += ` dev #${route.linkIndex}`;
   if (route.onlink) text += ' onlink';
   if (route.table !== MAIN_TABLE) text += ` table ${route.table}`;
   return text;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NetlinkKernel } from '../../src/adapters/netlink/netlink-kernel.js';
 import { startKernelWatcher } from '../../src/adapters/netlink/kernel-watcher.js';
-import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../src/dataplane/kernel-objects.js';
+import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Route } from '../../src/dataplane/kernel-objects.js';
+import { MacAddress } from '../../src/net/mac.js';
 import type { Kernel } from '../../src/dataplane/kernel.js';
 import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { run } from '../../src/lab/shell.js';
@@ -17,6 +18,7 @@ import { assertInContractNetns } from '../support/contract-netns.js';
 interface Fixture {
   readonly kernel: Kernel;
   readonly linkIndex: number;
+  vxlanIndex?: number;
 }
 
 function route(dst: string, gateway: string, linkIndex: number, onlink = false): Route {
@@ -67,6 +69,55 @@ function kernelContract(name: string, setUp: () => Promise<Fixture>, tearDown: (
       assert.deepEqual(await ours(), ['10.244.5.0/24 via 198.18.9.5 onlink=false']);
       await fixture.kernel.applyRouteOps([{ kind: 'delete', route: route('10.244.5.0/24', '198.18.9.5', fixture.linkIndex) }]);
     });
+    it('creates, updates and deletes a VXLAN device', async () => {
+      const mac = MacAddress.parse('02:11:22:33:44:55');
+      const device = { name: 'ctvx', vni: 42, port: 8472, local: IpAddress.parse('198.18.9.1'), underlayIndex: fixture.linkIndex, learning: false, gbp: false, mtu: 1450, mac };
+      assert.deepEqual(await fixture.kernel.applyLinkOps([{ kind: 'create', device }]), []);
+      let link = (await fixture.kernel.listLinks()).find((l) => l.name === 'ctvx');
+      assert.deepEqual([link?.kind, link?.mtu, link?.up, link?.mac?.toString()], ['vxlan', 1450, true, mac.toString()]);
+      assert.deepEqual(link?.vxlan, { gbp: false, vni: 42, port: 8472, local: IpAddress.parse('198.18.9.1'), underlayIndex: fixture.linkIndex, learning: false });
+      const again = await fixture.kernel.applyLinkOps([{ kind: 'create', device }]);
+      assert.equal((again[0]?.error as { code?: string } | undefined)?.code, 'EEXIST');
+      const index = link?.index as number;
+      assert.deepEqual(await fixture.kernel.applyLinkOps([{ kind: 'update', index, name: 'ctvx', mtu: 1400, mac: MacAddress.parse('02:11:22:33:44:66'), up: true }]), []);
+      link = (await fixture.kernel.listLinks()).find((l) => l.name === 'ctvx');
+      assert.deepEqual([link?.mtu, link?.mac?.toString()], [1400, '02:11:22:33:44:66']);
+      fixture.vxlanIndex = index;
+    });
+    it('adds and deletes addresses on a device', async () => {
+      const linkIndex = fixture.vxlanIndex as number;
+      assert.deepEqual(await fixture.kernel.applyAddressOps([{ kind: 'add', linkIndex, address: Cidr.parse('10.244.1.0/32') }]), []);
+      const on = async () => (await fixture.kernel.listAddresses()).filter((a) => a.linkIndex === linkIndex && a.address.family === 4).map((a) => a.address.toString());
+      assert.deepEqual(await on(), ['10.244.1.0/32']);
+      assert.deepEqual(await fixture.kernel.applyAddressOps([{ kind: 'delete', linkIndex, address: Cidr.parse('10.244.1.0/32') }]), []);
+      assert.deepEqual(await on(), []);
+    });
+    it('replaces and deletes permanent neighbour and FDB entries', async () => {
+      const linkIndex = fixture.vxlanIndex as number;
+      const mac = MacAddress.parse('02:00:00:00:00:12');
+      const neigh = { kind: 'neigh' as const, linkIndex, ip: IpAddress.parse('10.244.2.0'), mac, state: NUD_PERMANENT };
+      const fdb = { kind: 'fdb' as const, linkIndex, ip: IpAddress.parse('198.18.9.2'), mac, state: NUD_PERMANENT };
+      assert.deepEqual(await fixture.kernel.applyNeighbourOps([{ kind: 'replace', entry: neigh }, { kind: 'replace', entry: fdb }]), []);
+      const ours = async () => (await fixture.kernel.listNeighbours()).filter((n) => n.linkIndex === linkIndex && n.state & NUD_PERMANENT)
+        .map((n) => `${n.kind} ${n.ip} ${n.mac}`).sort();
+      assert.deepEqual(await ours(), ['fdb 198.18.9.2 02:00:00:00:00:12', 'neigh 10.244.2.0 02:00:00:00:00:12']);
+      const moved = { ...fdb, ip: IpAddress.parse('198.18.9.3') };
+      assert.deepEqual(await fixture.kernel.applyNeighbourOps([{ kind: 'replace', entry: moved }]), []);
+      assert.deepEqual(await ours(), ['fdb 198.18.9.3 02:00:00:00:00:12', 'neigh 10.244.2.0 02:00:00:00:00:12'], 'replace keeps one FDB entry per MAC');
+      assert.deepEqual(await fixture.kernel.applyRouteOps([{ kind: 'replace', route: { ...route('10.244.2.0/24', '10.244.2.0', linkIndex, true) } }]), []);
+      assert.deepEqual(await fixture.kernel.applyNeighbourOps([{ kind: 'delete', entry: neigh }, { kind: 'delete', entry: moved }]), []);
+      assert.deepEqual(await ours(), []);
+      const missing = await fixture.kernel.applyNeighbourOps([{ kind: 'delete', entry: neigh }]);
+      assert.equal((missing[0]?.error as { code?: string } | undefined)?.code, 'ENOENT');
+    });
+    it('deleting a device takes its routes and entries with it', async () => {
+      const index = fixture.vxlanIndex as number;
+      assert.deepEqual(await fixture.kernel.applyLinkOps([{ kind: 'delete', index, name: 'ctvx' }]), []);
+      assert.equal((await fixture.kernel.listLinks()).some((l) => l.name === 'ctvx'), false);
+      assert.equal((await fixture.kernel.listRoutes()).some((r) => r.linkIndex === index), false);
+      const gone = await fixture.kernel.applyLinkOps([{ kind: 'update', index, name: 'ctvx', up: true }]);
+      assert.equal((gone[0]?.error as { code?: string } | undefined)?.code, 'ENODEV');
+    });
     it('answers route lookups', async () => {
       const lookup = await fixture.kernel.routeGet(IpAddress.parse('198.18.9.77'));
       assert.equal(lookup?.linkIndex, fixture.linkIndex);
@@ -101,7 +152,7 @@ describe('kernel watcher (real kernel)', () => {
     run('ip', ['link', 'add', 'cw0', 'type', 'veth', 'peer', 'name', 'cw1']);
     run('ip', ['addr', 'add', '198.18.10.1/24', 'dev', 'cw0']);
     run('ip', ['link', 'set', 'cw0', 'up']);
-    const reports: Array<{ routeDeleted: boolean; link: boolean }> = [];
+    const reports: Array<{ routeDeleted: boolean; link: boolean; neighbourLinks: readonly number[] }> = [];
     const watcher = await startKernelWatcher({ onReport: (report) => reports.push(report), onError: (error) => assert.fail(error) });
     try {
       run('ip', ['route', 'add', '10.250.0.0/24', 'via', '198.18.10.2', 'proto', String(FLANNEL_ROUTE_PROTOCOL)]);
@@ -117,6 +168,12 @@ describe('kernel watcher (real kernel)', () => {
       await sleep(300);
       assert.equal(reports.filter((r) => r.routeDeleted).length, deletions, 'foreign route deletions are not reported');
       assert.ok(reports.some((r) => r.link), 'link change reported');
+      run('ip', ['neigh', 'add', '198.18.10.9', 'lladdr', '02:00:00:00:00:09', 'dev', 'cw0', 'nud', 'permanent']);
+      run('ip', ['neigh', 'del', '198.18.10.9', 'dev', 'cw0']);
+      const index = Number(run('cat', ['/sys/class/net/cw0/ifindex']).stdout.trim());
+      const until = Date.now() + 2000;
+      while (!reports.some((r) => r.neighbourLinks.includes(index)) && Date.now() < until) await sleep(10);
+      assert.ok(reports.some((r) => r.neighbourLinks.includes(index)), 'neighbour deletion reported with its device');
     } finally {
       await watcher.stop();
       run('ip', ['link', 'del', 'cw0'], { allowFailure: true });

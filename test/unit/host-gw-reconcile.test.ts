@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createHostGwBackend } from '../../src/backend/host-gw/host-gw-backend.js';
 import type { ExternalInterface } from '../../src/backend/backend.js';
 import { diffRoutes } from '../../src/dataplane/diff.js';
+import { desiredState } from '../../src/dataplane/desired-state.js';
 import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE } from '../../src/dataplane/kernel-objects.js';
@@ -91,7 +92,7 @@ describe('Reconciler on MemoryKernel', () => {
     const memory = kernel();
     memory.routes.set('x', { dst: Cidr.parse('192.0.2.0/24'), gateway: IpAddress.parse('198.18.0.1'), linkIndex: 2, table: MAIN_TABLE, protocol: 4, type: 'unicast', onlink: false });
     const route = { dst: Cidr.parse('10.244.2.0/24'), gateway: IpAddress.parse('198.18.0.12'), linkIndex: 7, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: false };
-    const reconciler = new Reconciler({ kernel: memory, plan: () => ({ routes: [route], warnings: [] }), logger: silentLogger() });
+    const reconciler = new Reconciler({ kernel: memory, plan: () => desiredState({ routes: [route] }), logger: silentLogger() });
     const controller = new AbortController();
     const running = reconciler.run(controller.signal);
     try {

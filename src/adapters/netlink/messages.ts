@@ -4,7 +4,7 @@
  */
 import { Cidr, IpAddress, type IpFamily } from '../../net/ip.js';
 import { MacAddress } from '../../net/mac.js';
-import type { Address, Link, Route } from '../../dataplane/kernel-objects.js';
+import type { Address, Link, Neighbour, Route, VxlanAttributes, VxlanDevice } from '../../dataplane/kernel-objects.js';
 import { AttributeWriter, attributeString, decodeAttributes } from './codec.js';
 import * as C from './constants.js';
 
@@ -98,23 +98,25 @@ export function decodeLink(payload: Buffer): Link {
     up: (payload.readUInt32LE(8) & C.IFF_UP) !== 0,
     ...(address && address.length === 6 ? { mac: MacAddress.fromBytes(address) } : {}),
     ...(kind ? { kind } : {}),
+    ...(kind === 'vxlan' ? { vxlan: decodeVxlanAttributes(payload) as VxlanAttributes } : {}),
   };
 }
 
-export interface VxlanLinkSpec {
-  readonly name: string;
-  readonly vni: number;
-  readonly port: number;
-  readonly local?: IpAddress;
-  readonly underlayIndex?: number;
-  readonly learning: boolean;
-  readonly gbp: boolean;
-  readonly mtu: number;
-  readonly mac: MacAddress;
+/** RTM_NEWLINK body changing an existing device's MTU, MAC and/or bringing it up. */
+export function encodeLinkUpdate(index: number, change: { mtu?: number; mac?: MacAddress; up?: boolean }): Buffer {
+  const header = encodeLinkQuery(index);
+  if (change.up) {
+    header.writeUInt32LE(C.IFF_UP, 8);
+    header.writeUInt32LE(C.IFF_UP, 12);
+  }
+  const attributes = new AttributeWriter();
+  if (change.mtu !== undefined) attributes.u32(C.IFLA_MTU, change.mtu);
+  if (change.mac) attributes.bytes(C.IFLA_ADDRESS, change.mac.toBytes());
+  return Buffer.concat([header, attributes.toBuffer()]);
 }
 
-/** RTM_NEWLINK body creating a VXLAN device (`ip link add NAME type vxlan id VNI dstport PORT …`). */
-export function encodeVxlanLink(spec: VxlanLinkSpec): Buffer {
+/** RTM_NEWLINK body creating a VXLAN device, up (`ip link add NAME type vxlan id VNI dstport PORT …`). */
+export function encodeVxlanLink(spec: VxlanDevice): Buffer {
   const attributes = new AttributeWriter()
     .string(C.IFLA_IFNAME, spec.name)
     .u32(C.IFLA_MTU, spec.mtu)
@@ -131,16 +133,10 @@ export function encodeVxlanLink(spec: VxlanLinkSpec): Buffer {
         if (spec.gbp) data.flag(C.IFLA_VXLAN_GBP);
       });
     });
-  return Buffer.concat([encodeLinkQuery(0), attributes.toBuffer()]);
-}
-
-export interface VxlanAttributes {
-  readonly vni?: number;
-  readonly port?: number;
-  readonly local?: IpAddress;
-  readonly underlayIndex?: number;
-  readonly learning?: boolean;
-  readonly gbp: boolean;
+  const header = encodeLinkQuery(0);
+  header.writeUInt32LE(C.IFF_UP, 8);
+  header.writeUInt32LE(C.IFF_UP, 12);
+  return Buffer.concat([header, attributes.toBuffer()]);
 }
 
 export function decodeVxlanAttributes(payload: Buffer): VxlanAttributes | undefined {
@@ -194,21 +190,11 @@ export function decodeAddress(payload: Buffer): Address | undefined {
 
 // ---- neighbours and FDB entries (struct ndmsg: family, pad, pad u16, ifindex s32, state u16, flags, type) ----
 
-export interface NeighbourEntry {
-  /** 'neigh' = ARP/NDP entry (family of `ip`), 'fdb' = bridge forwarding entry (AF_BRIDGE, NTF_SELF). */
-  readonly kind: 'neigh' | 'fdb';
-  readonly linkIndex: number;
-  /** Neighbour: its IP. FDB: the remote VTEP (NDA_DST). */
-  readonly ip?: IpAddress;
-  readonly mac?: MacAddress;
-  readonly state: number;
-}
-
-export function encodeNeighbour(entry: NeighbourEntry): Buffer {
+export function encodeNeighbour(entry: Neighbour): Buffer {
   const header = Buffer.alloc(12);
   const family = entry.kind === 'fdb' ? C.AF_BRIDGE : familyNumber(entry.ip?.family ?? 4);
   header.writeUInt8(family, 0);
-  header.writeInt32LE(entry.linkIndex, 4);
+  header.writeInt32LE(entry.linkIndex ?? 0, 4);
   header.writeUInt16LE(entry.state, 8);
   header.writeUInt8(entry.kind === 'fdb' ? C.NTF_SELF : 0, 10);
   header.writeUInt8(C.RTN_UNICAST, 11);
@@ -218,7 +204,7 @@ export function encodeNeighbour(entry: NeighbourEntry): Buffer {
   return Buffer.concat([header, attributes.toBuffer()]);
 }
 
-export function decodeNeighbour(payload: Buffer): NeighbourEntry | undefined {
+export function decodeNeighbour(payload: Buffer): Neighbour | undefined {
   const family = payload.readUInt8(0);
   if (family !== C.AF_BRIDGE && !familyOfNumber(family)) return undefined;
   const attributes = decodeAttributes(payload, 12);

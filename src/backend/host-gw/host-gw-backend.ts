@@ -4,7 +4,7 @@
  * is not on-link on our external interface cannot be reached this way: it gets a warning and no route,
  * instead of a route the kernel would refuse or that would blackhole traffic.
  */
-import type { DesiredState } from '../../dataplane/desired-state.js';
+import { type DesiredState, desiredState } from '../../dataplane/desired-state.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, UNSET_IPV4 } from '../../lease/lease.js';
 import type { Cidr, IpAddress } from '../../net/ip.js';
@@ -51,7 +51,7 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
           });
         }
       }
-      return { routes, warnings };
+      return desiredState({ routes, warnings });
     },
   };
 }

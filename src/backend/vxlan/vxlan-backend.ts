@@ -1,0 +1,112 @@
+/**
+ * vxlan (reference §5.1, upstream's "v2" design: everything programmed up front). Devices `flannel.<VNI>` (IPv4
+ * underlay) and `flannel-v6.<VNI>` (IPv6 underlay), local = our public address, on the external interface,
+ * learning off unless configured, MTU = (Backend.MTU or the interface MTU) − 50 (− 70 over IPv6), our subnet's
+ * first address as /32 (/128). Per peer, exactly: a route `peer-subnet via peer-subnet-ip dev flannel.N onlink`,
+ * a permanent neighbour `peer-subnet-ip lladdr VtepMAC` and an FDB entry `VtepMAC dst peer-public-ip`. With
+ * DirectRouting, a peer on our L2 network gets a plain route via its public IP instead. Pure planner.
+ */
+import type { DesiredAddress, DesiredState } from '../../dataplane/desired-state.js';
+import { incompatibilities } from '../../dataplane/diff.js';
+import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route, type VxlanDevice } from '../../dataplane/kernel-objects.js';
+import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
+import { Cidr, type IpAddress, type IpFamily } from '../../net/ip.js';
+import { MacAddress } from '../../net/mac.js';
+import { isJsonObject, pickFields } from '../../support/json-fields.js';
+import type { Backend, BackendContext, ExternalInterface } from '../backend.js';
+import { parseVxlanOptions } from './vxlan-options.js';
+import { vtepMac } from './vtep-mac.js';
+
+export const VXLAN = 'vxlan';
+const OVERHEAD: Record<IpFamily, number> = { 4: 50, 6: 70 };
+
+export function createVxlanBackend({ config, externalInterface: ext, links = [] }: BackendContext): Backend {
+  const options = parseVxlanOptions(config.backend);
+  const baseMtu = options.mtu ?? ext.mtu;
+  const device = (family: IpFamily, local: IpAddress): VxlanDevice => {
+    const name = family === 4 ? `flannel.${options.vni}` : `flannel-v6.${options.vni}`;
+    const spec = {
+      name, vni: options.vni, port: options.port, local, underlayIndex: ext.linkIndex, learning: options.learning,
+      gbp: options.gbp, mtu: baseMtu - OVERHEAD[family], mac: MacAddress.parse('02:00:00:00:00:00'),
+    };
+    const existing = links.find((link) => link.name === name);
+    const compatible = existing !== undefined && incompatibilities(spec, existing).length === 0;
+    return { ...spec, mac: vtepMac(existing, compatible, local, options.vni) };
+  };
+  const v4 = config.enableIPv4 && ext.extAddr ? device(4, ext.extAddr) : undefined;
+  const v6 = config.enableIPv6 && ext.extV6Addr ? device(6, ext.extV6Addr) : undefined;
+  const devices = [v4, v6].filter((d): d is VxlanDevice => d !== undefined);
+  const data = (d: VxlanDevice) => ({ VNI: options.vni, VtepMAC: d.mac.toString() });
+  const leaseAttrs: LeaseAttrs = {
+    publicIP: v4 ? (ext.extAddr as IpAddress) : UNSET_IPV4,
+    backendType: VXLAN,
+    ...(v6 && ext.extV6Addr ? { publicIPv6: ext.extV6Addr } : {}),
+    ...(v4 ? { backendData: data(v4) } : {}),
+    ...(v6 ? { backendV6Data: data(v6) } : {}),
+  };
+  return {
+    type: VXLAN,
+    mtu: Math.min(...devices.map((d) => d.mtu), baseMtu),
+    leaseAttrs,
+    devices,
+    options,
+    plan(own: Lease, peers: readonly Lease[]): DesiredState {
+      const addresses: DesiredAddress[] = [];
+      if (v4) addresses.push({ linkName: v4.name, address: Cidr.of(own.subnet.ip, 32) });
+      if (v6 && own.ipv6Subnet) addresses.push({ linkName: v6.name, address: Cidr.of(own.ipv6Subnet.ip, 128) });
+      const neighbours: Neighbour[] = [];
+      const routes: Route[] = [];
+      const warnings: string[] = [];
+      const seenMacs = new Map<string, string>();
+      for (const peer of peers) {
+        if (peer.attrs.backendType !== VXLAN) {
+          warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not vxlan`);
+          continue;
+        }
+        const families: Array<[VxlanDevice | undefined, Cidr | undefined, IpAddress | undefined, unknown, string]> = [
+          [v4, peer.subnet, peer.attrs.publicIP, peer.attrs.backendData, 'BackendData'],
+          [v6, peer.ipv6Subnet, peer.attrs.publicIPv6, peer.attrs.backendV6Data, 'BackendV6Data'],
+        ];
+        for (const [dev, subnet, publicIP, backendData, field] of families) {
+          if (!dev || !subnet || !publicIP || publicIP.isUnspecified()) continue;
+          if (options.directRouting && onLink(ext, publicIP)) {
+            routes.push(route(subnet, publicIP, { linkIndex: ext.linkIndex }, false));
+            continue;
+          }
+          const mac = vtepMacOf(backendData);
+          if (!mac) {
+            warnings.push(`vxlan: peer ${subnet} has no usable ${field}.VtepMAC (${JSON.stringify(backendData)}); no entries installed`);
+            continue;
+          }
+          const holder = seenMacs.get(`${dev.name}|${mac}`);
+          if (holder) {
+            warnings.push(`vxlan: peers ${holder} and ${subnet} publish the same VtepMAC ${mac}; ${subnet} skipped`);
+            continue;
+          }
+          seenMacs.set(`${dev.name}|${mac}`, subnet.toString());
+          neighbours.push(
+            { kind: 'neigh', linkName: dev.name, ip: subnet.ip, mac, state: NUD_PERMANENT },
+            { kind: 'fdb', linkName: dev.name, ip: publicIP, mac, state: NUD_PERMANENT },
+          );
+          routes.push(route(subnet, subnet.ip, { linkName: dev.name }, true));
+        }
+      }
+      return { devices, addresses, neighbours, routes, warnings };
+    },
+  };
+}
+
+function route(dst: Cidr, gateway: IpAddress, device: { linkName: string } | { linkIndex: number }, onlink: boolean): Route {
+  return { dst, gateway, ...device, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast', onlink };
+}
+
+function onLink(ext: ExternalInterface, ip: IpAddress): boolean {
+  return ext.prefixes.some((prefix) => prefix.contains(ip));
+}
+
+/** `{"VNI":1,"VtepMAC":"aa:bb:…"}` → the MAC, case-insensitive keys as Go decodes them; undefined if unusable. */
+function vtepMacOf(backendData: unknown): MacAddress | undefined {
+  if (!isJsonObject(backendData)) return undefined;
+  const value = pickFields(backendData, ['VtepMAC'] as const).VtepMAC;
+  return typeof value === 'string' ? MacAddress.tryParse(value) : undefined;
+}

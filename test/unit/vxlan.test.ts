@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ExternalInterface } from '../../src/backend/backend.js';
+import { derivedVtepMac } from '../../src/backend/vxlan/vtep-mac.js';
+import { createVxlanBackend } from '../../src/backend/vxlan/vxlan-backend.js';
+import { parseVxlanOptions } from '../../src/backend/vxlan/vxlan-options.js';
+import { encodeLeaseAttrs, type Lease } from '../../src/lease/lease.js';
+import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
+import { Reconciler } from '../../src/dataplane/reconciler.js';
+import { Cidr, IpAddress } from '../../src/net/ip.js';
+import { MacAddress } from '../../src/net/mac.js';
+import { silentLogger } from '../../src/support/logger.js';
+import { config } from '../support/fixtures.js';
+import { kernelText } from '../support/golden.js';
+
+const ext: ExternalInterface = {
+  linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
+  ifaceV6Addr: Cidr.parse('fd00:198::11/64'), extV6Addr: IpAddress.parse('fd00:198::11'),
+  prefixes: [Cidr.parse('198.18.0.0/24'), Cidr.parse('fd00:198::/64')],
+};
+const vxlanConfig = (backend: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => config({ Backend: { Type: 'vxlan', ...backend }, ...extra });
+const dual = { EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' };
+
+function peer(subnet: string, publicIP: string, mac: string, extra: Partial<Lease> = {}, v6?: { subnet: string; ip: string; mac: string }): Lease {
+  return {
+    subnet: Cidr.parse(subnet),
+    ...(v6 ? { ipv6Subnet: Cidr.parse(v6.subnet) } : {}),
+    attrs: {
+      publicIP: IpAddress.parse(publicIP), backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: mac },
+      ...(v6 ? { publicIPv6: IpAddress.parse(v6.ip), backendV6Data: { VNI: 1, VtepMAC: v6.mac } } : {}),
+    },
+    ...extra,
+  };
+}
+const own: Lease = { subnet: Cidr.parse('10.244.1.0/24'), ipv6Subnet: Cidr.parse('fd00:10:244:1::/64'), attrs: { publicIP: IpAddress.parse('198.18.0.11'), backendType: 'vxlan' } };
+
+describe('vxlan options', () => {
+  it('defaults as upstream (VNI 1, port 8472)', () => {
+    assert.deepEqual(parseVxlanOptions({ Type: 'vxlan' }), { vni: 1, port: 8472, gbp: false, learning: false, directRouting: false });
+  });
+  it('decodes case-insensitively', () => {
+    assert.deepEqual(parseVxlanOptions({ type: 'vxlan', vni: 4, port: 4789, mtu: 9000, gbp: true, learning: true, directrouting: true }),
+      { vni: 4, port: 4789, mtu: 9000, gbp: true, learning: true, directRouting: true });
+  });
+  it('reports every bad field with its value', () => {
+    assert.throws(() => parseVxlanOptions({ VNI: 1 << 24, Port: 'x', Learning: 1 }), (error: Error) =>
+      /Backend\.VNI: .*16777216/.test(error.message) && /Backend\.Port: .*"x"/.test(error.message) && /Backend\.Learning: .*1/.test(error.message));
+  });
+});
+
+describe('vxlan planner', () => {
+  it('publishes upstream-format BackendData with a stable MAC and MTU − 50', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    const mac = derivedVtepMac(IpAddress.parse('198.18.0.11'), 1).toString();
+    assert.equal(encodeLeaseAttrs(backend.leaseAttrs), `{"PublicIP":"198.18.0.11","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`);
+    assert.equal(backend.mtu, 1450);
+    assert.equal(derivedVtepMac(IpAddress.parse('198.18.0.11'), 1).toString(), mac, 'same on every start');
+    assert.notEqual(derivedVtepMac(IpAddress.parse('198.18.0.12'), 1).toString(), mac);
+  });
+  it('keeps the MAC of an existing compatible device, not of an incompatible one', () => {
+    const existing = { index: 7, name: 'flannel.1', mtu: 1450, up: true, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:07'),
+      vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } };
+    assert.equal(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [existing] }).devices?.[0]?.mac.toString(), '0a:00:00:00:00:07');
+    const other = { ...existing, vxlan: { ...existing.vxlan, vni: 9 } };
+    assert.notEqual(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [other] }).devices?.[0]?.mac.toString(), '0a:00:00:00:00:07');
+  });
+  it('honours MTU, GBP and Learning', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: ext });
+    assert.deepEqual([backend.mtu, backend.devices?.[0]?.name, backend.devices?.[0]?.gbp, backend.devices?.[0]?.learning], [8950, 'flannel.7', true, true]);
+  });
+  it('plans exactly one route, neighbour and FDB entry per peer', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '203.0.113.3', '02:00:00:00:00:13')]);
+    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName} onlink=${r.onlink}`),
+      ['10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink=true', '10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink=true']);
+    assert.deepEqual(plan.neighbours.map((n) => `${n.kind} ${n.ip} ${n.mac}`), [
+      'neigh 10.244.2.0 02:00:00:00:00:12', 'fdb 198.18.0.12 02:00:00:00:00:12', 'neigh 10.244.3.0 02:00:00:00:00:13', 'fdb 203.0.113.3 02:00:00:00:00:13',
+    ]);
+    assert.deepEqual(plan.addresses.map((a) => `${a.address} ${a.linkName}`), ['10.244.1.0/32 flannel.1']);
+  });
+  it('DirectRouting: on-link peers get a plain route, the others vxlan', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig({ DirectRouting: true }), externalInterface: ext });
+    const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '203.0.113.3', '02:00:00:00:00:13')]);
+    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} ${r.linkName ?? `#${r.linkIndex}`}`),
+      ['10.244.2.0/24 via 198.18.0.12 #2', '10.244.3.0/24 via 10.244.3.0 flannel.1']);
+    assert.equal(plan.neighbours.length, 2);
+  });
+  it('warns about peers it cannot program and keeps the rest', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    const plan = backend.plan(own, [
+      peer('10.244.2.0/24', '198.18.0.12', 'not-a-mac'),
+      peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13'),
+      peer('10.244.4.0/24', '198.18.0.14', '02:00:00:00:00:13'),
+      { ...peer('10.244.5.0/24', '198.18.0.15', '02:00:00:00:00:15'), attrs: { publicIP: IpAddress.parse('198.18.0.15'), backendType: 'host-gw' } },
+    ]);
+    assert.equal(plan.routes.length, 1);
+    assert.equal(plan.warnings.length, 3, plan.warnings.join('\n'));
+  });
+  it('dual stack: flannel-v6 device with MTU − 70, v6 entries from BackendV6Data', () => {
+    const backend = createVxlanBackend({ config: vxlanConfig({}, dual), externalInterface: ext });
+    assert.deepEqual(backend.devices?.map((d) => `${d.name} ${d.local} ${d.mtu}`), ['flannel.1 198.18.0.11 1450', 'flannel-v6.1 fd00:198::11 1430']);
+    assert.equal(backend.mtu, 1430);
+    assert.match(encodeLeaseAttrs(backend.leaseAttrs), /"PublicIPv6":"fd00:198::11".*"BackendV6Data":\{"VNI":1,"VtepMAC":"[0-9a-f:]{17}"\}/);
+    const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12', {}, { subnet: 'fd00:10:244:2::/64', ip: 'fd00:198::12', mac: '02:00:00:00:06:12' })]);
+    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName}`),
+      ['10.244.2.0/24 via 10.244.2.0 dev flannel.1', 'fd00:10:244:2::/64 via fd00:10:244:2:: dev flannel-v6.1']);
+    assert.deepEqual(plan.addresses.map((a) => a.address.toString()), ['10.244.1.0/32', 'fd00:10:244:1::/128']);
+  });
+});
+
+describe('vxlan reconcile on MemoryKernel', () => {
+  it('golden state, device deletion restores every entry, removed peer leaves nothing behind', async () => {
+    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    let peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
+    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    const mac = backend.devices?.[0]?.mac.toString();
+    try {
+      await reconciler.whenConverged();
+      const golden = [
+        'addr 10.244.1.0/32 dev flannel.1',
+        'addr 198.18.0.11/24 dev eth0',
+        'fdb 02:00:00:00:00:12 dst 198.18.0.12 dev flannel.1',
+        'fdb 02:00:00:00:00:13 dst 198.18.0.13 dev flannel.1',
+        `link eth0 mtu 1500`,
+        `link flannel.1 vxlan id 1 local 198.18.0.11 dev eth0 dstport 8472 nolearning mtu 1450 mac ${mac} up`,
+        'neigh 10.244.2.0 lladdr 02:00:00:00:00:12 dev flannel.1',
+        'neigh 10.244.3.0 lladdr 02:00:00:00:00:13 dev flannel.1',
+        'route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
+        'route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink',
+      ].join('\n');
+      assert.equal(kernelText(kernel), golden);
+      const writes = kernel.writes;
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(kernel.writes, writes, 'a quiet pass writes nothing');
+      kernel.deleteLinkByHand('flannel.1');
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(kernelText(kernel), golden, 'device and every peer entry back (upstream loses them)');
+      peers = [peers[1] as Lease];
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.doesNotMatch(kernelText(kernel), /10\.244\.2\.0|00:12/);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+  it('an incompatible existing device is recreated; a wrong MTU or MAC is fixed in place', async () => {
+    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    kernel.addLink({ index: 9, name: 'flannel.1', mtu: 1400, up: false, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:09'),
+      vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } });
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: await kernel.listLinks() });
+    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, []), logger: silentLogger(), resyncIntervalMs: 60_000 });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    try {
+      await reconciler.whenConverged();
+      const device = kernel.links.get(9);
+      assert.deepEqual([device?.mtu, device?.up, device?.mac?.toString()], [1450, true, '0a:00:00:00:00:09'], 'kept, MTU fixed, brought up');
+      kernel.links.set(9, { ...(device as NonNullable<typeof device>), vxlan: { ...(device?.vxlan as NonNullable<NonNullable<typeof device>['vxlan']>), port: 4789 } });
+      reconciler.markDirty();
+      await reconciler.whenConverged();
+      assert.equal(kernel.links.has(9), false, 'incompatible device replaced');
+      assert.equal([...kernel.links.values()].find((l) => l.name === 'flannel.1')?.vxlan?.port, 8472);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+});
