@@ -3,7 +3,7 @@
  * flannelctl: operations and the lab.
  *   flannelctl config check FILE|-          print the effective network config, or every problem (exit 1)
  *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
- *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend host-gw] [--keep]
+ *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,8 +17,8 @@ import { ValidationError, errorMessage } from '../support/errors.js';
 const USAGE = `Usage:
   flannelctl config check FILE|-
   flannelctl leases [--etcd-endpoints URLS] [--etcd-prefix PREFIX]
-  flannelctl lab demo   [--hosts N] [--backend host-gw|alloc] [--prefix P] [--keep]
-  flannelctl lab up     [--hosts N] [--backend host-gw|alloc] [--prefix P]
+  flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P] [--keep]
+  flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
   flannelctl lab status [--prefix P]
   flannelctl lab down   [--prefix P]
 `;
@@ -81,14 +81,15 @@ async function lab(action: string, args: string[]): Promise<number> {
     options: {
       prefix: { type: 'string', default: 'ftl' },
       hosts: { type: 'string', default: '3' },
-      backend: { type: 'string', default: 'host-gw' },
+      backend: { type: 'string', default: 'vxlan' },
+      'dual-stack': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
   });
   const saved = savedLabOptions(values.prefix);
   const options: LabOptions = saved && (action === 'down' || action === 'status')
     ? saved
-    : { prefix: values.prefix, hosts: Number(values.hosts), backend: values.backend };
+    : { prefix: values.prefix, hosts: Number(values.hosts), backend: values.backend, dualStack: values['dual-stack'] };
   const instance = new Lab(options);
   const say = (line: string) => process.stdout.write(line + '\n');
   switch (action) {
@@ -97,18 +98,29 @@ async function lab(action: string, args: string[]): Promise<number> {
       try {
         await instance.up(say);
         if (action === 'demo') {
-          say('ping matrix between pods on different hosts:');
-          const failures = instance.pingMatrix();
-          for (const from of instance.layout.hosts) {
-            for (const to of instance.layout.hosts) {
-              if (from === to) continue;
-              const label = `${from.name}→${to.name}`;
-              say(`  ${label.padEnd(8)} ${instance.podIp(from)} → ${instance.podIp(to)}: ${failures.some((f) => f.startsWith(label)) ? 'FAILED' : 'ok'}`);
+          const failures: string[] = [];
+          for (const family of options.dualStack ? ([4, 6] as const) : ([4] as const)) {
+            say(`IPv${family} ping matrix between pods on different hosts:`);
+            const failed = instance.pingMatrix(family);
+            failures.push(...failed);
+            for (const from of instance.layout.hosts) {
+              for (const to of instance.layout.hosts) {
+                if (from === to) continue;
+                const label = `${from.name}→${to.name}`;
+                say(`  ${label.padEnd(8)} ${instance.podIp(from, family)} → ${instance.podIp(to, family)}: ${failed.some((f) => f.startsWith(label)) ? 'FAILED' : 'ok'}`);
+              }
             }
           }
           say(`routes on ${instance.layout.hosts[0]?.name} (ours carry proto 111):`);
           const first = instance.layout.hosts[0];
-          if (first) say(inNetns(first.netns, 'ip', ['route', 'show', 'proto', '111']).stdout.trimEnd().replace(/^/gm, '  '));
+          if (first) {
+            for (const family of options.dualStack ? ['-4', '-6'] : ['-4']) say(inNetns(first.netns, 'ip', [family, 'route', 'show', 'proto', '111']).stdout.trimEnd().replace(/^/gm, '  '));
+            if (options.backend === 'vxlan') {
+              say(`neighbours and FDB entries on ${first.name}'s flannel devices:`);
+              say(inNetns(first.netns, 'ip', ['neigh', 'show', 'nud', 'permanent']).stdout.trimEnd().replace(/^/gm, '  '));
+              say(inNetns(first.netns, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).stdout.trimEnd().replace(/^/gm, '  '));
+            }
+          }
           say('leases in etcd:');
           say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
           if (failures.length > 0) {

@@ -105,9 +105,12 @@ export const IFA_F_TEMPORARY = 0x01;
 export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_PERMANENT = 0x80;
 
-/** Identity of a route in the kernel: table, destination and metric (tos is always 0 for us). */
+/**
+ * Identity of a route in the kernel: table, destination and metric (tos is always 0 for us). An IPv6 route
+ * added without a metric gets 1024 (IP6_RT_PRIO_USER), an IPv4 one 0.
+ */
 export function routeKey(route: Route): string {
-  return `${route.table}|${route.dst.masked().toString()}|${route.priority ?? 0}`;
+  return `${route.table}|${route.dst.masked().toString()}|${route.priority ?? (route.dst.family === 6 ? 1024 : 0)}`;
 }
 
 /** True when an observed route already is what we want (fields the kernel may add are not compared). */

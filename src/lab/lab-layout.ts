@@ -1,12 +1,19 @@
 /**
- * Names and addresses of a lab, pure: one underlay namespace holding bridge br0 (198.18.0.0/24), etcd at
- * 198.18.0.2, host i at 198.18.0.(10+i), one pod per host. Every name starts with the lab's prefix so that
+ * Names and addresses of a lab, pure: one underlay namespace holding bridge br0, etcd at 198.18.0.2, host i at
+ * 198.18.0.(10+i) (IPv6 fd00:198::(10+i)), one pod per host. Hosts listed in `routedHosts` sit on a second
+ * underlay subnet, 198.18.1.0/24 (fd00:198:1::/64), reachable only through a router namespace (…-rt), so they
+ * are not on-link for the others (DirectRouting tests). Every name starts with the lab's prefix so that
  * cleanup deletes exactly what the lab made.
  */
 export interface LabHost {
   readonly name: string;
   readonly netns: string;
   readonly underlayIp: string;
+  readonly underlayIpv6: string;
+  /** Router address on this host's underlay subnet (routes to the other subnet go through it). */
+  readonly routerIp: string;
+  readonly routerIpv6: string;
+  readonly routed: boolean;
   readonly podNetns: string;
   readonly healthzPort: number;
 }
@@ -15,32 +22,31 @@ export interface LabLayout {
   readonly prefix: string;
   readonly underlayNetns: string;
   readonly etcdNetns: string;
+  readonly routerNetns: string;
   readonly etcdIp: string;
-  readonly underlayPrefixLength: number;
   readonly hosts: readonly LabHost[];
 }
 
-export function labLayout(prefix: string, hostCount: number): LabLayout {
+export function labLayout(prefix: string, hostCount: number, routedHosts: readonly number[] = []): LabLayout {
   if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix)) throw new Error(`lab prefix must be 2-8 lower-case letters/digits, got ${JSON.stringify(prefix)}`);
   if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > 200) throw new Error(`host count must be 1..200, got ${hostCount}`);
   const hosts = Array.from({ length: hostCount }, (_, index) => {
     const name = `h${index + 1}`;
+    const routed = routedHosts.includes(index + 1);
+    const subnet = routed ? 1 : 0;
     return {
       name,
       netns: `${prefix}-${name}`,
-      underlayIp: `198.18.0.${11 + index}`,
+      underlayIp: `198.18.${subnet}.${11 + index}`,
+      underlayIpv6: `fd00:198:${subnet}::${11 + index}`,
+      routerIp: `198.18.${subnet}.1`,
+      routerIpv6: `fd00:198:${subnet}::1`,
+      routed,
       podNetns: `${prefix}-${name}-p1`,
       healthzPort: 8471,
     };
   });
-  return {
-    prefix,
-    underlayNetns: `${prefix}-ul`,
-    etcdNetns: `${prefix}-etcd`,
-    etcdIp: '198.18.0.2',
-    underlayPrefixLength: 24,
-    hosts,
-  };
+  return { prefix, underlayNetns: `${prefix}-ul`, etcdNetns: `${prefix}-etcd`, routerNetns: `${prefix}-rt`, etcdIp: '198.18.0.2', hosts };
 }
 
 /** Every namespace the lab may have created, pods first (deleted in this order). */
@@ -49,6 +55,7 @@ export function labNamespaces(layout: LabLayout): string[] {
     ...layout.hosts.map((host) => host.podNetns),
     ...layout.hosts.map((host) => host.netns),
     layout.etcdNetns,
+    layout.routerNetns,
     layout.underlayNetns,
   ];
 }

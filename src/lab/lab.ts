@@ -29,13 +29,22 @@ export interface LabOptions {
   /** TLS with client certificates plus a user limited by a role to the prefix. */
   readonly secureEtcd?: boolean;
   readonly flanneldArgs?: readonly string[];
+  /** Extra keys of the Backend object (e.g. DirectRouting). */
+  readonly backendOptions?: Readonly<Record<string, unknown>>;
+  /** IPv4 + IPv6: underlay addresses, IPv6Network, pods with both families. */
+  readonly dualStack?: boolean;
+  /** Host numbers (1-based) placed on a second underlay subnet behind a router. */
+  readonly routedHosts?: readonly number[];
 }
+
+export const LAB_IPV6_NETWORK = 'fd00:10:244::/56';
 
 interface LabState {
   options?: LabOptions;
   etcdPid?: number;
   flanneldPids: Record<string, number>;
   podIps: Record<string, string>;
+  podIpv6s?: Record<string, string>;
 }
 
 export const ETCD_PREFIX = '/coreos.com/network';
@@ -55,7 +64,7 @@ export class Lab {
   private state: LabState;
 
   constructor(readonly options: LabOptions) {
-    this.layout = labLayout(options.prefix, options.hosts);
+    this.layout = labLayout(options.prefix, options.hosts, options.routedHosts);
     this.stateDir = options.stateDir ?? join('/run/flannel-ts-lab', options.prefix);
     this.state = existsSync(this.statePath) ? (JSON.parse(readFileSync(this.statePath, 'utf8')) as LabState) : { flanneldPids: {}, podIps: {} };
   }
@@ -68,8 +77,17 @@ export class Lab {
     return this.options.network ?? '10.244.0.0/16';
   }
 
-  podIp(host: LabHost): string | undefined {
-    return this.state.podIps[host.name];
+  podIp(host: LabHost, family: 4 | 6 = 4): string | undefined {
+    return family === 4 ? this.state.podIps[host.name] : this.state.podIpv6s?.[host.name];
+  }
+
+  /** The network config the lab puts into etcd. */
+  networkConfig(): Record<string, unknown> {
+    return {
+      Network: this.network,
+      ...(this.options.dualStack ? { EnableIPv6: true, IPv6Network: LAB_IPV6_NETWORK } : {}),
+      Backend: { Type: this.options.backend, ...(this.options.backendOptions ?? {}) },
+    };
   }
 
   flanneldPid(host: LabHost): number | undefined {
@@ -90,7 +108,7 @@ export class Lab {
     log(`underlay ${this.layout.underlayNetns} (198.18.0.0/24), ${this.layout.hosts.length} hosts, etcd at ${this.layout.etcdIp}`);
     await this.startEtcd();
     log(`etcd running (pid ${this.state.etcdPid})${this.options.secureEtcd ? ' with TLS client certificates and a role-limited user' : ''}`);
-    this.putConfig({ Network: this.network, Backend: { Type: this.options.backend } });
+    this.putConfig(this.networkConfig());
     for (const host of this.layout.hosts) this.startFlanneld(host);
     for (const host of this.layout.hosts) {
       await this.waitForSubnetEnv(host);
@@ -109,21 +127,37 @@ export class Lab {
     run('ip', ['netns', 'add', layout.underlayNetns]);
     inNetns(layout.underlayNetns, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
     inNetns(layout.underlayNetns, 'ip', ['link', 'set', 'br0', 'up']);
-    this.attach(layout.etcdNetns, 'etcd', layout.etcdIp);
+    this.attach(layout.etcdNetns, 'etcd', [`${layout.etcdIp}/24`]);
+    const routed = layout.hosts.some((host) => host.routed);
+    if (routed) {
+      this.attach(layout.routerNetns, 'rt', ['198.18.0.1/24', '198.18.1.1/24', 'fd00:198:0::1/64', 'fd00:198:1::1/64']);
+      inNetns(layout.routerNetns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    }
     for (const host of layout.hosts) {
-      this.attach(host.netns, host.name, host.underlayIp);
+      if (this.options.dualStack) {
+        run('ip', ['netns', 'add', host.netns]);
+        inNetns(host.netns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.forwarding=1']);
+      }
+      const addresses = [`${host.underlayIp}/24`, ...(this.options.dualStack ? [`${host.underlayIpv6}/64`] : [])];
+      this.attach(host.netns, host.name, addresses, this.options.dualStack);
       inNetns(host.netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      if (routed) {
+        const other = host.routed ? '198.18.0.0/24' : '198.18.1.0/24';
+        inNetns(host.netns, 'ip', ['route', 'add', other, 'via', host.routerIp]);
+        if (this.options.dualStack) inNetns(host.netns, 'ip', ['-6', 'route', 'add', host.routed ? 'fd00:198:0::/64' : 'fd00:198:1::/64', 'via', host.routerIpv6]);
+      }
       mkdirSync(this.hostDir(host), { recursive: true });
     }
+    if (routed) inNetns(layout.etcdNetns, 'ip', ['route', 'add', '198.18.1.0/24', 'via', '198.18.0.1']);
     this.save();
   }
 
-  private attach(netns: string, label: string, ip: string): void {
+  private attach(netns: string, label: string, addresses: readonly string[], netnsExists = false): void {
     const { layout } = this;
-    run('ip', ['netns', 'add', netns]);
+    if (!netnsExists) run('ip', ['netns', 'add', netns]);
     inNetns(layout.underlayNetns, 'ip', ['link', 'add', `ul-${label}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     inNetns(layout.underlayNetns, 'ip', ['link', 'set', `ul-${label}`, 'master', 'br0', 'up']);
-    inNetns(netns, 'ip', ['addr', 'add', `${ip}/${layout.underlayPrefixLength}`, 'dev', 'eth0']);
+    for (const address of addresses) inNetns(netns, 'ip', ['addr', 'add', address, 'dev', 'eth0']);
     inNetns(netns, 'ip', ['link', 'set', 'eth0', 'up']);
     inNetns(netns, 'ip', ['link', 'set', 'lo', 'up']);
   }
@@ -276,15 +310,18 @@ export class Lab {
     return output;
   }
 
-  /** Creates the host's pod namespace and wires it through CNI ADD; returns the pod's IPv4 address. */
+  /** Creates the host's pod namespace and wires it through CNI ADD; returns the pod's address(es). */
   addPod(host: LabHost): string {
     if (!listNetns().includes(host.podNetns)) run('ip', ['netns', 'add', host.podNetns]);
+    if (this.options.dualStack) inNetns(host.podNetns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     const result = this.cni(host, 'ADD') as { ips?: Array<{ address: string }> };
-    const address = result.ips?.find((ip) => ip.address.includes('.'))?.address;
-    if (!address) throw new FlannelError('LAB_CNI', `CNI ADD on ${host.name} returned no IPv4 address: ${JSON.stringify(result)}`);
-    this.state.podIps[host.name] = address.split('/')[0] as string;
+    const v4 = result.ips?.find((ip) => ip.address.includes('.'))?.address;
+    const v6 = result.ips?.find((ip) => ip.address.includes(':'))?.address;
+    if (!v4 || (this.options.dualStack && !v6)) throw new FlannelError('LAB_CNI', `CNI ADD on ${host.name} returned too few addresses: ${JSON.stringify(result)}`);
+    this.state.podIps[host.name] = v4.split('/')[0] as string;
+    if (v6) this.state.podIpv6s = { ...(this.state.podIpv6s ?? {}), [host.name]: v6.split('/')[0] as string };
     this.save();
-    return this.state.podIps[host.name] as string;
+    return [v4, v6].filter(Boolean).join(' ');
   }
 
   ping(fromNetns: string, ip: string, count = 1, timeoutSeconds = 1): boolean {
@@ -292,12 +329,12 @@ export class Lab {
   }
 
   /** Every pod pings every other pod once; returns the failing pairs. */
-  pingMatrix(): string[] {
+  pingMatrix(family: 4 | 6 = 4): string[] {
     const failures: string[] = [];
     for (const from of this.layout.hosts) {
       for (const to of this.layout.hosts) {
         if (from === to) continue;
-        const ip = this.podIp(to);
+        const ip = this.podIp(to, family);
         if (!ip || !this.ping(from.podNetns, ip, 1, 2)) failures.push(`${from.name}→${to.name} (${ip})`);
       }
     }

@@ -107,3 +107,10 @@ describe('Reconciler on MemoryKernel', () => {
     }
   });
 });
+
+describe('route identity', () => {
+  it('an IPv6 route without a metric is the kernel route with metric 1024', () => {
+    const desired = { dst: Cidr.parse('fd00:10:244:2::/64'), gateway: IpAddress.parse('fd00:10:244:2::'), linkIndex: 3, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: true };
+    assert.deepEqual(diffRoutes([desired], [{ ...desired, priority: 1024 }]), []);
+  });
+});
