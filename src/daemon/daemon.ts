@@ -114,7 +114,7 @@ export class Daemon {
     if (!signal.aborted) {
       tasks.push(reconciler.run(signal));
       kernelWatch = await this.deps.watchKernel?.((change) => {
-        if (change.relevant || change.neighbourLinks.some((index) => reconciler.ownsLink(index))) reconciler.markDirty();
+        if (change.relevant || change.neighbourLinks.some((index) => reconciler.ownsLink(index))) reconciler.markKernelChanged();
       });
     }
     try {
@@ -164,6 +164,7 @@ export class Daemon {
       logger.warn({ key: entry.key, reason: entry.reason }, 'ignoring malformed lease (peers keep their last good state)');
     for await (const result of this.deps.subnetManager.watchLeases(signal, onMalformed)) {
       const update = this.tracker.update(result);
+      logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, peersChanged: update.peersChanged }, 'leases');
       if (result.kind === 'snapshot') firstSnapshot();
       if (update.peersChanged) reconciler.markDirty();
       for (const event of update.own) {
@@ -221,7 +222,7 @@ export class Daemon {
     logger.error({ previous: previous?.subnet.toString(), subnet: lease.subnet.toString() }, 'lease re-acquired with a DIFFERENT subnet: existing pods keep old addresses until recreated');
     this.tracker.setOwnSubnet(lease.subnet);
     this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
-    this.reconcilerInstance?.markDirty();
+    this.reconcilerInstance?.markKernelChanged();
   }
 }
 

@@ -1,7 +1,11 @@
 /**
  * What a backend's planner returns: the kernel state flannel-ts should own on this host, plus warnings about
- * peers it could not plan for (logged by the reconciler when they change). Pure data. Entries on devices
- * flannel-ts creates refer to them by `linkName`; the reconciler resolves names after creating the devices.
+ * peers it could not plan for (logged by the reconciler when they change). Pure data.
+ *
+ * Per-peer entries come in groups, one per peer. A planner returns the *same group object* for a peer whose
+ * lease did not change, which lets the reconciler diff only the groups that changed (one lease event costs
+ * O(that peer), not O(every peer)). Entries on devices flannel-ts creates name them (`linkName`); the reconciler
+ * resolves names to indexes after creating the devices.
  */
 import type { Cidr } from '../net/ip.js';
 import type { Neighbour, Route, VxlanDevice } from './kernel-objects.js';
@@ -11,17 +15,32 @@ export interface DesiredAddress {
   readonly address: Cidr;
 }
 
+export interface DesiredGroup {
+  readonly neighbours: readonly Neighbour[];
+  readonly routes: readonly Route[];
+}
+
 export interface DesiredState {
   readonly devices: readonly VxlanDevice[];
   /** The complete set of (non-link-local) addresses each of our devices should carry. */
   readonly addresses: readonly DesiredAddress[];
-  readonly neighbours: readonly Neighbour[];
-  readonly routes: readonly Route[];
+  readonly groups: readonly DesiredGroup[];
   readonly warnings: readonly string[];
 }
 
-export const EMPTY_DESIRED_STATE: DesiredState = { devices: [], addresses: [], neighbours: [], routes: [], warnings: [] };
+export const EMPTY_DESIRED_STATE: DesiredState = { devices: [], addresses: [], groups: [], warnings: [] };
 
-export function desiredState(parts: Partial<DesiredState>): DesiredState {
-  return { ...EMPTY_DESIRED_STATE, ...parts };
+/** Builds a state from flat lists (one group): for tests and small planners. */
+export function desiredState(parts: Partial<Omit<DesiredState, 'groups'>> & Partial<DesiredGroup> = {}): DesiredState {
+  const { neighbours = [], routes = [], ...rest } = parts;
+  return { ...EMPTY_DESIRED_STATE, ...rest, groups: neighbours.length + routes.length > 0 ? [{ neighbours, routes }] : [] };
+}
+
+/** Every desired route / neighbour of a state, flattened (for tests and tools; the reconciler keeps groups). */
+export function routesOf(state: DesiredState): Route[] {
+  return state.groups.flatMap((group) => group.routes);
+}
+
+export function neighboursOf(state: DesiredState): Neighbour[] {
+  return state.groups.flatMap((group) => group.neighbours);
 }

@@ -11,9 +11,8 @@ import {
 } from './kernel-objects.js';
 import type { AddressOp, LinkOp, NeighbourOp, RouteOp } from './kernel.js';
 
-export function diffRoutes(desired: readonly Route[], observed: readonly Route[]): RouteOp[] {
-  const observedByKey = new Map<string, Route>();
-  for (const route of observed) observedByKey.set(routeKey(route), route);
+/** `observed` is keyed by routeKey (see `byRouteKey`). */
+export function diffRoutes(desired: readonly Route[], observedByKey: ReadonlyMap<string, Route>): RouteOp[] {
   const wanted = new Map<string, Route>();
   for (const route of desired) wanted.set(routeKey(route), route);
   const ops: RouteOp[] = [];
@@ -93,21 +92,60 @@ export function diffAddresses(desired: ReadonlyArray<{ linkIndex: number; addres
   return ops;
 }
 
-/** Neighbour and FDB entries: permanent entries on our devices are ours; learned ones are left alone. */
-export function diffNeighbours(desired: readonly Neighbour[], observed: readonly Neighbour[], ownedLinks: ReadonlySet<number>): NeighbourOp[] {
-  const observedByKey = new Map<string, Neighbour>();
-  for (const entry of observed) {
-    if (entry.linkIndex !== undefined && ownedLinks.has(entry.linkIndex)) observedByKey.set(neighbourKey(entry), entry);
-  }
+/**
+ * Neighbour and FDB entries: permanent entries on our devices are ours; learned ones are left alone.
+ * `observed` is keyed by neighbourKey (see `byNeighbourKey`).
+ */
+export function diffNeighbours(desired: readonly Neighbour[], observed: ReadonlyMap<string, Neighbour>, ownedLinks: ReadonlySet<number>): NeighbourOp[] {
   const wanted = new Map<string, Neighbour>();
   for (const entry of desired) wanted.set(neighbourKey(entry), entry);
   const ops: NeighbourOp[] = [];
   for (const [key, entry] of wanted) {
-    const current = observedByKey.get(key);
+    const current = observed.get(key);
     if (!current || !neighbourSatisfies(current, entry)) ops.push({ kind: 'replace', entry });
   }
-  for (const [key, entry] of observedByKey) {
-    if ((entry.state & NUD_PERMANENT) !== 0 && !wanted.has(key)) ops.push({ kind: 'delete', entry });
+  for (const [key, entry] of observed) {
+    const ours = entry.linkIndex !== undefined && ownedLinks.has(entry.linkIndex) && (entry.state & NUD_PERMANENT) !== 0;
+    if (ours && !wanted.has(key)) ops.push({ kind: 'delete', entry });
+  }
+  return ops;
+}
+
+export function byRouteKey(routes: readonly Route[]): Map<string, Route> {
+  return new Map(routes.map((route) => [routeKey(route), route]));
+}
+
+export function byNeighbourKey(entries: readonly Neighbour[]): Map<string, Neighbour> {
+  return new Map(entries.map((entry) => [neighbourKey(entry), entry]));
+}
+
+/** The ops for only these route keys (an incremental pass): `want` is the desired route of a key, if any. */
+export function diffRouteKeys(keys: Iterable<string>, want: (key: string) => Route | undefined, observed: ReadonlyMap<string, Route>): RouteOp[] {
+  const ops: RouteOp[] = [];
+  for (const key of keys) {
+    const desired = want(key);
+    const current = observed.get(key);
+    if (desired && (!current || !routeSatisfies(current, desired))) ops.push({ kind: 'replace', route: desired });
+    else if (!desired && current && current.protocol === FLANNEL_ROUTE_PROTOCOL) ops.push({ kind: 'delete', route: current });
+  }
+  return ops;
+}
+
+/** The ops for only these neighbour/FDB keys (an incremental pass). */
+export function diffNeighbourKeys(
+  keys: Iterable<string>,
+  want: (key: string) => Neighbour | undefined,
+  observed: ReadonlyMap<string, Neighbour>,
+  ownedLinks: ReadonlySet<number>,
+): NeighbourOp[] {
+  const ops: NeighbourOp[] = [];
+  for (const key of keys) {
+    const desired = want(key);
+    const current = observed.get(key);
+    if (desired && (!current || !neighbourSatisfies(current, desired))) ops.push({ kind: 'replace', entry: desired });
+    else if (!desired && current && current.linkIndex !== undefined && ownedLinks.has(current.linkIndex) && (current.state & NUD_PERMANENT) !== 0) {
+      ops.push({ kind: 'delete', entry: current });
+    }
   }
   return ops;
 }

@@ -12,6 +12,9 @@ export type IpFamily = 4 | 6;
 const BITS: Record<IpFamily, number> = { 4: 32, 6: 128 };
 
 export class IpAddress {
+  /** Canonical text, computed once (values are immutable; keys and logs ask for it often). */
+  #text: string | undefined;
+
   private constructor(
     readonly family: IpFamily,
     readonly value: bigint,
@@ -86,10 +89,15 @@ export class IpAddress {
 
   /** Canonical text: dotted quad, or RFC 5952 compressed lower-case IPv6 (as Go's net.IP.String()). */
   toString(): string {
-    if (this.family === 4) {
-      return [24n, 16n, 8n, 0n].map((shift) => String((this.value >> shift) & 0xffn)).join('.');
+    if (this.#text === undefined) {
+      if (this.family === 4) {
+        const value = Number(this.value);
+        this.#text = `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+      } else {
+        this.#text = formatIpv6(this.value);
+      }
     }
-    return formatIpv6(this.value);
+    return this.#text;
   }
 
   toJSON(): string {
@@ -98,6 +106,8 @@ export class IpAddress {
 }
 
 export class Cidr {
+  #text: string | undefined;
+
   private constructor(
     readonly ip: IpAddress,
     readonly prefixLength: number,
@@ -145,7 +155,8 @@ export class Cidr {
 
   /** The network address with host bits cleared, as Go's net.ParseCIDR returns it. */
   masked(): Cidr {
-    return new Cidr(IpAddress.fromBigInt(this.family, this.ip.value & this.mask), this.prefixLength);
+    const value = this.ip.value & this.mask;
+    return value === this.ip.value ? this : new Cidr(IpAddress.fromBigInt(this.family, value), this.prefixLength);
   }
 
   contains(ip: IpAddress): boolean {
@@ -172,7 +183,7 @@ export class Cidr {
   }
 
   toString(): string {
-    return `${this.ip.toString()}/${this.prefixLength}`;
+    return (this.#text ??= `${this.ip.toString()}/${this.prefixLength}`);
   }
 
   toJSON(): string {
@@ -180,18 +191,19 @@ export class Cidr {
   }
 }
 
+// Go's ParseIP rejects leading zeros ("010") since 1.17; so do we, to avoid octal ambiguity.
+const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
 function parseIpv4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0n;
-  for (const part of parts) {
-    // Go's ParseIP rejects leading zeros ("010") since 1.17; so do we, to avoid octal ambiguity.
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return undefined;
-    const octet = Number(part);
+  const match = IPV4.exec(text);
+  if (!match) return undefined;
+  let value = 0;
+  for (let index = 1; index <= 4; index++) {
+    const octet = Number(match[index]);
     if (octet > 255) return undefined;
-    value = (value << 8n) | BigInt(octet);
+    value = value * 256 + octet;
   }
-  return value;
+  return BigInt(value);
 }
 
 function parseIpv6(text: string): bigint | undefined {

@@ -5,6 +5,8 @@
 import { FlannelError } from '../support/errors.js';
 
 export class MacAddress {
+  #text: string | undefined;
+
   private constructor(private readonly bytes: Buffer) {}
 
   static tryParse(text: string): MacAddress | undefined {
@@ -39,7 +41,7 @@ export class MacAddress {
   }
 
   toString(): string {
-    return [...this.bytes].map((byte) => byte.toString(16).padStart(2, '0')).join(':');
+    return (this.#text ??= [...this.bytes].map((byte) => byte.toString(16).padStart(2, '0')).join(':'));
   }
 
   toJSON(): string {

@@ -14,7 +14,7 @@ import type { Cidr } from '../net/ip.js';
 import { FlannelError } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { watchLeaseStream } from './lease-watch.js';
-import type { MalformedEntry, Registry } from './registry.js';
+import type { MalformedEntry, Registry, RegistryListing } from './registry.js';
 import type { SubnetManager } from './subnet-manager.js';
 
 export const SUBNET_TTL_SECONDS = 24 * 60 * 60;
@@ -33,6 +33,8 @@ export class EtcdSubnetManager implements SubnetManager {
   readonly name: string;
   private readonly ttlSeconds: number;
   private readonly random: () => number;
+  /** The listing of the last acquisition, with its outcome applied: the first snapshot of the next watch. */
+  private acquisitionListing: RegistryListing | undefined;
 
   constructor(private readonly options: EtcdSubnetManagerOptions) {
     this.name = `Etcd Local Manager with Previous Subnet: ${options.previous?.subnet?.toString() ?? 'None'}`;
@@ -65,14 +67,19 @@ export class EtcdSubnetManager implements SubnetManager {
         logger.info({ subnet: stale.subnet.toString() }, 'lease for our public IP does not fit the network config; deleting it');
         await registry.deleteLease(stale);
       }
+      const remember = (lease: Lease) => {
+        const others = listing.leases.filter((other) => !plan.deletes.includes(other) && !other.subnet.equals(lease.subnet));
+        this.acquisitionListing = { ...listing, leases: [...others, lease] };
+        return lease;
+      };
       if (plan.kind === 'reuse') {
         logger.info({ subnet: plan.lease.subnet.toString(), ipv6Subnet: plan.lease.ipv6Subnet?.toString() }, 'found lease for our public IP; reusing it');
-        return registry.updateLease({ ...plan.lease, attrs }, this.ttlSeconds);
+        return remember(await registry.updateLease({ ...plan.lease, attrs }, this.ttlSeconds));
       }
       try {
         const lease = await registry.createLease({ ...plan.subnets, attrs }, this.ttlSeconds);
         logger.info({ subnet: lease.subnet.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), reason: plan.reason }, 'lease acquired');
-        return lease;
+        return remember(lease);
       } catch (error) {
         if (!(error instanceof FlannelError) || error.code !== 'SUBNET_TAKEN') throw error;
         logger.warn({ subnet: makeSubnetKey(plan.subnets.subnet, plan.subnets.ipv6Subnet), attempt }, 'lost a race for a subnet; trying another');
@@ -86,8 +93,11 @@ export class EtcdSubnetManager implements SubnetManager {
     return this.options.registry.updateLease(lease, this.ttlSeconds);
   }
 
+  /** The first snapshot is the acquisition's listing when there is one (no second listing of every lease). */
   watchLeases(signal: AbortSignal, onMalformed: (entry: MalformedEntry) => void): AsyncIterable<LeaseWatchResult> {
-    return watchLeaseStream(this.options.registry, { signal, logger: this.options.logger, onMalformed });
+    const initial = this.acquisitionListing;
+    this.acquisitionListing = undefined;
+    return watchLeaseStream(this.options.registry, { signal, logger: this.options.logger, onMalformed, ...(initial ? { initial } : {}) });
   }
 
   close(): Promise<void> {

@@ -9,19 +9,26 @@ import type { LeaseWatchResult } from '../lease/lease-tracker.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { Backoff, sleep } from '../support/timing.js';
-import type { MalformedEntry, Registry } from './registry.js';
+import type { MalformedEntry, Registry, RegistryListing } from './registry.js';
 
 export interface LeaseWatchOptions {
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly onMalformed: (entry: MalformedEntry) => void;
   readonly backoff?: Backoff;
+  /** A listing just made (e.g. while acquiring our lease), used as the first snapshot instead of listing again. */
+  readonly initial?: RegistryListing;
 }
 
 export async function* watchLeaseStream(registry: Registry, options: LeaseWatchOptions): AsyncGenerator<LeaseWatchResult> {
   const { signal, logger, onMalformed } = options;
   const backoff = options.backoff ?? new Backoff(100, 5000);
   let resumeFrom: bigint | undefined;
+  if (options.initial) {
+    options.initial.malformed.forEach(onMalformed);
+    resumeFrom = options.initial.revision + 1n;
+    yield { kind: 'snapshot', leases: options.initial.leases };
+  }
   while (!signal.aborted) {
     if (resumeFrom === undefined) {
       try {

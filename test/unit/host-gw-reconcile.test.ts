@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHostGwBackend } from '../../src/backend/host-gw/host-gw-backend.js';
 import type { ExternalInterface } from '../../src/backend/backend.js';
-import { diffRoutes } from '../../src/dataplane/diff.js';
-import { desiredState } from '../../src/dataplane/desired-state.js';
+import { byRouteKey, diffRoutes } from '../../src/dataplane/diff.js';
+import { desiredState, routesOf } from '../../src/dataplane/desired-state.js';
 import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE } from '../../src/dataplane/kernel-objects.js';
@@ -35,7 +35,7 @@ describe('host-gw planner', () => {
       lease('10.244.3.0/24', '203.0.113.9'),
       lease('10.244.4.0/24', '198.18.0.14', 'vxlan'),
     ]);
-    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkIndex}`), ['10.244.2.0/24 via 198.18.0.12 dev 2']);
+    assert.deepEqual(routesOf(plan).map((r) => `${r.dst} via ${r.gateway} dev ${r.linkIndex}`), ['10.244.2.0/24 via 198.18.0.12 dev 2']);
     assert.equal(plan.warnings.length, 2);
     assert.match(plan.warnings.join('\n'), /203\.0\.113\.9, which is not on-link on eth0/);
   });
@@ -51,12 +51,12 @@ describe('diffRoutes', () => {
   it('adds missing, replaces changed (before deletes), deletes only our stale routes', () => {
     const ops = diffRoutes(
       [route('10.244.2.0/24', '198.18.0.12'), route('10.244.3.0/24', '198.18.0.13')],
-      [route('10.244.3.0/24', '198.18.0.99'), route('10.244.9.0/24', '198.18.0.19'), route('192.0.2.0/24', '198.18.0.1', 4)],
+      byRouteKey([route('10.244.3.0/24', '198.18.0.99'), route('10.244.9.0/24', '198.18.0.19'), route('192.0.2.0/24', '198.18.0.1', 4)]),
     );
     assert.deepEqual(ops.map((op) => `${op.kind} ${op.route.dst}`), ['replace 10.244.2.0/24', 'replace 10.244.3.0/24', 'delete 10.244.9.0/24']);
   });
   it('nothing to do when the kernel matches', () => {
-    assert.deepEqual(diffRoutes([route('10.244.2.0/24', '198.18.0.12')], [{ ...route('10.244.2.0/24', '198.18.0.12'), scope: 0 }]), []);
+    assert.deepEqual(diffRoutes([route('10.244.2.0/24', '198.18.0.12')], byRouteKey([{ ...route('10.244.2.0/24', '198.18.0.12'), scope: 0 }])), []);
   });
 });
 
@@ -76,7 +76,7 @@ describe('Reconciler on MemoryKernel', () => {
       await reconciler.whenConverged();
       assert.equal(memory.writes, writes, 'a pass with nothing to change writes nothing');
       memory.deleteRouteByHand([...memory.routes.values()][0]!);
-      reconciler.markDirty();
+      reconciler.markKernelChanged();
       await reconciler.whenConverged();
       assert.equal(memory.routes.size, 2, 'drift repaired');
       peers = [lease('10.244.3.0/24', '198.18.0.13')];
@@ -111,6 +111,6 @@ describe('Reconciler on MemoryKernel', () => {
 describe('route identity', () => {
   it('an IPv6 route without a metric is the kernel route with metric 1024', () => {
     const desired = { dst: Cidr.parse('fd00:10:244:2::/64'), gateway: IpAddress.parse('fd00:10:244:2::'), linkIndex: 3, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: true };
-    assert.deepEqual(diffRoutes([desired], [{ ...desired, priority: 1024 }]), []);
+    assert.deepEqual(diffRoutes([desired], byRouteKey([{ ...desired, priority: 1024 }])), []);
   });
 });

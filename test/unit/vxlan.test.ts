@@ -5,6 +5,7 @@ import { derivedVtepMac } from '../../src/backend/vxlan/vtep-mac.js';
 import { createVxlanBackend } from '../../src/backend/vxlan/vxlan-backend.js';
 import { parseVxlanOptions } from '../../src/backend/vxlan/vxlan-options.js';
 import { encodeLeaseAttrs, type Lease } from '../../src/lease/lease.js';
+import { neighboursOf, routesOf } from '../../src/dataplane/desired-state.js';
 import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
@@ -71,9 +72,9 @@ describe('vxlan planner', () => {
   it('plans exactly one route, neighbour and FDB entry per peer', () => {
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '203.0.113.3', '02:00:00:00:00:13')]);
-    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName} onlink=${r.onlink}`),
+    assert.deepEqual(routesOf(plan).map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName} onlink=${r.onlink}`),
       ['10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink=true', '10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink=true']);
-    assert.deepEqual(plan.neighbours.map((n) => `${n.kind} ${n.ip} ${n.mac}`), [
+    assert.deepEqual(neighboursOf(plan).map((n) => `${n.kind} ${n.ip} ${n.mac}`), [
       'neigh 10.244.2.0 02:00:00:00:00:12', 'fdb 198.18.0.12 02:00:00:00:00:12', 'neigh 10.244.3.0 02:00:00:00:00:13', 'fdb 203.0.113.3 02:00:00:00:00:13',
     ]);
     assert.deepEqual(plan.addresses.map((a) => `${a.address} ${a.linkName}`), ['10.244.1.0/32 flannel.1']);
@@ -81,9 +82,9 @@ describe('vxlan planner', () => {
   it('DirectRouting: on-link peers get a plain route, the others vxlan', () => {
     const backend = createVxlanBackend({ config: vxlanConfig({ DirectRouting: true }), externalInterface: ext });
     const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '203.0.113.3', '02:00:00:00:00:13')]);
-    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} ${r.linkName ?? `#${r.linkIndex}`}`),
+    assert.deepEqual(routesOf(plan).map((r) => `${r.dst} via ${r.gateway} ${r.linkName ?? `#${r.linkIndex}`}`),
       ['10.244.2.0/24 via 198.18.0.12 #2', '10.244.3.0/24 via 10.244.3.0 flannel.1']);
-    assert.equal(plan.neighbours.length, 2);
+    assert.equal(neighboursOf(plan).length, 2);
   });
   it('warns about peers it cannot program and keeps the rest', () => {
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
@@ -93,7 +94,7 @@ describe('vxlan planner', () => {
       peer('10.244.4.0/24', '198.18.0.14', '02:00:00:00:00:13'),
       { ...peer('10.244.5.0/24', '198.18.0.15', '02:00:00:00:00:15'), attrs: { publicIP: IpAddress.parse('198.18.0.15'), backendType: 'host-gw' } },
     ]);
-    assert.equal(plan.routes.length, 1);
+    assert.equal(routesOf(plan).length, 1);
     assert.equal(plan.warnings.length, 3, plan.warnings.join('\n'));
   });
   it('dual stack: flannel-v6 device with MTU − 70, v6 entries from BackendV6Data', () => {
@@ -102,7 +103,7 @@ describe('vxlan planner', () => {
     assert.equal(backend.mtu, 1430);
     assert.match(encodeLeaseAttrs(backend.leaseAttrs), /"PublicIPv6":"fd00:198::11".*"BackendV6Data":\{"VNI":1,"VtepMAC":"[0-9a-f:]{17}"\}/);
     const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12', {}, { subnet: 'fd00:10:244:2::/64', ip: 'fd00:198::12', mac: '02:00:00:00:06:12' })]);
-    assert.deepEqual(plan.routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName}`),
+    assert.deepEqual(routesOf(plan).map((r) => `${r.dst} via ${r.gateway} dev ${r.linkName}`),
       ['10.244.2.0/24 via 10.244.2.0 dev flannel.1', 'fd00:10:244:2::/64 via fd00:10:244:2:: dev flannel-v6.1']);
     assert.deepEqual(plan.addresses.map((a) => a.address.toString()), ['10.244.1.0/32', 'fd00:10:244:1::/128']);
   });
@@ -137,7 +138,7 @@ describe('vxlan reconcile on MemoryKernel', () => {
       await reconciler.whenConverged();
       assert.equal(kernel.writes, writes, 'a quiet pass writes nothing');
       kernel.deleteLinkByHand('flannel.1');
-      reconciler.markDirty();
+      reconciler.markKernelChanged();
       await reconciler.whenConverged();
       assert.equal(kernelText(kernel), golden, 'device and every peer entry back (upstream loses them)');
       peers = [peers[1] as Lease];
@@ -162,10 +163,40 @@ describe('vxlan reconcile on MemoryKernel', () => {
       const device = kernel.links.get(9);
       assert.deepEqual([device?.mtu, device?.up, device?.mac?.toString()], [1450, true, '0a:00:00:00:00:09'], 'kept, MTU fixed, brought up');
       kernel.links.set(9, { ...(device as NonNullable<typeof device>), vxlan: { ...(device?.vxlan as NonNullable<NonNullable<typeof device>['vxlan']>), port: 4789 } });
-      reconciler.markDirty();
+      reconciler.markKernelChanged();
       await reconciler.whenConverged();
       assert.equal(kernel.links.has(9), false, 'incompatible device replaced');
       assert.equal([...kernel.links.values()].find((l) => l.name === 'flannel.1')?.vxlan?.port, 8472);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+});
+
+describe('incremental reconcile', () => {
+  it('a lease change diffs only that peer against the cache; a kernel change re-reads everything', async () => {
+    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    const hex = (value: number) => value.toString(16).padStart(2, '0');
+    const many = Array.from({ length: 300 }, (_, index) =>
+      peer(`10.${245 + (index >> 8)}.${index & 255}.0/24`, `198.18.0.${20 + (index % 200)}`, `02:00:00:00:${hex(index >> 8)}:${hex(index & 255)}`));
+    let peers = many;
+    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    try {
+      assert.equal((await reconciler.whenConverged()).fullRead, true);
+      assert.equal(kernel.routes.size, 300);
+      peers = [...many.slice(1), peer('10.99.0.0/24', '198.18.0.99', '02:00:00:00:99:99')];
+      reconciler.markDirty();
+      const incremental = await reconciler.whenConverged();
+      assert.deepEqual([incremental.fullRead, incremental.routes, incremental.neighbours], [false, 2, 4], 'one peer gone, one new: 2 routes, 4 neighbour/FDB ops');
+      assert.equal(kernel.routes.size, 300);
+      kernel.routes.clear();
+      reconciler.markKernelChanged();
+      const full = await reconciler.whenConverged();
+      assert.deepEqual([full.fullRead, full.routes, kernel.routes.size], [true, 300, 300]);
     } finally {
       controller.abort();
       await running;

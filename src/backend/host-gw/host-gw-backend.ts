@@ -4,7 +4,7 @@
  * is not on-link on our external interface cannot be reached this way: it gets a warning and no route,
  * instead of a route the kernel would refuse or that would blackhole traffic.
  */
-import { type DesiredState, desiredState } from '../../dataplane/desired-state.js';
+import { type DesiredGroup, type DesiredState, EMPTY_DESIRED_STATE } from '../../dataplane/desired-state.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, UNSET_IPV4 } from '../../lease/lease.js';
 import type { Cidr, IpAddress } from '../../net/ip.js';
@@ -20,6 +20,7 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
       `host-gw: your PublicIP (${ext.extAddr}) differs from the interface IP (${ext.ifaceAddr.ip}), meaning that probably you're on a NAT, which is not supported by the host-gw backend`,
     );
   }
+  const perPeer = new WeakMap<Lease, DesiredGroup & { warnings: string[] }>();
   return {
     type: HOST_GW,
     mtu: ext.mtu,
@@ -29,29 +30,40 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
       ...(config.enableIPv6 && ext.extV6Addr ? { publicIPv6: ext.extV6Addr } : {}),
     },
     plan(_own: Lease, peers: readonly Lease[]): DesiredState {
-      const routes: Route[] = [];
+      const groups: DesiredGroup[] = [];
       const warnings: string[] = [];
       for (const peer of peers) {
-        if (peer.attrs.backendType !== HOST_GW) {
-          warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not host-gw`);
-          continue;
-        }
-        const families: Array<[Cidr | undefined, IpAddress | undefined]> = [];
-        if (config.enableIPv4) families.push([peer.subnet, peer.attrs.publicIP]);
-        if (config.enableIPv6) families.push([peer.ipv6Subnet, peer.attrs.publicIPv6]);
-        for (const [subnet, gateway] of families) {
-          if (!subnet || !gateway || gateway.isUnspecified()) continue;
-          if (!ext.prefixes.some((prefix) => prefix.contains(gateway))) {
-            warnings.push(`host-gw: peer ${subnet} has public IP ${gateway}, which is not on-link on ${ext.name}; no route installed (host-gw needs all hosts on one L2 network)`);
-            continue;
-          }
-          routes.push({
-            dst: subnet, gateway, linkIndex: ext.linkIndex, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL,
-            type: 'unicast', onlink: false,
-          });
-        }
+        let planned = perPeer.get(peer);
+        if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
+        warnings.push(...planned.warnings);
+        if (planned.routes.length > 0) groups.push(planned);
       }
-      return desiredState({ routes, warnings });
+      return { ...EMPTY_DESIRED_STATE, groups, warnings };
     },
   };
+
+  /** One peer's route(s); memoized by lease object (unchanged leases stay the same objects). */
+  function planPeer(peer: Lease): DesiredGroup & { warnings: string[] } {
+    const routes: Route[] = [];
+    const warnings: string[] = [];
+    if (peer.attrs.backendType !== HOST_GW) {
+      warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not host-gw`);
+      return { routes, neighbours: [], warnings };
+    }
+    const families: Array<[Cidr | undefined, IpAddress | undefined]> = [];
+    if (config.enableIPv4) families.push([peer.subnet, peer.attrs.publicIP]);
+    if (config.enableIPv6) families.push([peer.ipv6Subnet, peer.attrs.publicIPv6]);
+    for (const [subnet, gateway] of families) {
+      if (!subnet || !gateway || gateway.isUnspecified()) continue;
+      if (!ext.prefixes.some((prefix) => prefix.contains(gateway))) {
+        warnings.push(`host-gw: peer ${subnet} has public IP ${gateway}, which is not on-link on ${ext.name}; no route installed (host-gw needs all hosts on one L2 network)`);
+        continue;
+      }
+      routes.push({
+        dst: subnet, gateway, linkIndex: ext.linkIndex, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL,
+        type: 'unicast', onlink: false,
+      });
+    }
+    return { routes, neighbours: [], warnings };
+  }
 }

@@ -6,7 +6,7 @@
  * a permanent neighbour `peer-subnet-ip lladdr VtepMAC` and an FDB entry `VtepMAC dst peer-public-ip`. With
  * DirectRouting, a peer on our L2 network gets a plain route via its public IP instead. Pure planner.
  */
-import type { DesiredAddress, DesiredState } from '../../dataplane/desired-state.js';
+import type { DesiredAddress, DesiredGroup, DesiredState } from '../../dataplane/desired-state.js';
 import { incompatibilities } from '../../dataplane/diff.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route, type VxlanDevice } from '../../dataplane/kernel-objects.js';
 import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
@@ -44,6 +44,7 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [] 
     ...(v4 ? { backendData: data(v4) } : {}),
     ...(v6 ? { backendV6Data: data(v6) } : {}),
   };
+  const perPeer = new WeakMap<Lease, PeerPlan>();
   return {
     type: VXLAN,
     mtu: Math.min(...devices.map((d) => d.mtu), baseMtu),
@@ -54,46 +55,65 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [] 
       const addresses: DesiredAddress[] = [];
       if (v4) addresses.push({ linkName: v4.name, address: Cidr.of(own.subnet.ip, 32) });
       if (v6 && own.ipv6Subnet) addresses.push({ linkName: v6.name, address: Cidr.of(own.ipv6Subnet.ip, 128) });
-      const neighbours: Neighbour[] = [];
-      const routes: Route[] = [];
+      const groups: PeerPlan[] = [];
       const warnings: string[] = [];
-      const seenMacs = new Map<string, string>();
+      const macHolders = new Map<string, string>();
       for (const peer of peers) {
-        if (peer.attrs.backendType !== VXLAN) {
-          warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not vxlan`);
+        let planned = perPeer.get(peer);
+        if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
+        if (planned.warnings.length > 0) warnings.push(...planned.warnings);
+        const clash = planned.macKeys.map((key) => macHolders.get(key)).find((holder) => holder !== undefined);
+        if (clash) {
+          warnings.push(`vxlan: peers ${clash} and ${peer.subnet} publish the same VtepMAC; ${peer.subnet} skipped`);
           continue;
         }
-        const families: Array<[VxlanDevice | undefined, Cidr | undefined, IpAddress | undefined, unknown, string]> = [
-          [v4, peer.subnet, peer.attrs.publicIP, peer.attrs.backendData, 'BackendData'],
-          [v6, peer.ipv6Subnet, peer.attrs.publicIPv6, peer.attrs.backendV6Data, 'BackendV6Data'],
-        ];
-        for (const [dev, subnet, publicIP, backendData, field] of families) {
-          if (!dev || !subnet || !publicIP || publicIP.isUnspecified()) continue;
-          if (options.directRouting && onLink(ext, publicIP)) {
-            routes.push(route(subnet, publicIP, { linkIndex: ext.linkIndex }, false));
-            continue;
-          }
-          const mac = vtepMacOf(backendData);
-          if (!mac) {
-            warnings.push(`vxlan: peer ${subnet} has no usable ${field}.VtepMAC (${JSON.stringify(backendData)}); no entries installed`);
-            continue;
-          }
-          const holder = seenMacs.get(`${dev.name}|${mac}`);
-          if (holder) {
-            warnings.push(`vxlan: peers ${holder} and ${subnet} publish the same VtepMAC ${mac}; ${subnet} skipped`);
-            continue;
-          }
-          seenMacs.set(`${dev.name}|${mac}`, subnet.toString());
-          neighbours.push(
-            { kind: 'neigh', linkName: dev.name, ip: subnet.ip, mac, state: NUD_PERMANENT },
-            { kind: 'fdb', linkName: dev.name, ip: publicIP, mac, state: NUD_PERMANENT },
-          );
-          routes.push(route(subnet, subnet.ip, { linkName: dev.name }, true));
-        }
+        for (const key of planned.macKeys) macHolders.set(key, peer.subnet.toString());
+        groups.push(planned);
       }
-      return { devices, addresses, neighbours, routes, warnings };
+      return { devices, addresses, groups, warnings };
     },
   };
+
+  /** One peer's entries; memoized by lease object (the tracker keeps unchanged leases as the same objects). */
+  function planPeer(peer: Lease): PeerPlan {
+    const planned: PeerPlan = { neighbours: [], routes: [], warnings: [], macKeys: [] };
+    if (peer.attrs.backendType !== VXLAN) {
+      planned.warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not vxlan`);
+      return planned;
+    }
+    const families: Array<[VxlanDevice | undefined, Cidr | undefined, IpAddress | undefined, unknown, string]> = [
+      [v4, peer.subnet, peer.attrs.publicIP, peer.attrs.backendData, 'BackendData'],
+      [v6, peer.ipv6Subnet, peer.attrs.publicIPv6, peer.attrs.backendV6Data, 'BackendV6Data'],
+    ];
+    for (const [dev, subnet, publicIP, backendData, field] of families) {
+      if (!dev || !subnet || !publicIP || publicIP.isUnspecified()) continue;
+      if (options.directRouting && onLink(ext, publicIP)) {
+        planned.routes.push(route(subnet, publicIP, { linkIndex: ext.linkIndex }, false));
+        continue;
+      }
+      const mac = vtepMacOf(backendData);
+      if (!mac) {
+        planned.warnings.push(`vxlan: peer ${subnet} has no usable ${field}.VtepMAC (${JSON.stringify(backendData)}); no entries installed`);
+        continue;
+      }
+      planned.macKeys.push(`${dev.name}|${mac}`);
+      planned.neighbours.push(
+        { kind: 'neigh', linkName: dev.name, ip: subnet.ip, mac, state: NUD_PERMANENT },
+        { kind: 'fdb', linkName: dev.name, ip: publicIP, mac, state: NUD_PERMANENT },
+      );
+      planned.routes.push(route(subnet, subnet.ip, { linkName: dev.name }, true));
+    }
+    return planned;
+  }
+}
+
+/** One peer's group of entries (a DesiredGroup), with what the planner needs to check across peers. */
+interface PeerPlan extends DesiredGroup {
+  readonly neighbours: Neighbour[];
+  readonly routes: Route[];
+  readonly warnings: string[];
+  /** `device|mac` of each FDB entry (two peers may not share one). */
+  readonly macKeys: string[];
 }
 
 function route(dst: Cidr, gateway: IpAddress, device: { linkName: string } | { linkIndex: number }, onlink: boolean): Route {

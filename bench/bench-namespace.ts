@@ -1,0 +1,87 @@
+/**
+ * Shared plumbing for the control-plane benchmarks: run the script again inside a network namespace made for
+ * it (deleted afterwards by name), with an uplink veth on 198.18.0.1/15 and a real etcd on that namespace's
+ * loopback; write many leases in batches; start flanneld and read its RSS. Nothing leaves the namespace.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
+import { FLANNELD_JS } from '../src/lab/lab.js';
+import { run } from '../src/lab/shell.js';
+import { type EtcdServer, startEtcd } from '../test/support/etcd-server.js';
+
+/** Re-runs this script inside `netns` with `--inside`; returns false when already inside. */
+export function reExecInNamespace(netns: string): boolean {
+  if (process.argv.includes('--inside')) return false;
+  run('ip', ['netns', 'del', netns], { allowFailure: true });
+  run('ip', ['netns', 'add', netns]);
+  try {
+    const result = spawnSync('ip', ['netns', 'exec', netns, process.execPath, ...process.argv.slice(1), '--inside'], { stdio: 'inherit' });
+    process.exitCode = result.status ?? 1;
+  } finally {
+    run('ip', ['netns', 'del', netns], { allowFailure: true });
+  }
+  return true;
+}
+
+export async function prepareNamespace(): Promise<EtcdServer> {
+  run('ip', ['link', 'set', 'lo', 'up']);
+  run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+  run('ip', ['addr', 'add', '198.18.0.1/15', 'dev', 'eth0']);
+  run('ip', ['link', 'set', 'eth0', 'up']);
+  run('ip', ['link', 'set', 'eth0p', 'up']);
+  return startEtcd(24790);
+}
+
+/** Peer number i (0-based): its subnet of 10.0.0.0/8, public IP on the uplink's /15, and VTEP MAC. */
+export function benchPeer(index: number): { subnet: string; key: string; publicIP: string; mac: string } {
+  const second = 1 + Math.floor(index / 256);
+  const third = index % 256;
+  const hex = (value: number) => value.toString(16).padStart(2, '0');
+  return {
+    subnet: `10.${second}.${third}.0/24`,
+    key: `10.${second}.${third}.0-24`,
+    publicIP: `198.19.${Math.floor(index / 250)}.${1 + (index % 250)}`,
+    mac: `02:00:00:${hex(index >> 16)}:${hex((index >> 8) & 0xff)}:${hex(index & 0xff)}`,
+  };
+}
+
+/** Writes the config and `count` leases (values from `value`) under one 24 h etcd lease, 100 per transaction. */
+export async function writeLeases(client: Etcd3, backend: string, count: number, value: (index: number) => string): Promise<void> {
+  await client.put('/coreos.com/network/config').value(JSON.stringify({ Network: '10.0.0.0/8', Backend: { Type: backend } }));
+  const grant = await client.leaseClient.leaseGrant({ TTL: 86400 });
+  for (let start = 0; start < count; start += 100) {
+    const puts = [];
+    for (let index = start; index < Math.min(count, start + 100); index++) {
+      puts.push(client.put(`/coreos.com/network/subnets/${benchPeer(index).key}`).value(value(index)).lease(grant.ID));
+    }
+    await client.if('/coreos.com/network/config', 'Version', '>', 0).then(...puts).commit();
+  }
+}
+
+export function startFlanneld(etcdUrl: string, subnetFile: string): { child: ChildProcess; log: () => string } {
+  const verbose = process.env.FLANNEL_TS_BENCH_VERBOSE ? ['-v', '1'] : [];
+  const nodeArgs = (process.env.FLANNEL_TS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--iptables-forward-rules=false', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  return { child, log: () => log };
+}
+
+export async function stopProcess(child: ChildProcess | undefined, log?: () => string): Promise<void> {
+  if (process.env.FLANNEL_TS_BENCH_VERBOSE && log) writeFileSync('/tmp/flanneld-bench.log', log());
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export function rssMb(pid: number | undefined): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return Number((kb / 1024).toFixed(1));
+}
+
+export function saveResult(name: string, result: unknown): void {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/${name}.json`, JSON.stringify(result, null, 2) + '\n');
+}
