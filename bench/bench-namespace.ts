@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
-import { FLANNELD_JS } from '../src/lab/lab.js';
+import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
 import { run } from '../src/lab/shell.js';
 import { type EtcdServer, startEtcd } from '../test/support/etcd-server.js';
 
@@ -61,7 +61,7 @@ export async function writeLeases(client: Etcd3, backend: string, count: number,
 
 export function startFlanneld(etcdUrl: string, subnetFile: string): { child: ChildProcess; log: () => string } {
   const verbose = process.env.FLANNEL_TS_BENCH_VERBOSE ? ['-v', '1'] : [];
-  const nodeArgs = (process.env.FLANNEL_TS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
   const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--iptables-forward-rules=false', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));

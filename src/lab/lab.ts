@@ -19,6 +19,8 @@ const DIST_SRC = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FLANNELD_JS = join(DIST_SRC, 'cmd', 'flanneld.js');
 export const CNI_JS = join(DIST_SRC, 'cmd', 'flannel-cni.js');
 export const CNI_PLUGIN_DIR = '/usr/lib/cni';
+/** The Node flags of flanneld's shebang, for places that start it as `node <flags> flanneld.js`. */
+export const FLANNELD_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export interface LabOptions {
   readonly prefix: string;
@@ -253,7 +255,7 @@ export class Lab {
   }
 
   startFlanneld(host: LabHost, args: readonly string[] = this.flanneldArgs(host)): ChildProcess {
-    const child = this.spawnDetached(host.netns, process.execPath, [FLANNELD_JS, ...args], join(this.hostDir(host), 'flanneld.log'));
+    const child = this.spawnDetached(host.netns, process.execPath, [...FLANNELD_NODE_FLAGS, FLANNELD_JS, ...args], join(this.hostDir(host), 'flanneld.log'));
     this.state.flanneldPids[host.name] = child.pid ?? -1;
     this.save();
     return child;
