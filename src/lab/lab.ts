@@ -37,6 +37,8 @@ export interface LabOptions {
   readonly dualStack?: boolean;
   /** Host numbers (1-based) placed on a second underlay subnet behind a router. */
   readonly routedHosts?: readonly number[];
+  /** Extra keys of the CNI delegate config (e.g. `ipMasq: false`). */
+  readonly cniDelegate?: Readonly<Record<string, unknown>>;
 }
 
 export const LAB_IPV6_NETWORK = 'fd00:10:244::/56';
@@ -292,7 +294,7 @@ export class Lab {
     return JSON.stringify({
       cniVersion: '1.0.0', name: `${this.layout.prefix}-net`, type: 'flannel',
       subnetFile: this.subnetFile(host), dataDir: join(this.hostDir(host), 'cni'),
-      delegate: { bridge: 'cni0', hairpinMode: true, isDefaultGateway: true },
+      delegate: { bridge: 'cni0', hairpinMode: true, isDefaultGateway: true, ...(this.options.cniDelegate ?? {}) },
       ipam: { dataDir: join(this.hostDir(host), 'ipam') },
     });
   }
