@@ -13,7 +13,7 @@ import { renderSubnetEnv } from '../cni/subnet-env.js';
 import type { NetworkConfig } from '../config/network-config.js';
 import type { Kernel } from '../dataplane/kernel.js';
 import { Reconciler } from '../dataplane/reconciler.js';
-import type { Lease } from '../lease/lease.js';
+import { type Lease, leaseKey } from '../lease/lease.js';
 import { LeaseTracker } from '../lease/lease-tracker.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
@@ -86,7 +86,7 @@ export class Daemon {
     const lease = await this.acquire(config, backend, undefined, signal);
     if (!lease) return;
     this.currentLease = lease;
-    this.tracker.setOwnSubnet(lease.subnet);
+    this.tracker.setOwn(lease);
     try {
       this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
       this.readyFlag = true;
@@ -215,12 +215,12 @@ export class Daemon {
   private adoptLease(lease: Lease, config: NetworkConfig, backend: Backend, logger: Logger): void {
     const previous = this.currentLease;
     this.currentLease = lease;
-    if (previous && previous.subnet.equals(lease.subnet)) {
+    if (previous && leaseKey(previous) === leaseKey(lease)) {
       logger.info({ subnet: lease.subnet.toString() }, 'lease re-acquired with the same subnet');
       return;
     }
     logger.error({ previous: previous?.subnet.toString(), subnet: lease.subnet.toString() }, 'lease re-acquired with a DIFFERENT subnet: existing pods keep old addresses until recreated');
-    this.tracker.setOwnSubnet(lease.subnet);
+    this.tracker.setOwn(lease);
     this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
     this.reconcilerInstance?.markKernelChanged();
   }

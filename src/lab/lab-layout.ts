@@ -34,13 +34,14 @@ export function labLayout(prefix: string, hostCount: number, routedHosts: readon
     const name = `h${index + 1}`;
     const routed = routedHosts.includes(index + 1);
     const subnet = routed ? 1 : 0;
+    const v6Prefix = routed ? 'fd00:198:1::' : 'fd00:198::';
     return {
       name,
       netns: `${prefix}-${name}`,
       underlayIp: `198.18.${subnet}.${11 + index}`,
-      underlayIpv6: `fd00:198:${subnet}::${11 + index}`,
+      underlayIpv6: `${v6Prefix}${11 + index}`,
       routerIp: `198.18.${subnet}.1`,
-      routerIpv6: `fd00:198:${subnet}::1`,
+      routerIpv6: `${v6Prefix}1`,
       routed,
       podNetns: `${prefix}-${name}-p1`,
       healthzPort: 8471,

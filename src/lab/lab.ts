@@ -35,6 +35,8 @@ export interface LabOptions {
   readonly backendOptions?: Readonly<Record<string, unknown>>;
   /** IPv4 + IPv6: underlay addresses, IPv6Network, pods with both families. */
   readonly dualStack?: boolean;
+  /** IPv6 only for the pod network (EnableIPv4: false); the underlay keeps IPv4 too, for etcd. */
+  readonly ipv6Only?: boolean;
   /** Host numbers (1-based) placed on a second underlay subnet behind a router. */
   readonly routedHosts?: readonly number[];
   /** Extra keys of the CNI delegate config (e.g. `ipMasq: false`). */
@@ -77,6 +79,11 @@ export class Lab {
     return `${this.options.secureEtcd ? 'https' : 'http'}://${this.layout.etcdIp}:2379`;
   }
 
+  /** Whether hosts and pods get IPv6 (dual stack or IPv6 only). */
+  get ipv6(): boolean {
+    return this.options.dualStack === true || this.options.ipv6Only === true;
+  }
+
   get network(): string {
     return this.options.network ?? '10.244.0.0/16';
   }
@@ -88,8 +95,8 @@ export class Lab {
   /** The network config the lab puts into etcd. */
   networkConfig(): Record<string, unknown> {
     return {
-      Network: this.network,
-      ...(this.options.dualStack ? { EnableIPv6: true, IPv6Network: LAB_IPV6_NETWORK } : {}),
+      ...(this.options.ipv6Only ? { EnableIPv4: false } : { Network: this.network }),
+      ...(this.ipv6 ? { EnableIPv6: true, IPv6Network: LAB_IPV6_NETWORK } : {}),
       Backend: { Type: this.options.backend, ...(this.options.backendOptions ?? {}) },
     };
   }
@@ -138,17 +145,17 @@ export class Lab {
       inNetns(layout.routerNetns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     }
     for (const host of layout.hosts) {
-      if (this.options.dualStack) {
+      if (this.ipv6) {
         run('ip', ['netns', 'add', host.netns]);
         inNetns(host.netns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.forwarding=1']);
       }
-      const addresses = [`${host.underlayIp}/24`, ...(this.options.dualStack ? [`${host.underlayIpv6}/64`] : [])];
-      this.attach(host.netns, host.name, addresses, this.options.dualStack);
+      const addresses = [`${host.underlayIp}/24`, ...(this.ipv6 ? [`${host.underlayIpv6}/64`] : [])];
+      this.attach(host.netns, host.name, addresses, this.ipv6);
       inNetns(host.netns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
       if (routed) {
         const other = host.routed ? '198.18.0.0/24' : '198.18.1.0/24';
         inNetns(host.netns, 'ip', ['route', 'add', other, 'via', host.routerIp]);
-        if (this.options.dualStack) inNetns(host.netns, 'ip', ['-6', 'route', 'add', host.routed ? 'fd00:198:0::/64' : 'fd00:198:1::/64', 'via', host.routerIpv6]);
+        if (this.ipv6) inNetns(host.netns, 'ip', ['-6', 'route', 'add', host.routed ? 'fd00:198:0::/64' : 'fd00:198:1::/64', 'via', host.routerIpv6]);
       }
       mkdirSync(this.hostDir(host), { recursive: true });
     }
@@ -317,12 +324,12 @@ export class Lab {
   /** Creates the host's pod namespace and wires it through CNI ADD; returns the pod's address(es). */
   addPod(host: LabHost): string {
     if (!listNetns().includes(host.podNetns)) run('ip', ['netns', 'add', host.podNetns]);
-    if (this.options.dualStack) inNetns(host.podNetns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+    if (this.ipv6) inNetns(host.podNetns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     const result = this.cni(host, 'ADD') as { ips?: Array<{ address: string }> };
     const v4 = result.ips?.find((ip) => ip.address.includes('.'))?.address;
     const v6 = result.ips?.find((ip) => ip.address.includes(':'))?.address;
-    if (!v4 || (this.options.dualStack && !v6)) throw new FlannelError('LAB_CNI', `CNI ADD on ${host.name} returned too few addresses: ${JSON.stringify(result)}`);
-    this.state.podIps[host.name] = v4.split('/')[0] as string;
+    if ((!this.options.ipv6Only && !v4) || (this.ipv6 && !v6)) throw new FlannelError('LAB_CNI', `CNI ADD on ${host.name} returned too few addresses: ${JSON.stringify(result)}`);
+    if (v4) this.state.podIps[host.name] = v4.split('/')[0] as string;
     if (v6) this.state.podIpv6s = { ...(this.state.podIpv6s ?? {}), [host.name]: v6.split('/')[0] as string };
     this.save();
     return [v4, v6].filter(Boolean).join(' ');

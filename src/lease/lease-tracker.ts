@@ -6,7 +6,7 @@
  * whenever the peer table changes, so consumers can skip work when nothing changed (a renewal that rewrites a
  * peer's identical value is not a change).
  */
-import { Cidr } from '../net/ip.js';
+import type { Cidr } from '../net/ip.js';
 import { type Lease, leaseKey, sameLease } from './lease.js';
 
 export type LeaseEvent =
@@ -26,18 +26,13 @@ export interface TrackerUpdate {
 
 export class LeaseTracker {
   private readonly peerTable = new Map<string, Lease>();
-  private ownSubnet: Cidr | undefined;
+  private own: Pick<Lease, 'subnet' | 'ipv6Subnet'> | undefined;
   private changeCount = 0;
 
-  /** Sets (or changes, after a re-acquire) the subnet that is ours; a peer entry for it is dropped. */
-  setOwnSubnet(subnet: Cidr): void {
-    this.ownSubnet = subnet;
-    for (const [key, lease] of this.peerTable) {
-      if (lease.subnet.equals(subnet)) {
-        this.peerTable.delete(key);
-        this.changeCount++;
-      }
-    }
+  /** Sets (or changes, after a re-acquire) the lease that is ours (by its key); a peer entry for it is dropped. */
+  setOwn(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): void {
+    this.own = { subnet: lease.subnet, ...(lease.ipv6Subnet ? { ipv6Subnet: lease.ipv6Subnet } : {}) };
+    if (this.peerTable.delete(leaseKey(lease))) this.changeCount++;
   }
 
   get version(): number {
@@ -57,10 +52,10 @@ export class LeaseTracker {
     const own: LeaseEvent[] = [];
     const next = new Map<string, Lease>();
     for (const lease of leases) {
-      if (this.isOwn(lease.subnet)) own.push({ type: 'added', lease });
+      if (this.isOwn(lease)) own.push({ type: 'added', lease });
       else next.set(leaseKey(lease), lease);
     }
-    if (this.ownSubnet && own.length === 0) own.push({ type: 'removed', subnet: this.ownSubnet });
+    if (this.own && own.length === 0) own.push({ type: 'removed', ...this.own });
     for (const [key, lease] of this.peerTable) {
       const replacement = next.get(key);
       if (!replacement || !sameLease(lease, replacement)) this.changeCount++;
@@ -75,8 +70,7 @@ export class LeaseTracker {
     const before = this.changeCount;
     const own: LeaseEvent[] = [];
     for (const event of events) {
-      const subnet = event.type === 'added' ? event.lease.subnet : event.subnet;
-      if (this.isOwn(subnet)) {
+      if (this.isOwn(event.type === 'added' ? event.lease : event)) {
         own.push(event);
         continue;
       }
@@ -92,7 +86,7 @@ export class LeaseTracker {
     return { peersChanged: this.changeCount !== before, own };
   }
 
-  private isOwn(subnet: Cidr): boolean {
-    return this.ownSubnet !== undefined && this.ownSubnet.equals(subnet);
+  private isOwn(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): boolean {
+    return this.own !== undefined && leaseKey(this.own) === leaseKey(lease);
   }
 }

@@ -33,6 +33,16 @@ export interface Lease {
 
 export const UNSET_IPV4 = IpAddress.parse('0.0.0.0');
 
+/**
+ * The IPv4 "subnet" of an IPv6-only lease: upstream's empty IPv4 subnet, so the key reads `0.0.0.0-0&<v6>-<len>`
+ * (what upstream's MakeSubnetKey writes for an empty IPv4 subnet, and what its key parser accepts).
+ */
+export const NO_IPV4_SUBNET = Cidr.parse('0.0.0.0/0');
+
+export function hasIpv4(lease: Pick<Lease, 'subnet'>): boolean {
+  return !lease.subnet.equals(NO_IPV4_SUBNET);
+}
+
 export function leaseKey(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): string {
   return makeSubnetKey(lease.subnet, lease.ipv6Subnet);
 }

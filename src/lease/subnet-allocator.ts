@@ -10,7 +10,7 @@
 import type { NetworkConfig } from '../config/network-config.js';
 import { Cidr, IpAddress } from '../net/ip.js';
 import { FlannelError } from '../support/errors.js';
-import type { Lease } from './lease.js';
+import { type Lease, NO_IPV4_SUBNET, hasIpv4 } from './lease.js';
 import type { SubnetPair } from './subnet-key.js';
 
 export type AcquirePlan =
@@ -26,6 +26,7 @@ export interface AcquireInput {
   readonly config: NetworkConfig;
   readonly leases: readonly Lease[];
   readonly publicIP: IpAddress;
+  readonly publicIPv6?: IpAddress;
   readonly previous?: Partial<SubnetPair>;
   /** Uniform in [0, 1). */
   readonly random: () => number;
@@ -36,28 +37,33 @@ export interface AcquireInput {
 export function planAcquire(input: AcquireInput): AcquirePlan {
   const { config, leases, publicIP } = input;
   const deletes: Lease[] = [];
-  const mine = leases.find((lease) => lease.attrs.publicIP.equals(publicIP) && !publicIP.isUnspecified());
+  // Our lease is the one with our public address: IPv4, or IPv6 in an IPv6-only network.
+  const mine = config.enableIPv4
+    ? leases.find((lease) => lease.attrs.publicIP.equals(publicIP) && !publicIP.isUnspecified())
+    : leases.find((lease) => input.publicIPv6 !== undefined && input.publicIPv6.equals(lease.attrs.publicIPv6));
   if (mine) {
     if (isLeaseCompatible(config, mine)) return { kind: 'reuse', lease: mine, deletes };
     deletes.push(mine);
   }
   const others = leases.filter((lease) => !deletes.includes(lease));
   const previous = input.previous;
-  if (previous?.subnet && isSubnetPairCompatible(config, previous.subnet, previous.ipv6Subnet)) {
-    const taken = others.some((lease) => lease.subnet.equals(previous.subnet));
-    const avoided = input.avoid?.some((cidr) => cidr.equals(previous.subnet)) ?? false;
+  const previousV4 = config.enableIPv4 ? previous?.subnet : NO_IPV4_SUBNET;
+  if (previousV4 && isSubnetPairCompatible(config, previousV4, previous?.ipv6Subnet)) {
+    const taken = others.some((lease) =>
+      (config.enableIPv4 && lease.subnet.equals(previousV4)) || (previous?.ipv6Subnet !== undefined && previous.ipv6Subnet.equals(lease.ipv6Subnet)));
+    const avoided = input.avoid?.some((cidr) => cidr.equals(config.enableIPv4 ? previousV4 : previous?.ipv6Subnet)) ?? false;
     if (!taken && !avoided) {
-      const subnets: SubnetPair = previous.ipv6Subnet
-        ? { subnet: previous.subnet, ipv6Subnet: previous.ipv6Subnet }
-        : { subnet: previous.subnet };
+      const subnets: SubnetPair = previous?.ipv6Subnet ? { subnet: previousV4, ipv6Subnet: previous.ipv6Subnet } : { subnet: previousV4 };
       return { kind: 'create', reason: 'previous', subnets, deletes };
     }
   }
-  const usedV4 = [...others.map((lease) => lease.subnet), ...(input.avoid ?? []).filter((c) => c.family === 4)];
-  const subnet = pickFreeSubnet(config.subnetMin, config.subnetMax, config.subnetLen, usedV4, input.random, 'IPv4');
+  const usedV4 = [...others.filter(hasIpv4).map((lease) => lease.subnet), ...(input.avoid ?? []).filter((c) => c.family === 4)];
+  const subnet = config.enableIPv4
+    ? pickFreeSubnet(config.subnetMin, config.subnetMax, config.subnetLen, usedV4, input.random, 'IPv4')
+    : NO_IPV4_SUBNET;
   let ipv6Subnet: Cidr | undefined;
   if (config.enableIPv6) {
-    const usedV6 = others.flatMap((lease) => (lease.ipv6Subnet ? [lease.ipv6Subnet] : []));
+    const usedV6 = [...others.flatMap((lease) => (lease.ipv6Subnet ? [lease.ipv6Subnet] : [])), ...(input.avoid ?? []).filter((c) => c.family === 6)];
     ipv6Subnet = pickFreeSubnet(
       config.ipv6SubnetMin, config.ipv6SubnetMax, config.ipv6SubnetLen, usedV6, input.random, 'IPv6',
     );
@@ -74,7 +80,7 @@ function isSubnetPairCompatible(config: NetworkConfig, subnet: Cidr, ipv6Subnet:
   const inRange = (cidr: Cidr, min: IpAddress | undefined, max: IpAddress | undefined, length: number) =>
     min !== undefined && max !== undefined && cidr.prefixLength === length &&
     cidr.ip.compare(min) >= 0 && cidr.ip.compare(max) <= 0;
-  if (!inRange(subnet, config.subnetMin, config.subnetMax, config.subnetLen)) return false;
+  if (config.enableIPv4 ? !inRange(subnet, config.subnetMin, config.subnetMax, config.subnetLen) : !subnet.equals(NO_IPV4_SUBNET)) return false;
   if (!config.enableIPv6) return ipv6Subnet === undefined;
   return ipv6Subnet !== undefined &&
     inRange(ipv6Subnet, config.ipv6SubnetMin, config.ipv6SubnetMax, config.ipv6SubnetLen);

@@ -6,7 +6,7 @@
  * times); upstream treats it as fatal and exits.
  */
 import { type NetworkConfig, parseNetworkConfig } from '../config/network-config.js';
-import type { Lease, LeaseAttrs } from '../lease/lease.js';
+import { type Lease, type LeaseAttrs, leaseKey } from '../lease/lease.js';
 import type { LeaseWatchResult } from '../lease/lease-tracker.js';
 import { planAcquire } from '../lease/subnet-allocator.js';
 import { type SubnetPair, makeSubnetKey } from '../lease/subnet-key.js';
@@ -60,7 +60,8 @@ export class EtcdSubnetManager implements SubnetManager {
     for (let attempt = 1; attempt <= RACE_RETRIES; attempt++) {
       const listing = await registry.listLeases();
       const plan = planAcquire({
-        config, leases: listing.leases, publicIP: attrs.publicIP, previous: prefer ?? this.options.previous,
+        config, leases: listing.leases, publicIP: attrs.publicIP, ...(attrs.publicIPv6 ? { publicIPv6: attrs.publicIPv6 } : {}),
+        previous: prefer ?? this.options.previous,
         random: this.random, avoid,
       });
       for (const stale of plan.deletes) {
@@ -68,7 +69,7 @@ export class EtcdSubnetManager implements SubnetManager {
         await registry.deleteLease(stale);
       }
       const remember = (lease: Lease) => {
-        const others = listing.leases.filter((other) => !plan.deletes.includes(other) && !other.subnet.equals(lease.subnet));
+        const others = listing.leases.filter((other) => !plan.deletes.includes(other) && leaseKey(other) !== leaseKey(lease));
         this.acquisitionListing = { ...listing, leases: [...others, lease] };
         return lease;
       };
@@ -83,7 +84,7 @@ export class EtcdSubnetManager implements SubnetManager {
       } catch (error) {
         if (!(error instanceof FlannelError) || error.code !== 'SUBNET_TAKEN') throw error;
         logger.warn({ subnet: makeSubnetKey(plan.subnets.subnet, plan.subnets.ipv6Subnet), attempt }, 'lost a race for a subnet; trying another');
-        avoid.push(plan.subnets.subnet);
+        avoid.push(config.enableIPv4 ? plan.subnets.subnet : (plan.subnets.ipv6Subnet as Cidr));
       }
     }
     throw new FlannelError('ACQUIRE_FAILED', `max retries (${RACE_RETRIES}) reached trying to acquire a subnet`, { retryable: true });

@@ -7,7 +7,7 @@ import { lease } from '../support/fixtures.js';
 describe('LeaseTracker', () => {
   it('keeps our own lease out of the peer table and reports it', () => {
     const tracker = new LeaseTracker();
-    tracker.setOwnSubnet(Cidr.parse('10.244.1.0/24'));
+    tracker.setOwn({ subnet: Cidr.parse('10.244.1.0/24') });
     const update = tracker.update({ kind: 'snapshot', leases: [lease('10.244.1.0/24', '198.18.0.11'), lease('10.244.2.0/24', '198.18.0.12')] });
     assert.deepEqual(tracker.peers().map((p) => p.subnet.toString()), ['10.244.2.0/24']);
     assert.equal(update.own.length, 1);
@@ -15,7 +15,7 @@ describe('LeaseTracker', () => {
   });
   it('a snapshot without our lease reports it removed', () => {
     const tracker = new LeaseTracker();
-    tracker.setOwnSubnet(Cidr.parse('10.244.1.0/24'));
+    tracker.setOwn({ subnet: Cidr.parse('10.244.1.0/24') });
     assert.equal(tracker.update({ kind: 'snapshot', leases: [] }).own[0]?.type, 'removed');
   });
   it('a renewal with the same value is not a change; a new value is', () => {

@@ -87,3 +87,22 @@ describe('EtcdSubnetManager acquisition', () => {
     assert.equal((await registry.listLeases()).leases.length, 2);
   });
 });
+
+describe('IPv6-only acquisition', () => {
+  const v6only = () => config({ EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Network: undefined });
+  const meV6 = IpAddress.parse('fd00:198::11');
+  it('leases only an IPv6 subnet, keyed 0.0.0.0-0&<v6>-<len> as upstream would', async () => {
+    const { makeSubnetKey } = await import('../../src/lease/subnet-key.js');
+    const plan = planAcquire({ config: v6only(), leases: [], publicIP: IpAddress.parse('0.0.0.0'), publicIPv6: meV6, random: () => 0 });
+    assert.equal(plan.kind, 'create');
+    const subnets = plan.kind === 'create' ? plan.subnets : undefined;
+    assert.equal(makeSubnetKey(subnets!.subnet, subnets!.ipv6Subnet), '0.0.0.0-0&fd00:10:244:1::-64');
+  });
+  it('reuses the lease holding our public IPv6 address, and avoids other IPv6-only leases', () => {
+    const existing = { subnet: Cidr.parse('0.0.0.0/0'), ipv6Subnet: Cidr.parse('fd00:10:244:7::/64'), attrs: { publicIP: IpAddress.parse('0.0.0.0'), publicIPv6: meV6, backendType: 'vxlan' } };
+    const reuse = planAcquire({ config: v6only(), leases: [existing], publicIP: IpAddress.parse('0.0.0.0'), publicIPv6: meV6, random: () => 0 });
+    assert.equal(reuse.kind, 'reuse');
+    const other = planAcquire({ config: v6only(), leases: [{ ...existing, ipv6Subnet: Cidr.parse('fd00:10:244:1::/64') }], publicIP: IpAddress.parse('0.0.0.0'), publicIPv6: IpAddress.parse('fd00:198::12'), random: () => 0 });
+    assert.equal(other.kind === 'create' && other.subnets.ipv6Subnet?.toString(), 'fd00:10:244:2::/64');
+  });
+});
