@@ -254,6 +254,10 @@ export class Reconciler {
     const unresolved = index.unresolved;
 
     for (const failure of failures.slice(0, 20)) logger.warn({ op: failure.what, err: failure.error.message }, 'kernel operation failed; will retry');
+    if (failures.some((failure) => failure.what.startsWith('replace neigh') && (failure.error as { code?: string }).code === 'ENOBUFS')) {
+      // Kernels before 4.20 count permanent neighbours against gc_thresh3 (default 1024); later ones exempt them.
+      logger.error('neighbour table full: raise net.ipv4.neigh.default.gc_thresh3 (and net.ipv6.neigh.default.gc_thresh3) above the number of peers');
+    }
     for (const name of unresolved) logger.warn({ device: name }, 'device missing; entries on it wait for it');
     return {
       changed, routes: routeOps.length, neighbours: neighbourOps.length, failed: failures.length + unresolved.size,
