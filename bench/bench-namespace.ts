@@ -68,6 +68,25 @@ export function startFlanneld(etcdUrl: string, subnetFile: string): { child: Chi
   return { child, log: () => log };
 }
 
+/**
+ * Resolves with the epoch ms at which flanneld logged that its reconciled routes add up to `routes` (without
+ * polling the kernel, which would contend with flanneld for the RTNL lock and slow what is measured).
+ */
+export async function reconciledAt(log: () => string, routes: number, child: ChildProcess, timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let total = 0;
+    for (const line of log().split('\n')) {
+      if (!line.includes('"kernel state reconciled"')) continue;
+      const entry = JSON.parse(line) as { time: number; routes: number };
+      total += entry.routes;
+      if (total >= routes) return entry.time;
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`flanneld did not reconcile ${routes} routes; log:\n${log().slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function stopProcess(child: ChildProcess | undefined, log?: () => string): Promise<void> {
   if (process.env.FLANNEL_TS_BENCH_VERBOSE && log) writeFileSync('/tmp/flanneld-bench.log', log());
   if (!child || child.exitCode !== null) return;
