@@ -4,12 +4,13 @@
  * credentials, and wrong credentials or a user without the role fail at once with a clear error.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { FLANNELD_JS, FLANNEL_PASSWORD, Lab } from '../../src/lab/lab.js';
+import { describe, it } from 'node:test';
+import { FLANNELD_JS, FLANNEL_PASSWORD } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
+import { labForSuite } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 
-const lab = new Lab({ prefix: 'ftsec', hosts: 2, backend: 'host-gw', secureEtcd: true });
+const lab = labForSuite({ prefix: 'ftsec', hosts: 2, backend: 'host-gw', secureEtcd: true });
 const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
 
 function runFlanneld(host: LabHost, replace: Record<string, string>): { status: number; log: string } {
@@ -22,13 +23,6 @@ function runFlanneld(host: LabHost, replace: Record<string, string>): { status: 
 }
 
 describe('etcd with TLS client certificates and role-based auth', () => {
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('flanneld leases and routes through the secured etcd', () => {
     assert.deepEqual(lab.pingMatrix(), []);

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { Lab } from '../../src/lab/lab.js';
+import { describe, it } from 'node:test';
 import type { LabHost } from '../../src/lab/lab-layout.js';
+import { labForSuite, waitFor } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 
-const lab = new Lab({ prefix: 'fte', hosts: 3, backend: 'host-gw' });
+const lab = labForSuite({ prefix: 'fte', hosts: 3, backend: 'host-gw' });
 const [h1, h2, h3] = lab.layout.hosts as [LabHost, LabHost, LabHost];
 const SUBNETS = '/coreos.com/network/subnets/';
 
@@ -38,27 +38,12 @@ function leaseIdHex(key: string): string {
   return BigInt(id).toString(16);
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - started;
-}
 
 function readyCount(host: LabHost): number {
   return lab.flanneldLog(host).split('\n').filter((line) => line.includes('"flannel is ready"')).length;
 }
 
 describe('host-gw lab (3 hosts, real etcd, real flanneld, CNI pods)', () => {
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('every pod reaches every pod on the other hosts', () => {
     assert.deepEqual(lab.pingMatrix(), []);

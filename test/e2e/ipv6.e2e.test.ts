@@ -1,21 +1,14 @@
 /** IPv6 end to end: an IPv6-only vxlan network, and host-gw dual stack. Labs removed even on failure. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { Lab } from '../../src/lab/lab.js';
+import { describe, it } from 'node:test';
 import type { LabHost } from '../../src/lab/lab-layout.js';
+import { labForSuite } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 
 describe('IPv6-only vxlan (EnableIPv4: false)', () => {
-  const lab = new Lab({ prefix: 'ft6v', hosts: 2, backend: 'vxlan', ipv6Only: true });
+  const lab = labForSuite({ prefix: 'ft6v', hosts: 2, backend: 'vxlan', ipv6Only: true });
   const [h1] = lab.layout.hosts as [LabHost, LabHost];
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('pods reach each other over IPv6 through flannel-v6.1 only', () => {
     assert.deepEqual(lab.pingMatrix(6), []);
@@ -31,15 +24,8 @@ describe('IPv6-only vxlan (EnableIPv4: false)', () => {
 });
 
 describe('host-gw dual stack', () => {
-  const lab = new Lab({ prefix: 'ft6h', hosts: 2, backend: 'host-gw', dualStack: true });
+  const lab = labForSuite({ prefix: 'ft6h', hosts: 2, backend: 'host-gw', dualStack: true });
   const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('routes both families via the peer public addresses; pods reach each other over both', () => {
     assert.deepEqual(lab.pingMatrix(4), []);

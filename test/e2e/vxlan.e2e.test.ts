@@ -5,22 +5,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { Lab } from '../../src/lab/lab.js';
+import { describe, it } from 'node:test';
+import type { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
+import { labForSuite, waitFor } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 
 const SUBNETS = '/coreos.com/network/subnets/';
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-  return Date.now() - started;
-}
 
 function text(host: LabHost, command: string, args: string[]): string {
   return inNetns(host.netns, command, args).stdout;
@@ -46,16 +39,9 @@ function subnetLine(lab: Lab, host: LabHost, key: 'FLANNEL_SUBNET' | 'FLANNEL_IP
 }
 
 describe('vxlan lab (3 dual-stack hosts)', () => {
-  const lab = new Lab({ prefix: 'ftv', hosts: 3, backend: 'vxlan', dualStack: true });
+  const lab = labForSuite({ prefix: 'ftv', hosts: 3, backend: 'vxlan', dualStack: true });
   const [h1, h2, h3] = lab.layout.hosts as [LabHost, LabHost, LabHost];
   const peerSubnet = (host: LabHost) => subnetLine(lab, host, 'FLANNEL_SUBNET').replace(/\.1\//, '.0/');
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('pods reach each other over IPv4 and IPv6', () => {
     assert.deepEqual(lab.pingMatrix(4), []);
@@ -141,15 +127,8 @@ describe('vxlan lab (3 dual-stack hosts)', () => {
 });
 
 describe('vxlan DirectRouting (h3 behind a router)', () => {
-  const lab = new Lab({ prefix: 'ftd', hosts: 3, backend: 'vxlan', backendOptions: { DirectRouting: true }, routedHosts: [3] });
+  const lab = labForSuite({ prefix: 'ftd', hosts: 3, backend: 'vxlan', backendOptions: { DirectRouting: true }, routedHosts: [3] });
   const [h1, h2, h3] = lab.layout.hosts as [LabHost, LabHost, LabHost];
-  before(async () => {
-    await lab.down();
-    await lab.up();
-  });
-  after(async () => {
-    await lab.down();
-  });
 
   it('on-link peers get a direct route, the others vxlan, and all pods connect', async () => {
     const routes = text(h1, 'ip', ['route', 'show', 'proto', '111']);
