@@ -3,11 +3,16 @@
  * flannelctl: operations and the lab.
  *   flannelctl config check FILE|-          print the effective network config, or every problem (exit 1)
  *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
+ *   flannelctl uninstall                    remove everything flannel-ts owns on this host
  *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
+import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
+import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
+import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
+import { uninstall } from '../daemon/uninstall.js';
 import { networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
 import { inNetns, listNetns, processAlive } from '../lab/shell.js';
 import { Lab, type LabOptions, savedLabOptions } from '../lab/lab.js';
@@ -17,6 +22,7 @@ import { ValidationError, errorMessage } from '../support/errors.js';
 const USAGE = `Usage:
   flannelctl config check FILE|-
   flannelctl leases [--etcd-endpoints URLS] [--etcd-prefix PREFIX]
+  flannelctl uninstall      (stop flanneld first: removes its rules, routes and devices from this host)
   flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P] [--keep]
   flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
   flannelctl lab status [--prefix P]
@@ -28,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'config' && action === 'check') return configCheck(rest);
   if (group === 'leases') return listLeases([action ?? '', ...rest].filter((a) => a !== ''));
   if (group === 'lab' && action) return lab(action, rest);
+  if (group === 'uninstall') return removeEverything();
   process.stderr.write(USAGE);
   return group === undefined || group === '--help' || group === '-h' ? 0 : 2;
 }
@@ -72,6 +79,18 @@ async function listLeases(args: string[]): Promise<number> {
     return 0;
   } finally {
     await registry.close();
+  }
+}
+
+async function removeEverything(): Promise<number> {
+  const kernel = NetlinkKernel.open();
+  try {
+    const report = await uninstall(kernel, [new IptablesFirewall(), new NftablesFirewall()]);
+    process.stdout.write(`removed ${report.routes} routes, devices [${report.devices.join(', ')}], firewall rules (${report.firewalls.join(', ')})\n`);
+    for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
+    return report.problems.length === 0 ? 0 : 1;
+  } finally {
+    kernel.close();
   }
 }
 

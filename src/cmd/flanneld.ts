@@ -8,6 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
+import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
+import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
@@ -73,6 +75,11 @@ async function main(): Promise<number> {
         publicIP: options.publicIP, publicIPv6: options.publicIPv6,
       },
       ipMasq: options.ipMasq,
+      firewalls: { iptables: new IptablesFirewall(), nftables: new NftablesFirewall() },
+      forwardRules: options.iptablesForwardRules,
+      randomFullyDisabled: options.ipMasqFullyRandomDisable,
+      firewallResyncMs: options.iptablesResyncSeconds * 1000,
+      blackholeRoute: options.ipBlackholeRoute,
       renewMarginMs: options.subnetLeaseRenewMarginMinutes * 60_000,
       writeSubnetFile: (contents) => writeFileAtomic(options.subnetFile, contents),
       watchKernel: (onChange) =>

@@ -186,6 +186,8 @@ export interface DaemonOptions {
   readonly publicIPv6: string;
   readonly subnetLeaseRenewMarginMinutes: number;
   readonly ipMasq: boolean;
+  readonly ipMasqFullyRandomDisable: boolean;
+  readonly ipBlackholeRoute: boolean;
   readonly healthzIP: string;
   readonly healthzPort: number;
   readonly iptablesResyncSeconds: number;
@@ -195,8 +197,6 @@ export interface DaemonOptions {
 
 /** Features whose flag exists upstream but which flannel-ts has not built yet: giving them is an error. */
 const NOT_SUPPORTED_YET: ReadonlyArray<[string, (values: FlagValues) => boolean]> = [
-  ['ip-masq', (values) => values['ip-masq'] === true],
-  ['ip-blackhole-route', (values) => values['ip-blackhole-route'] === true],
   ['kube-subnet-mgr', (values) => values['kube-subnet-mgr'] === true],
   ['kube-api-url', (values) => values['kube-api-url'] !== ''],
   ['kubeconfig-file', (values) => values['kubeconfig-file'] !== ''],
@@ -222,9 +222,8 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
   const port = number('healthz-port');
   if (port < 0 || port > 65535) throw new FlannelError('BAD_FLAG', `invalid --healthz-port ${port}: want 0..65535`);
   const warnings: string[] = [];
-  if (values['iptables-forward-rules'] === true) {
-    warnings.push('--iptables-forward-rules is on (the default) but firewall rules are not supported yet by flannel-ts: no FORWARD rules are installed');
-  }
+  const resync = number('iptables-resync');
+  if (resync <= 0) throw new FlannelError('BAD_FLAG', `invalid --iptables-resync ${resync}: want a positive number of seconds`);
   return {
     options: {
       etcdEndpoints: text('etcd-endpoints').split(','),
@@ -242,9 +241,11 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
       publicIPv6: text('public-ipv6'),
       subnetLeaseRenewMarginMinutes: margin,
       ipMasq: values['ip-masq'] === true,
+      ipMasqFullyRandomDisable: values['ip-masq-fully-random-disable'] === true,
+      ipBlackholeRoute: values['ip-blackhole-route'] === true,
       healthzIP: text('healthz-ip'),
       healthzPort: port,
-      iptablesResyncSeconds: number('iptables-resync'),
+      iptablesResyncSeconds: resync,
       iptablesForwardRules: values['iptables-forward-rules'] === true,
       verbosity: number('v'),
     },

@@ -13,7 +13,12 @@ import { renderSubnetEnv } from '../cni/subnet-env.js';
 import type { NetworkConfig } from '../config/network-config.js';
 import type { Kernel } from '../dataplane/kernel.js';
 import { Reconciler } from '../dataplane/reconciler.js';
-import { type Lease, leaseKey } from '../lease/lease.js';
+import { type Lease, hasIpv4, leaseKey } from '../lease/lease.js';
+import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
+import type { Firewall, FirewallMode } from '../traffic/firewall.js';
+import { FirewallReconciler } from '../traffic/firewall-reconciler.js';
+import type { TrafficSpec } from '../traffic/traffic-rules.js';
+import { blackholeGroup } from './blackhole-route.js';
 import { LeaseTracker } from '../lease/lease-tracker.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
@@ -37,6 +42,12 @@ export interface DaemonDeps {
   readonly logger: Logger;
   readonly interfaceOptions: Omit<InterfaceSelectionOptions, 'enableIPv4' | 'enableIPv6'>;
   readonly ipMasq: boolean;
+  /** Firewall implementations; the daemon uses the one the config selects and cleans up the other. */
+  readonly firewalls?: Readonly<Record<FirewallMode, Firewall>>;
+  readonly forwardRules?: boolean;
+  readonly randomFullyDisabled?: boolean;
+  readonly firewallResyncMs?: number;
+  readonly blackholeRoute?: boolean;
   readonly renewMarginMs: number;
   readonly writeSubnetFile: (contents: string) => void;
   /** Starts kernel notifications; `onChange` is called when our state may have been changed by someone else. */
@@ -87,6 +98,7 @@ export class Daemon {
     if (!lease) return;
     this.currentLease = lease;
     this.tracker.setOwn(lease);
+    const firewall = await this.setUpFirewall(config);
     try {
       this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
       this.readyFlag = true;
@@ -99,7 +111,7 @@ export class Daemon {
     const reconciler = new Reconciler({
       kernel: this.deps.kernel,
       logger: logger.child({ component: 'reconciler' }),
-      plan: () => backend.plan(this.currentLease as Lease, this.tracker.peers()),
+      plan: () => this.plan(backend),
       ...(this.deps.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: this.deps.resyncIntervalMs }),
     });
     this.reconcilerInstance = reconciler;
@@ -108,6 +120,7 @@ export class Daemon {
     const tasks: Promise<unknown>[] = [
       this.followLeases(signal, reconciler, firstSnapshot),
       this.keepLease(config, backend, signal),
+      ...(firewall ? [firewall.run(signal)] : []),
     ];
     await Promise.race([snapshotSeen, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
     let kernelWatch: KernelChangeSource | undefined;
@@ -123,6 +136,42 @@ export class Daemon {
       await kernelWatch?.stop();
     }
     logger.info('exiting cleanly');
+  }
+
+  private blackhole: { lease: Lease; group: DesiredGroup } | undefined;
+
+  private plan(backend: Backend): DesiredState {
+    const lease = this.currentLease as Lease;
+    const plan = backend.plan(lease, this.tracker.peers());
+    if (!this.deps.blackholeRoute) return plan;
+    // The same group object while the lease is the same, so the reconciler sees no change.
+    if (this.blackhole?.lease !== lease) this.blackhole = { lease, group: blackholeGroup(lease) };
+    return { ...plan, groups: [...plan.groups, this.blackhole.group] };
+  }
+
+  /**
+   * Cleans up the firewall mode not selected, then installs our rules once (before ready, as upstream) and
+   * returns the resync loop. Undefined when no firewall is configured (tests without one).
+   */
+  private async setUpFirewall(config: NetworkConfig): Promise<FirewallReconciler | undefined> {
+    const firewalls = this.deps.firewalls;
+    if (!firewalls) return undefined;
+    const logger = this.deps.logger.child({ component: 'firewall' });
+    const selected = firewalls[config.enableNFTables ? 'nftables' : 'iptables'];
+    const other = firewalls[config.enableNFTables ? 'iptables' : 'nftables'];
+    for (const family of [4, 6] as const) {
+      await other.remove(family).catch((error: unknown) => logger.debug({ err: errorMessage(error), mode: other.mode }, 'nothing to clean up'));
+    }
+    const randomFully = !this.deps.randomFullyDisabled && (await selected.supportsRandomFully());
+    if (!this.deps.randomFullyDisabled && !randomFully && this.deps.ipMasq) logger.warn({ mode: selected.mode }, 'fully random masquerade unsupported; using plain masquerade');
+    const reconciler = new FirewallReconciler({
+      firewall: selected,
+      logger,
+      resyncMs: this.deps.firewallResyncMs ?? 5000,
+      specs: () => trafficSpecs(config, this.currentLease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully }),
+    });
+    await reconciler.pass();
+    return reconciler;
   }
 
   private async waitForConfig(signal: AbortSignal): Promise<NetworkConfig | undefined> {
@@ -224,6 +273,14 @@ export class Daemon {
     this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
     this.reconcilerInstance?.markKernelChanged();
   }
+}
+
+/** The wanted firewall rules per enabled family. */
+export function trafficSpecs(config: NetworkConfig, lease: Lease, features: { ipMasq: boolean; forwardRules: boolean; randomFully: boolean }): TrafficSpec[] {
+  const specs: TrafficSpec[] = [];
+  if (config.enableIPv4 && config.network && hasIpv4(lease)) specs.push({ family: 4, network: config.network, subnet: lease.subnet, ...features });
+  if (config.enableIPv6 && config.ipv6Network && lease.ipv6Subnet) specs.push({ family: 6, network: config.ipv6Network, subnet: lease.ipv6Subnet, ...features });
+  return specs;
 }
 
 function logExternalInterface(logger: Logger, ext: ExternalInterface): void {

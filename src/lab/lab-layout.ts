@@ -25,6 +25,9 @@ export interface LabLayout {
   readonly routerNetns: string;
   readonly etcdIp: string;
   readonly hosts: readonly LabHost[];
+  /** A namespace on the underlay that is not part of the cluster (created on demand, for masquerade tests). */
+  readonly outsideNetns: string;
+  readonly outsideIp: string;
 }
 
 export function labLayout(prefix: string, hostCount: number, routedHosts: readonly number[] = []): LabLayout {
@@ -47,7 +50,10 @@ export function labLayout(prefix: string, hostCount: number, routedHosts: readon
       healthzPort: 8471,
     };
   });
-  return { prefix, underlayNetns: `${prefix}-ul`, etcdNetns: `${prefix}-etcd`, routerNetns: `${prefix}-rt`, etcdIp: '198.18.0.2', hosts };
+  return {
+    prefix, underlayNetns: `${prefix}-ul`, etcdNetns: `${prefix}-etcd`, routerNetns: `${prefix}-rt`, etcdIp: '198.18.0.2', hosts,
+    outsideNetns: `${prefix}-out`, outsideIp: '198.18.0.250',
+  };
 }
 
 /** Every namespace the lab may have created, pods first (deleted in this order). */
@@ -57,6 +63,7 @@ export function labNamespaces(layout: LabLayout): string[] {
     ...layout.hosts.map((host) => host.netns),
     layout.etcdNetns,
     layout.routerNetns,
+    layout.outsideNetns,
     layout.underlayNetns,
   ];
 }

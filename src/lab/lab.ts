@@ -41,6 +41,8 @@ export interface LabOptions {
   readonly routedHosts?: readonly number[];
   /** Extra keys of the CNI delegate config (e.g. `ipMasq: false`). */
   readonly cniDelegate?: Readonly<Record<string, unknown>>;
+  /** Extra keys of the network config (e.g. `EnableNFTables: true`). */
+  readonly configExtra?: Readonly<Record<string, unknown>>;
 }
 
 export const LAB_IPV6_NETWORK = 'fd00:10:244::/56';
@@ -98,6 +100,7 @@ export class Lab {
       ...(this.options.ipv6Only ? { EnableIPv4: false } : { Network: this.network }),
       ...(this.ipv6 ? { EnableIPv6: true, IPv6Network: LAB_IPV6_NETWORK } : {}),
       Backend: { Type: this.options.backend, ...(this.options.backendOptions ?? {}) },
+      ...(this.options.configExtra ?? {}),
     };
   }
 
@@ -161,6 +164,11 @@ export class Lab {
     }
     if (routed) inNetns(layout.etcdNetns, 'ip', ['route', 'add', '198.18.1.0/24', 'via', '198.18.0.1']);
     this.save();
+  }
+
+  /** A namespace on the underlay that is not part of the cluster, at 198.18.0.250 (masquerade tests). */
+  createOutside(): void {
+    this.attach(this.layout.outsideNetns, 'out', [`${this.layout.outsideIp}/24`]);
   }
 
   private attach(netns: string, label: string, addresses: readonly string[], netnsExists = false): void {
@@ -254,7 +262,7 @@ export class Lab {
   /** Default flanneld arguments for a host (etcd endpoint, credentials, interface, subnet file, health port). */
   flanneldArgs(host: LabHost): string[] {
     const args = ['--etcd-endpoints', this.etcdUrl, '--iface', 'eth0', '--subnet-file', this.subnetFile(host),
-      '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort), '--iptables-forward-rules=false'];
+      '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort)];
     if (this.options.secureEtcd) {
       const tls = this.clientTls;
       args.push('--etcd-cafile', tls.ca, '--etcd-certfile', tls.cert, '--etcd-keyfile', tls.key,

@@ -24,7 +24,7 @@ describe('IPv6-only vxlan (EnableIPv4: false)', () => {
 });
 
 describe('host-gw dual stack', () => {
-  const lab = labForSuite({ prefix: 'ft6h', hosts: 2, backend: 'host-gw', dualStack: true });
+  const lab = labForSuite({ prefix: 'ft6h', hosts: 2, backend: 'host-gw', dualStack: true, flanneldArgs: ['--ip-masq'] });
   const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
 
   it('routes both families via the peer public addresses; pods reach each other over both', () => {
@@ -32,5 +32,11 @@ describe('host-gw dual stack', () => {
     assert.deepEqual(lab.pingMatrix(6), []);
     assert.match(inNetns(h1.netns, 'ip', ['-6', 'route', 'show', 'proto', '111']).stdout, new RegExp(`via ${h2.underlayIpv6} dev eth0`));
     assert.match(inNetns(h1.netns, 'ip', ['-4', 'route', 'show', 'proto', '111']).stdout, new RegExp(`via ${h2.underlayIp.replace(/\./g, '\\.')} dev eth0`));
+  });
+
+  it('--ip-masq installs the IPv6 rules too (ip6tables, ff00::/8)', () => {
+    const nat6 = inNetns(h1.netns, 'ip6tables-save', ['-t', 'nat']).stdout;
+    assert.match(nat6, /-A FLANNEL-POSTRTG -s fd00:10:244::\/56 ! -d ff00::\/8 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully/);
+    assert.match(inNetns(h1.netns, 'ip6tables-save', ['-t', 'filter']).stdout, /-A FLANNEL-FWD -d fd00:10:244::\/56 -m comment --comment "flanneld forward" -j ACCEPT/);
   });
 });

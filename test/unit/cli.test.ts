@@ -33,7 +33,7 @@ describe('flanneld command line', () => {
     assert.match(result.stderr, /flag provided but not defined: -bogus/);
   });
   it('a feature not built yet fails clearly, also through FLANNELD_*', () => {
-    assert.match(run('flanneld.js', ['--ip-masq']).stderr, /not supported yet: --ip-masq/);
+    assert.match(run('flanneld.js', ['--kube-api-url=https://k']).stderr, /not supported yet: --kube-api-url/);
     const viaEnv = run('flanneld.js', [], { env: { FLANNELD_KUBE_SUBNET_MGR: 'true' } });
     assert.equal(viaEnv.status, 1);
     assert.match(viaEnv.stderr, /not supported yet: --kube-subnet-mgr/);

@@ -42,13 +42,14 @@ describe('flanneld flags', () => {
     assert.equal(envNameOf('ip-masq-fully-random-disable'), 'FLANNELD_IP_MASQ_FULLY_RANDOM_DISABLE');
     assert.equal(envNameOf('log_backtrace_at'), 'FLANNELD_LOG_BACKTRACE_AT');
   });
-  it('validates the renew margin and refuses features not built yet', () => {
+  it('validates the renew margin and resync, refuses features not built yet, maps the firewall flags', () => {
     assert.throws(() => toDaemonOptions(parseFlags(['--subnet-lease-renew-margin=1440'], {})), /out of acceptable range/);
-    assert.throws(() => toDaemonOptions(parseFlags(['--ip-masq'], {})), /not supported yet: --ip-masq/);
     assert.throws(() => toDaemonOptions(parseFlags(['--kube-subnet-mgr'], {})), /not supported yet: --kube-subnet-mgr/);
-    assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--ip-masq=false'], {})));
-    assert.match(toDaemonOptions(parseFlags([], {})).warnings[0] ?? '', /--iptables-forward-rules/);
-    assert.equal(toDaemonOptions(parseFlags(['--iptables-forward-rules=false'], {})).warnings.length, 0);
+    assert.throws(() => toDaemonOptions(parseFlags(['--kubeconfig-file=/k'], {})), /not supported yet: --kubeconfig-file/);
+    assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--kube-subnet-mgr=false'], {})));
+    assert.throws(() => toDaemonOptions(parseFlags(['--iptables-resync=0'], {})), /invalid --iptables-resync 0/);
+    const { options } = toDaemonOptions(parseFlags(['--ip-masq', '--ip-blackhole-route', '--ip-masq-fully-random-disable'], {}));
+    assert.deepEqual([options.ipMasq, options.ipBlackholeRoute, options.ipMasqFullyRandomDisable, options.iptablesForwardRules], [true, true, true, true]);
   });
   it('parses integers like Go ParseInt base 0', () => {
     assert.deepEqual(['10', '0x10', '010', '0o10', '0b10', '1_000', '-5'].map(parseGoInt), [10, 16, 8, 8, 2, 1000, -5]);

@@ -1,0 +1,44 @@
+/**
+ * The iptables firewall: reads with `iptables-save -t nat -t filter` (no lock taken for writing), writes with one
+ * `iptables-restore --noflush --wait` per family and change set (reference §7.1–7.3). ip6tables for IPv6.
+ */
+import type { IpFamily } from '../../net/ip.js';
+import type { Firewall } from '../../traffic/firewall.js';
+import { type TrafficSpec, iptablesTables, ownIptablesLines, renderIptablesRestore } from '../../traffic/traffic-rules.js';
+import { runCommand } from './run-command.js';
+
+const tool = (family: IpFamily, name: 'save' | 'restore' | '') => `${family === 4 ? 'iptables' : 'ip6tables'}${name ? `-${name}` : ''}`;
+
+export class IptablesFirewall implements Firewall {
+  readonly mode = 'iptables' as const;
+  /** Called after each restore (tests count writes). */
+  onWrite: (family: IpFamily) => void = () => undefined;
+
+  async read(family: IpFamily): Promise<string> {
+    return ownIptablesLines(await this.save(family)).join('\n');
+  }
+
+  async write(spec: TrafficSpec): Promise<void> {
+    const payload = renderIptablesRestore(iptablesTables(spec), await this.save(spec.family));
+    if (payload === '') return;
+    await runCommand(tool(spec.family, 'restore'), ['--noflush', '--wait'], payload);
+    this.onWrite(spec.family);
+  }
+
+  async remove(family: IpFamily): Promise<void> {
+    const payload = renderIptablesRestore([], await this.save(family));
+    if (payload !== '') await runCommand(tool(family, 'restore'), ['--noflush', '--wait'], payload);
+  }
+
+  async supportsRandomFully(): Promise<boolean> {
+    // iptables ≥ 1.6.2 knows --random-fully (as go-iptables' HasRandomFully).
+    const version = /v(\d+)\.(\d+)\.(\d+)/.exec(await runCommand('iptables', ['--version']));
+    if (!version) return false;
+    const [major, minor, patch] = version.slice(1).map(Number) as [number, number, number];
+    return major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2)));
+  }
+
+  private save(family: IpFamily): Promise<string> {
+    return runCommand(tool(family, 'save'), ['-t', 'nat']).then(async (nat) => nat + (await runCommand(tool(family, 'save'), ['-t', 'filter'])));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Keeps flanneld's firewall rules as desired state: every `--iptables-resync` seconds it reads our rules
+ * (read-only) and compares them with what it last wrote; only a difference — a rule or chain deleted, a rule
+ * reordered or changed, the first pass after a start — leads to a write, one transaction per family. A quiet
+ * resync writes nothing and takes no xtables lock for writing (upstream rewrote every 5 s and starved
+ * kube-proxy, flannel#933). Rules stay in place when the daemon stops, so traffic flows across a restart.
+ */
+import type { IpFamily } from '../net/ip.js';
+import { errorMessage } from '../support/errors.js';
+import type { Logger } from '../support/logger.js';
+import { sleep } from '../support/timing.js';
+import type { Firewall } from './firewall.js';
+import type { TrafficSpec } from './traffic-rules.js';
+
+export interface FirewallReconcilerOptions {
+  readonly firewall: Firewall;
+  /** The wanted rules per family, evaluated on every pass (the lease may change). */
+  readonly specs: () => readonly TrafficSpec[];
+  readonly logger: Logger;
+  readonly resyncMs: number;
+}
+
+export class FirewallReconciler {
+  private readonly written = new Map<IpFamily, string>();
+  private writeCount = 0;
+
+  constructor(private readonly options: FirewallReconcilerOptions) {}
+
+  /** How many transactions this reconciler has written. */
+  get writes(): number {
+    return this.writeCount;
+  }
+
+  /** One pass: read, compare, write where needed. Returns the number of families written. */
+  async pass(): Promise<number> {
+    const { firewall, logger } = this.options;
+    let wrote = 0;
+    for (const spec of this.options.specs()) {
+      const current = await firewall.read(spec.family);
+      const last = this.written.get(spec.family);
+      if (last !== undefined && current === last) continue;
+      await firewall.write(spec);
+      this.written.set(spec.family, await firewall.read(spec.family));
+      this.writeCount++;
+      wrote++;
+      logger.info({ family: spec.family, mode: firewall.mode, reason: last === undefined ? 'start' : 'drift', ipMasq: spec.ipMasq, forward: spec.forwardRules }, 'firewall rules written');
+    }
+    return wrote;
+  }
+
+  /** Resync loop; failures are logged and retried on the next tick. Returns when `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await sleep(this.options.resyncMs, signal);
+      if (signal.aborted) break;
+      try {
+        await this.pass();
+      } catch (error) {
+        this.options.logger.warn({ err: errorMessage(error) }, 'firewall resync failed; retrying at the next resync');
+      }
+    }
+  }
+}
