@@ -3,7 +3,8 @@
  * (read-only) and compares them with what it last wrote; only a difference — a rule or chain deleted, a rule
  * reordered or changed, the first pass after a start — leads to a write, one transaction per family. A quiet
  * resync writes nothing and takes no xtables lock for writing (upstream rewrote every 5 s and starved
- * kube-proxy, flannel#933). Rules stay in place when the daemon stops, so traffic flows across a restart.
+ * kube-proxy, flannel#933). A change of what is wanted (a new lease) is a difference too. Rules stay in place
+ * when the daemon stops, so traffic flows across a restart.
  */
 import type { IpFamily } from '../net/ip.js';
 import { errorMessage } from '../support/errors.js';
@@ -21,7 +22,8 @@ export interface FirewallReconcilerOptions {
 }
 
 export class FirewallReconciler {
-  private readonly written = new Map<IpFamily, string>();
+  /** Per family: the spec last written and the rules read back right after writing it. */
+  private readonly written = new Map<IpFamily, { spec: string; rules: string }>();
   private writeCount = 0;
 
   constructor(private readonly options: FirewallReconcilerOptions) {}
@@ -36,14 +38,16 @@ export class FirewallReconciler {
     const { firewall, logger } = this.options;
     let wrote = 0;
     for (const spec of this.options.specs()) {
+      const wanted = JSON.stringify(spec);
       const current = await firewall.read(spec.family);
       const last = this.written.get(spec.family);
-      if (last !== undefined && current === last) continue;
+      if (last !== undefined && last.spec === wanted && current === last.rules) continue;
       await firewall.write(spec);
-      this.written.set(spec.family, await firewall.read(spec.family));
+      this.written.set(spec.family, { spec: wanted, rules: await firewall.read(spec.family) });
       this.writeCount++;
       wrote++;
-      logger.info({ family: spec.family, mode: firewall.mode, reason: last === undefined ? 'start' : 'drift', ipMasq: spec.ipMasq, forward: spec.forwardRules }, 'firewall rules written');
+      const reason = last === undefined ? 'start' : last.spec !== wanted ? 'changed' : 'drift';
+      logger.info({ family: spec.family, mode: firewall.mode, reason, ipMasq: spec.ipMasq, forward: spec.forwardRules }, 'firewall rules written');
     }
     return wrote;
   }

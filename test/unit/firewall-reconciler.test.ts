@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Cidr, type IpFamily } from '../../src/net/ip.js';
+import { silentLogger } from '../../src/support/logger.js';
+import type { Firewall } from '../../src/traffic/firewall.js';
+import { FirewallReconciler } from '../../src/traffic/firewall-reconciler.js';
+import { type TrafficSpec, iptablesTables } from '../../src/traffic/traffic-rules.js';
+
+/** A firewall whose "kernel" is a map of text; `tamper` plays someone editing the rules. */
+class TextFirewall implements Firewall {
+  readonly mode = 'iptables' as const;
+  readonly rules = new Map<IpFamily, string>();
+  writes = 0;
+  reads = 0;
+  async read(family: IpFamily): Promise<string> {
+    this.reads++;
+    return this.rules.get(family) ?? '';
+  }
+  async write(spec: TrafficSpec): Promise<void> {
+    this.writes++;
+    this.rules.set(spec.family, iptablesTables(spec).flatMap((table) => [table.jump, ...table.rules]).join('\n'));
+  }
+  async remove(family: IpFamily): Promise<void> {
+    this.rules.delete(family);
+  }
+  async supportsRandomFully(): Promise<boolean> {
+    return true;
+  }
+}
+
+const spec: TrafficSpec = { family: 4, network: Cidr.parse('10.244.0.0/16'), subnet: Cidr.parse('10.244.1.0/24'), ipMasq: true, forwardRules: true, randomFully: true };
+
+describe('FirewallReconciler', () => {
+  it('writes at start, stays quiet while nothing changed, rewrites on drift and on a new lease', async () => {
+    const firewall = new TextFirewall();
+    let current = spec;
+    const reconciler = new FirewallReconciler({ firewall, specs: () => [current], logger: silentLogger(), resyncMs: 1000 });
+    assert.equal(await reconciler.pass(), 1, 'first pass writes');
+    assert.equal(await reconciler.pass(), 0);
+    assert.equal(await reconciler.pass(), 0);
+    assert.equal(firewall.writes, 1, 'quiet passes only read');
+    firewall.rules.set(4, (firewall.rules.get(4) ?? '').split('\n').reverse().join('\n'));
+    assert.equal(await reconciler.pass(), 1, 'reordered rules are drift');
+    firewall.rules.delete(4);
+    assert.equal(await reconciler.pass(), 1, 'deleted rules are drift');
+    current = { ...spec, subnet: Cidr.parse('10.244.9.0/24') };
+    assert.equal(await reconciler.pass(), 1, 'a new lease changes what is wanted');
+    assert.match(firewall.rules.get(4) ?? '', /-s 10\.244\.9\.0\/24 -d 10\.244\.0\.0\/16/);
+    assert.equal(await reconciler.pass(), 0);
+    assert.equal(reconciler.writes, 4);
+  });
+});
