@@ -24,11 +24,12 @@ async function count(kernel: NetlinkKernel, protocol: number): Promise<number> {
 }
 
 async function inside(): Promise<void> {
-  const etcd = await prepareNamespace();
-  const kernel = NetlinkKernel.open();
   const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
+  const etcd = await prepareNamespace();
+  let kernel: NetlinkKernel | undefined;
   let flanneld: ReturnType<typeof startFlanneld> | undefined;
   try {
+    kernel = NetlinkKernel.open();
     const batch = Array.from({ length: leaseCount }, (_, index) => `route add ${benchPeer(index).subnet} via ${benchPeer(index).publicIP} dev eth0 proto 112`).join('\n');
     writeFileSync(join(work, 'routes.batch'), batch + '\n');
     const baselineStart = process.hrtime.bigint();
@@ -62,7 +63,7 @@ async function inside(): Promise<void> {
     saveResult('hostgw-scale', result);
   } finally {
     await stopProcess(flanneld?.child);
-    kernel.close();
+    kernel?.close();
     await etcd.stop();
     rmSync(work, { recursive: true, force: true });
   }

@@ -50,12 +50,13 @@ function percentile(sorted: number[], fraction: number): number {
 }
 
 async function inside(): Promise<void> {
-  const etcd = await prepareNamespace();
-  const kernel = NetlinkKernel.open();
-  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
-  let flanneld: ReturnType<typeof startFlanneld> | undefined;
   const gcThresh3 = Number(values['gc-thresh3']);
+  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
+  const etcd = await prepareNamespace();
+  let kernel: NetlinkKernel | undefined;
+  let flanneld: ReturnType<typeof startFlanneld> | undefined;
   try {
+    kernel = NetlinkKernel.open();
     // Baseline: the classic commands for the same entries, batched (the kernel's limit), on a hand-made device.
     run('ip', ['link', 'add', 'vxb', 'type', 'vxlan', 'id', '99', 'dstport', '8473', 'local', '198.18.0.1', 'dev', 'eth0', 'nolearning']);
     run('ip', ['link', 'set', 'vxb', 'up']);
@@ -137,7 +138,7 @@ async function inside(): Promise<void> {
     saveResult('vxlan-scale', result);
   } finally {
     await stopProcess(flanneld?.child, flanneld?.log);
-    kernel.close();
+    kernel?.close();
     await etcd.stop();
     rmSync(work, { recursive: true, force: true });
   }
