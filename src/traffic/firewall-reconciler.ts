@@ -42,6 +42,11 @@ export class FirewallReconciler {
       const current = await firewall.read(spec.family);
       const last = this.written.get(spec.family);
       if (last !== undefined && last.spec === wanted && current === last.rules) continue;
+      if (!spec.ipMasq && !spec.forwardRules && current === '') {
+        // Nothing wanted, nothing there: remember that without a write.
+        this.written.set(spec.family, { spec: wanted, rules: current });
+        continue;
+      }
       await firewall.write(spec);
       this.written.set(spec.family, { spec: wanted, rules: await firewall.read(spec.family) });
       this.writeCount++;

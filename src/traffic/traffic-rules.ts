@@ -99,7 +99,7 @@ export function ownIptablesLines(saved: string): string[] {
 export function renderIptablesRestore(wanted: readonly IptablesTable[], saved: string): string {
   const present = ownIptablesLines(saved);
   const sections: string[] = [];
-  const all: Array<Pick<IptablesTable, 'table' | 'hook' | 'chain'> & { jump?: string }> = [
+  const all: Array<Pick<IptablesTable, 'table' | 'hook' | 'chain'>> = [
     { table: 'nat', hook: 'POSTROUTING', chain: MASQ_CHAIN },
     { table: 'filter', hook: 'FORWARD', chain: FORWARD_CHAIN },
   ];
