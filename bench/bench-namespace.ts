@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Etcd3 } from 'etcd3';
+import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
 import { run } from '../src/lab/shell.js';
 import { type EtcdServer, startEtcd } from '../test/support/etcd-server.js';
@@ -47,16 +47,15 @@ export function benchPeer(index: number): { subnet: string; key: string; publicI
 }
 
 /** Writes the config and `count` leases (values from `value`) under one 24 h etcd lease, 100 per transaction. */
-export async function writeLeases(client: Etcd3, backend: string, count: number, value: (index: number) => string): Promise<void> {
-  await client.put('/coreos.com/network/config').value(JSON.stringify({ Network: '10.0.0.0/8', Backend: { Type: backend } }));
-  const grant = await client.leaseClient.leaseGrant({ TTL: 86400 });
+export async function writeLeases(client: EtcdClient, backend: string, count: number, value: (index: number) => string): Promise<bigint> {
+  await client.put('/coreos.com/network/config', JSON.stringify({ Network: '10.0.0.0/8', Backend: { Type: backend } }));
+  const grant = await client.grantLease(86400);
   for (let start = 0; start < count; start += 100) {
-    const puts = [];
-    for (let index = start; index < Math.min(count, start + 100); index++) {
-      puts.push(client.put(`/coreos.com/network/subnets/${benchPeer(index).key}`).value(value(index)).lease(grant.ID));
-    }
-    await client.if('/coreos.com/network/config', 'Version', '>', 0).then(...puts).commit();
+    const puts: Array<[string, string]> = [];
+    for (let index = start; index < Math.min(count, start + 100); index++) puts.push([`/coreos.com/network/subnets/${benchPeer(index).key}`, value(index)]);
+    await client.putAll(puts, grant.id);
   }
+  return grant.id;
 }
 
 export function startFlanneld(etcdUrl: string, subnetFile: string): { child: ChildProcess; log: () => string } {

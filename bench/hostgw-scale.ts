@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Etcd3 } from 'etcd3';
+import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import { run } from '../src/lab/shell.js';
 import { benchPeer, prepareNamespace, reExecInNamespace, reconciledAt, rssMb, saveResult, startFlanneld, stopProcess, writeLeases } from './bench-namespace.js';
@@ -38,7 +38,7 @@ async function inside(): Promise<void> {
     if ((await count(kernel, 112)) !== leaseCount) throw new Error('baseline did not install every route');
     run('ip', ['route', 'flush', 'proto', '112']);
 
-    const client = new Etcd3({ hosts: etcd.url });
+    const client = new EtcdClient({ endpoints: [etcd.url] });
     await writeLeases(client, 'host-gw', leaseCount, (index) => `{"PublicIP":"${benchPeer(index).publicIP}","PublicIPv6":null,"BackendType":"host-gw"}`);
     client.close();
 

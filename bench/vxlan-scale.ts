@@ -11,7 +11,7 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Etcd3 } from 'etcd3';
+import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import * as C from '../src/adapters/netlink/constants.js';
 import { decodeRoute } from '../src/adapters/netlink/messages.js';
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
@@ -80,8 +80,8 @@ async function inside(): Promise<void> {
     }
     run('ip', ['link', 'del', 'vxb']);
 
-    const client = new Etcd3({ hosts: etcd.url });
-    await writeLeases(client, 'vxlan', leaseCount, leaseValue);
+    const client = new EtcdClient({ endpoints: [etcd.url] });
+    const leaseId = await writeLeases(client, 'vxlan', leaseCount, leaseValue);
 
     const started = Date.now();
     flanneld = startFlanneld(etcd.url, join(work, 'subnet.env'));
@@ -95,14 +95,13 @@ async function inside(): Promise<void> {
 
     // Latency: lease written → route notification from the kernel.
     const monitor = NetlinkSocket.open({ groups: C.RTMGRP_IPV4_ROUTE, receiveTimeoutMs: 2000 });
-    const grant = await client.leaseClient.leaseGrant({ TTL: 86400 });
     const latencies: number[] = [];
     try {
       for (let sample = 0; sample < latencySamples; sample++) {
         const index = leaseCount + sample;
         const peer = benchPeer(index);
         const written = process.hrtime.bigint();
-        await client.put(`/coreos.com/network/subnets/${peer.key}`).value(leaseValue(index)).lease(grant.ID);
+        await client.put(`/coreos.com/network/subnets/${peer.key}`, leaseValue(index), leaseId);
         let seen = false;
         while (!seen) {
           for (const message of monitor.read()) {

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
-const IO_MODULES = ['node:fs', 'node:child_process', 'node:dgram', 'node:net', 'node:http', 'node:worker_threads', 'etcd3', 'koffi'];
+const IO_MODULES = ['node:fs', 'node:child_process', 'node:dgram', 'node:net', 'node:http', 'node:http2', 'node:https', 'node:worker_threads', 'koffi'];
 const IO_ALLOWED = ['src/adapters/', 'src/cmd/', 'src/lab/'];
 
 describe('architecture', () => {
