@@ -4,7 +4,10 @@
  * loopback; write many leases in batches; start flanneld and read its RSS. Nothing leaves the namespace.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
 import { run } from '../src/lab/shell.js';
@@ -102,4 +105,29 @@ export function rssMb(pid: number | undefined): number {
 export function saveResult(name: string, result: unknown): void {
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(`bench/results/${name}.json`, JSON.stringify(result, null, 2) + '\n');
+}
+
+export interface BenchEnvironment {
+  readonly work: string;
+  readonly etcd: EtcdServer;
+  readonly kernel: NetlinkKernel;
+  /** Starts flanneld; the environment stops it at the end. */
+  readonly startFlanneld: () => ReturnType<typeof startFlanneld>;
+}
+
+/** Runs `body` with a work directory, the namespace's uplink and etcd, and a netlink socket; cleans all up. */
+export async function inBenchEnvironment(body: (environment: BenchEnvironment) => Promise<void>): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
+  const etcd = await prepareNamespace();
+  let kernel: NetlinkKernel | undefined;
+  let flanneld: ReturnType<typeof startFlanneld> | undefined;
+  try {
+    kernel = NetlinkKernel.open();
+    await body({ work, etcd, kernel, startFlanneld: () => (flanneld = startFlanneld(etcd.url, join(work, 'subnet.env'))) });
+  } finally {
+    await stopProcess(flanneld?.child, flanneld?.log);
+    kernel?.close();
+    await etcd.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
 }

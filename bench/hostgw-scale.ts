@@ -5,14 +5,13 @@
  * Run as root after `npm run build`: node dist/bench/hostgw-scale.js [--leases 5000]
  * Prints figures and writes bench/results/hostgw-scale.json. Everything stays inside a namespace it makes.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import { run } from '../src/lab/shell.js';
-import { benchPeer, prepareNamespace, reExecInNamespace, reconciledAt, rssMb, saveResult, startFlanneld, stopProcess, writeLeases } from './bench-namespace.js';
+import { benchPeer, inBenchEnvironment, reExecInNamespace, reconciledAt, rssMb, saveResult, writeLeases } from './bench-namespace.js';
 
 const { values } = parseArgs({ options: { leases: { type: 'string', default: '5000' }, inside: { type: 'boolean', default: false } } });
 const leaseCount = Number(values.leases);
@@ -24,12 +23,7 @@ async function count(kernel: NetlinkKernel, protocol: number): Promise<number> {
 }
 
 async function inside(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
-  const etcd = await prepareNamespace();
-  let kernel: NetlinkKernel | undefined;
-  let flanneld: ReturnType<typeof startFlanneld> | undefined;
-  try {
-    kernel = NetlinkKernel.open();
+  await inBenchEnvironment(async ({ work, etcd, kernel, startFlanneld }) => {
     const batch = Array.from({ length: leaseCount }, (_, index) => `route add ${benchPeer(index).subnet} via ${benchPeer(index).publicIP} dev eth0 proto 112`).join('\n');
     writeFileSync(join(work, 'routes.batch'), batch + '\n');
     const baselineStart = process.hrtime.bigint();
@@ -43,7 +37,7 @@ async function inside(): Promise<void> {
     client.close();
 
     const started = Date.now();
-    flanneld = startFlanneld(etcd.url, join(work, 'subnet.env'));
+    const flanneld = startFlanneld();
     // flanneld's log says when the routes are in (polling the kernel would contend for the RTNL lock); verify.
     const programMs = (await reconciledAt(flanneld.log, leaseCount, flanneld.child)) - started;
     const routes = await count(kernel, 111);
@@ -61,10 +55,5 @@ async function inside(): Promise<void> {
     console.log(`  ratio flanneld / ip -batch:          ${result.ratioFlanneldToIpBatch}`);
     console.log(`  flanneld RSS at that point:          ${result.flanneldRssMb} MB`);
     saveResult('hostgw-scale', result);
-  } finally {
-    await stopProcess(flanneld?.child);
-    kernel?.close();
-    await etcd.stop();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -7,8 +7,7 @@
  * Run as root after `npm run build`: node dist/bench/vxlan-scale.js [--leases 5000] [--latency 200]
  * Writes bench/results/vxlan-scale.json. Everything stays inside a namespace it makes.
  */
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
@@ -19,7 +18,7 @@ import { NetlinkSocket } from '../src/adapters/netlink/netlink-socket.js';
 import { NUD_PERMANENT } from '../src/dataplane/kernel-objects.js';
 import { run } from '../src/lab/shell.js';
 import { sleep } from '../src/support/timing.js';
-import { benchPeer, prepareNamespace, reExecInNamespace, reconciledAt, rssMb, saveResult, startFlanneld, stopProcess, writeLeases } from './bench-namespace.js';
+import { benchPeer, inBenchEnvironment, reExecInNamespace, reconciledAt, rssMb, saveResult, writeLeases } from './bench-namespace.js';
 
 const { values } = parseArgs({ options: { leases: { type: 'string', default: '5000' }, latency: { type: 'string', default: '200' }, inside: { type: 'boolean', default: false }, 'gc-thresh3': { type: 'string', default: '' } } });
 const leaseCount = Number(values.leases);
@@ -51,12 +50,7 @@ function percentile(sorted: number[], fraction: number): number {
 
 async function inside(): Promise<void> {
   const gcThresh3 = Number(values['gc-thresh3']);
-  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-bench-'));
-  const etcd = await prepareNamespace();
-  let kernel: NetlinkKernel | undefined;
-  let flanneld: ReturnType<typeof startFlanneld> | undefined;
-  try {
-    kernel = NetlinkKernel.open();
+  await inBenchEnvironment(async ({ work, etcd, kernel, startFlanneld }) => {
     // Baseline: the classic commands for the same entries, batched (the kernel's limit), on a hand-made device.
     run('ip', ['link', 'add', 'vxb', 'type', 'vxlan', 'id', '99', 'dstport', '8473', 'local', '198.18.0.1', 'dev', 'eth0', 'nolearning']);
     run('ip', ['link', 'set', 'vxb', 'up']);
@@ -84,7 +78,7 @@ async function inside(): Promise<void> {
     const leaseId = await writeLeases(client, 'vxlan', leaseCount, leaseValue);
 
     const started = Date.now();
-    flanneld = startFlanneld(etcd.url, join(work, 'subnet.env'));
+    const flanneld = startFlanneld();
     let counts: { routes: number; neighbours: number; fdb: number };
     // flanneld writes routes after neighbours and FDB entries; its log says when the routes are in. Then verify.
     const programMs = (await reconciledAt(flanneld.log, leaseCount, flanneld.child)) - started;
@@ -135,10 +129,5 @@ async function inside(): Promise<void> {
     console.log(`  new lease → route present, ${latencies.length} leases:  p50 ${result.newLeaseToRouteMs.p50} ms, p99 ${result.newLeaseToRouteMs.p99} ms, max ${result.newLeaseToRouteMs.max} ms (goal p99 ≤ 50)`);
     console.log(`  permanent neighbours ${counts.neighbours} with gc_thresh3 = ${gcThresh3}`);
     saveResult('vxlan-scale', result);
-  } finally {
-    await stopProcess(flanneld?.child, flanneld?.log);
-    kernel?.close();
-    await etcd.stop();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

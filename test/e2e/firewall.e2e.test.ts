@@ -3,28 +3,19 @@
  * not part of the cluster. Each lab is removed after its suite even on failure.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import type { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
-import { labForSuite, waitFor } from '../support/lab-suite.js';
+import { captureWhile, labForSuite, waitFor } from '../support/lab-suite.js';
 
 const FLANNELCTL = new URL('../../src/cmd/flannelctl.js', import.meta.url).pathname;
 
 /** The source address `netns` sees on ICMP echo requests while `from` pings `to`. */
 async function sourceSeen(netns: string, device: string, from: string, to: string, lab: Lab): Promise<string> {
-  const tcpdump = spawn('ip', ['netns', 'exec', netns, 'timeout', '5', 'tcpdump', '-i', device, '-nn', '-l', '-c', '1', 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let listening = false;
-  tcpdump.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  tcpdump.stderr.on('data', (chunk: Buffer) => (listening ||= chunk.toString().includes('listening')));
-  const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
-  await waitFor('tcpdump listening', () => listening, 5000);
-  lab.ping(from, to, 1, 1);
-  await exited;
+  const output = await captureWhile(netns, device, ['icmp[icmptype] == icmp-echo'], 1, () => lab.ping(from, to, 1, 1));
   return /IP (\S+) > /.exec(output)?.[1] ?? `(nothing captured: ${output})`;
 }
 

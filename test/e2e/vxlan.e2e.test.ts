@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
-import { labForSuite, waitFor } from '../support/lab-suite.js';
+import { captureWhile, labForSuite, waitFor } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 
@@ -19,18 +19,9 @@ function text(host: LabHost, command: string, args: string[]): string {
   return inNetns(host.netns, command, args).stdout;
 }
 
-/** Captures up to `count` packets on a host's underlay while `traffic` runs (port 8472 decoded as VXLAN, not OTV). */
-async function capture(host: LabHost, filter: string, count: number, traffic: () => void): Promise<string> {
-  const tcpdump = spawn('ip', ['netns', 'exec', host.netns, 'timeout', '6', 'tcpdump', '-T', 'vxlan', '-i', 'eth0', '-nn', '-l', '-c', String(count), ...filter.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let started = false;
-  tcpdump.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  tcpdump.stderr.on('data', (chunk: Buffer) => (started ||= chunk.toString().includes('listening')));
-  const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
-  await waitFor('tcpdump listening', () => started, 5000);
-  traffic();
-  await exited;
-  return output;
+/** Captures up to `count` packets on a host's underlay while `traffic` runs. */
+function capture(host: LabHost, filter: string, count: number, traffic: () => void): Promise<string> {
+  return captureWhile(host.netns, 'eth0', filter.split(' '), count, traffic);
 }
 
 function subnetLine(lab: Lab, host: LabHost, key: 'FLANNEL_SUBNET' | 'FLANNEL_IPV6_SUBNET'): string {

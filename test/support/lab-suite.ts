@@ -1,5 +1,6 @@
 /** E2E suite helpers: a lab made before the suite and removed after it (also when a test fails), and polling. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before } from 'node:test';
 import { Lab, type LabOptions } from '../../src/lab/lab.js';
 import { sleep } from '../../src/support/timing.js';
@@ -25,4 +26,22 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs:
     await sleep(10);
   }
   return Date.now() - started;
+}
+
+/**
+ * Captures up to `count` packets with tcpdump in `netns` on `device` while `traffic` runs (bounded: 6 s).
+ * UDP 8472 is decoded as VXLAN (tcpdump's default for that port is OTV).
+ */
+export async function captureWhile(netns: string, device: string, filter: readonly string[], count: number, traffic: () => void): Promise<string> {
+  const args = ['netns', 'exec', netns, 'timeout', '6', 'tcpdump', '-T', 'vxlan', '-i', device, '-nn', '-l', '-c', String(count), ...filter];
+  const tcpdump = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let listening = false;
+  tcpdump.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  tcpdump.stderr.on('data', (chunk: Buffer) => (listening ||= chunk.toString().includes('listening')));
+  const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
+  await waitFor('tcpdump listening', () => listening, 5000);
+  traffic();
+  await exited;
+  return output;
 }
