@@ -8,6 +8,7 @@ import { sleep } from '../../src/support/timing.js';
 
 export interface EtcdServer {
   readonly url: string;
+  readonly pid: number;
   etcdctl(args: readonly string[]): string;
   stop(): Promise<void>;
 }
@@ -29,6 +30,7 @@ export async function startEtcd(clientPort = 23790): Promise<EtcdServer> {
   }
   return {
     url,
+    pid: child.pid as number,
     etcdctl,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -19,6 +19,8 @@ export interface EtcdClientOptions {
   readonly username?: string;
   readonly password?: string;
   readonly requestTimeoutMs?: number;
+  /** HTTP/2 PING interval (default 15 s); a connection that leaves a PING unanswered for one interval is dropped. */
+  readonly keepaliveMs?: number;
 }
 
 export class EtcdUnreachable extends Error {}
@@ -31,6 +33,8 @@ export class EtcdGrpcError extends Error {
     super(message);
   }
 }
+
+const KEEPALIVE_MS = 15_000;
 
 export const GRPC_STATUS = { invalidArgument: 3, permissionDenied: 7, outOfRange: 11, unavailable: 14, unauthenticated: 16 } as const;
 
@@ -303,7 +307,23 @@ export class EtcdClient {
         this.sessions.delete(endpoint);
         reject(error);
       });
-      session.once('close', () => this.sessions.delete(endpoint));
+      // Keepalive, as gRPC clients do: a watch on a connection whose peer vanished without a FIN would otherwise
+      // wait forever. An unanswered PING by the next tick (≤ 2 × KEEPALIVE_MS) drops the connection; the
+      // watch then fails and is resumed on another connection.
+      let pingOutstanding = false;
+      const keepalive = setInterval(() => {
+        if (pingOutstanding) return session.destroy(new Error('etcd did not answer an HTTP/2 PING'));
+        pingOutstanding = true;
+        session.ping((error) => {
+          pingOutstanding = false;
+          if (error) session.destroy(error);
+        });
+      }, this.options.keepaliveMs ?? KEEPALIVE_MS);
+      keepalive.unref();
+      session.once('close', () => {
+        clearInterval(keepalive);
+        this.sessions.delete(endpoint);
+      });
       session.on('goaway', () => this.sessions.delete(endpoint));
     });
   }
