@@ -4,7 +4,10 @@
  *    `ip -batch` + `bridge -batch` installing the same 15,000 entries on a hand-made device in the same run;
  *  - flanneld RSS after sync;
  *  - latency from a new lease written in etcd to its route present (kernel notification), over 200 leases.
+ *  - time for a route deleted by someone else to be back (20 times), and RSS again at the end (past a resync).
  * Run as root after `npm run build`: node dist/bench/vxlan-scale.js [--leases 5000] [--latency 200]
+ * (FLANNEL_TS_BENCH_IDLE=<ms> keeps flanneld idle that long before the end; FLANNEL_TS_BENCH_VERBOSE=1 saves
+ * its debug log, which records RSS and heap on every pass, to /tmp/flanneld-bench.log.)
  * Writes bench/results/vxlan-scale.json. Everything stays inside a namespace it makes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -90,6 +93,8 @@ async function inside(): Promise<void> {
     // Latency: lease written → route notification from the kernel.
     const monitor = NetlinkSocket.open({ groups: C.RTMGRP_IPV4_ROUTE, receiveTimeoutMs: 2000 });
     const latencies: number[] = [];
+    const repairs: number[] = [];
+    const driftSamples = 20;
     try {
       for (let sample = 0; sample < latencySamples; sample++) {
         const index = leaseCount + sample;
@@ -106,11 +111,33 @@ async function inside(): Promise<void> {
         latencies.push(Number(process.hrtime.bigint() - written) / 1e6);
         await sleep(20);
       }
+      // Drift at scale: someone deletes one of flanneld's routes; time until it is back.
+      const ours = (await kernel.listRoutes()).filter((route) => route.protocol === 111).slice(0, driftSamples);
+      for (const route of ours) {
+        const deleted = process.hrtime.bigint();
+        const failed = await kernel.applyRouteOps([{ kind: 'delete', route }]);
+        if (failed.length > 0) throw failed[0]?.error;
+        let back = false;
+        while (!back) {
+          for (const message of monitor.read()) {
+            const seen = message.type === C.RTM_NEWROUTE ? decodeRoute(message.payload) : undefined;
+            if (seen?.protocol === 111 && seen.dst.equals(route.dst)) back = true;
+          }
+        }
+        repairs.push(Number(process.hrtime.bigint() - deleted) / 1e6);
+        await sleep(50);
+      }
     } finally {
       monitor.close();
       client.close();
     }
     latencies.sort((a, b) => a - b);
+    repairs.sort((a, b) => a - b);
+    // Steady state: past at least one 10 s resync (a full re-read of 15,000 entries).
+    const elapsedMs = Date.now() - started;
+    if (elapsedMs < 12_000) await sleep(12_000 - elapsedMs);
+    if (process.env.FLANNEL_TS_BENCH_IDLE) await sleep(Number(process.env.FLANNEL_TS_BENCH_IDLE));
+    const rssLater = rssMb(flanneld.child.pid);
     const result = {
       peers: leaseCount,
       entries: counts.routes + counts.neighbours + counts.fdb,
@@ -118,15 +145,18 @@ async function inside(): Promise<void> {
       ipAndBridgeBatchSameEntriesMs: Math.round(baselineMs),
       ratioFlanneldToBatch: Number((programMs / baselineMs).toFixed(2)),
       flanneldRssAfterSyncMb: rss,
+      flanneldRssAfterResyncMb: rssLater,
       newLeaseToRouteMs: { samples: latencies.length, p50: Number(percentile(latencies, 0.5).toFixed(2)), p99: Number(percentile(latencies, 0.99).toFixed(2)), max: Number((latencies.at(-1) ?? NaN).toFixed(2)) },
+      routeDeletedToRepairedMs: { samples: repairs.length, p50: Number(percentile(repairs, 0.5).toFixed(2)), max: Number((repairs.at(-1) ?? NaN).toFixed(2)) },
       neighbourGcThresh3: gcThresh3,
       permanentNeighbours: counts.neighbours,
     };
     console.log(`vxlan, ${leaseCount} peers in etcd:`);
     console.log(`  flanneld start → all ${result.entries} entries: ${result.flanneldStartToAllEntriesMs} ms (goal ≤ 2000; includes Node start-up, etcd, lease)`);
     console.log(`  ip -batch + bridge -batch, same entries:   ${result.ipAndBridgeBatchSameEntriesMs} ms (kernel's limit)   ratio ${result.ratioFlanneldToBatch}`);
-    console.log(`  flanneld RSS after sync:                  ${rss} MB (goal ≤ 120)`);
+    console.log(`  flanneld RSS after sync:                  ${rss} MB (goal ≤ 120); ${rssLater} MB at the end, past a full resync`);
     console.log(`  new lease → route present, ${latencies.length} leases:  p50 ${result.newLeaseToRouteMs.p50} ms, p99 ${result.newLeaseToRouteMs.p99} ms, max ${result.newLeaseToRouteMs.max} ms (goal p99 ≤ 50)`);
+    console.log(`  a route deleted by someone else → back, ${repairs.length} times: p50 ${result.routeDeletedToRepairedMs.p50} ms, max ${result.routeDeletedToRepairedMs.max} ms`);
     console.log(`  permanent neighbours ${counts.neighbours} with gc_thresh3 = ${gcThresh3}`);
     saveResult('vxlan-scale', result);
   });

@@ -86,7 +86,7 @@ async function main(): Promise<number> {
         startKernelWatcher({
           onReport: (report) => {
             if (report.overflow) logger.warn('kernel notification buffer overflowed; re-reading kernel state');
-            onChange({ relevant: report.routeDeleted || report.link || report.address || report.overflow, neighbourLinks: report.neighbourLinks });
+            onChange({ routes: report.routeDeleted, links: report.link || report.address, neighbourLinks: report.neighbourLinks, overflow: report.overflow });
           },
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),

@@ -12,7 +12,7 @@ import { backendFactory } from '../backend/backends.js';
 import { renderSubnetEnv } from '../cni/subnet-env.js';
 import type { NetworkConfig } from '../config/network-config.js';
 import type { Kernel } from '../dataplane/kernel.js';
-import { Reconciler } from '../dataplane/reconciler.js';
+import { type KernelKind, Reconciler } from '../dataplane/reconciler.js';
 import { type Lease, hasIpv4, leaseKey } from '../lease/lease.js';
 import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
 import type { Firewall, FirewallMode } from '../traffic/firewall.js';
@@ -30,10 +30,16 @@ export interface KernelChangeSource {
   stop(): Promise<void>;
 }
 
-/** What the kernel watcher saw: changes that always matter, and devices that lost neighbour/FDB entries. */
+/** What the kernel watcher saw changed by someone (our own writes included; the reconciler sorts them out). */
 export interface KernelChange {
-  readonly relevant: boolean;
+  /** A route of ours was deleted. */
+  readonly routes: boolean;
+  /** Links or addresses changed. */
+  readonly links: boolean;
+  /** Devices that lost neighbour/FDB entries. */
   readonly neighbourLinks: readonly number[];
+  /** Notifications were lost: re-read everything. */
+  readonly overflow: boolean;
 }
 
 export interface DaemonDeps {
@@ -127,7 +133,12 @@ export class Daemon {
     if (!signal.aborted) {
       tasks.push(reconciler.run(signal));
       kernelWatch = await this.deps.watchKernel?.((change) => {
-        if (change.relevant || change.neighbourLinks.some((index) => reconciler.ownsLink(index))) reconciler.markKernelChanged();
+        if (change.overflow) return reconciler.markKernelChanged();
+        const kinds: KernelKind[] = [];
+        if (change.routes) kinds.push('routes');
+        if (change.links) kinds.push('links');
+        if (change.neighbourLinks.some((index) => reconciler.ownsLink(index))) kinds.push('neighbours');
+        if (kinds.length > 0) reconciler.markKernelChanged(kinds);
       });
     }
     try {

@@ -203,3 +203,30 @@ describe('incremental reconcile', () => {
     }
   });
 });
+
+describe('targeted re-reads', () => {
+  it('a reported route deletion re-reads only routes and repairs it; a link change re-reads links and restores the device', async () => {
+    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
+    const peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
+    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
+    const controller = new AbortController();
+    const running = reconciler.run(controller.signal);
+    try {
+      await reconciler.whenConverged();
+      const golden = kernelText(kernel);
+      kernel.deleteRouteByHand([...kernel.routes.values()][0]!);
+      reconciler.markKernelChanged(['routes']);
+      const routesOnly = await reconciler.whenConverged();
+      assert.deepEqual([routesOnly.fullRead, routesOnly.routes, routesOnly.neighbours], [false, 1, 0]);
+      assert.equal(kernelText(kernel), golden);
+      kernel.deleteLinkByHand('flannel.1');
+      reconciler.markKernelChanged(['links']);
+      await reconciler.whenConverged();
+      assert.equal(kernelText(kernel), golden, 'device and every entry back, though only links were reported');
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+});
