@@ -312,12 +312,18 @@ export class EtcdClient {
       // watch then fails and is resumed on another connection.
       let pingOutstanding = false;
       const keepalive = setInterval(() => {
+        // 'close' (which clears this timer) comes a tick after destroy(): never ping a dead session, it throws.
+        if (session.destroyed || session.closed) return clearInterval(keepalive);
         if (pingOutstanding) return session.destroy(new Error('etcd did not answer an HTTP/2 PING'));
         pingOutstanding = true;
-        session.ping((error) => {
-          pingOutstanding = false;
-          if (error) session.destroy(error);
-        });
+        try {
+          session.ping((error) => {
+            pingOutstanding = false;
+            if (error) session.destroy(error);
+          });
+        } catch (error) {
+          session.destroy(error as Error);
+        }
       }, this.options.keepaliveMs ?? KEEPALIVE_MS);
       keepalive.unref();
       session.once('close', () => {
