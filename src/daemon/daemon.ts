@@ -81,10 +81,6 @@ export class Daemon {
     return this.currentLease;
   }
 
-  get reconciler(): Reconciler | undefined {
-    return this.reconcilerInstance;
-  }
-
   /** Runs until `signal` aborts; throws FlannelError for fatal start-up problems. */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, subnetManager } = this.deps;

@@ -65,7 +65,6 @@ export class Reconciler {
   private wake: (() => void) | undefined;
   private readonly retryBackoff = new Backoff(1000, 30_000);
   private lastWarnings = '';
-  private passCount = 0;
   private lastPass: PassResult | undefined;
   private observed: Observed | undefined;
   private index: DesiredIndex | undefined;
@@ -91,10 +90,6 @@ export class Reconciler {
   /** True when the device with this index is one the reconciler manages (as of its last pass). */
   ownsLink(index: number): boolean {
     return this.ownedLinkIndexes.has(index);
-  }
-
-  get passes(): number {
-    return this.passCount;
   }
 
   get lastResult(): PassResult | undefined {
@@ -155,7 +150,6 @@ export class Reconciler {
 
   private async pass(): Promise<PassResult> {
     const { plan, logger } = this.options;
-    this.passCount++;
     let desired: DesiredState;
     try {
       desired = plan();

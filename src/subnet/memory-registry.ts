@@ -1,8 +1,8 @@
 /**
  * An in-memory Registry with etcd's semantics (revisions, atomic create, TTL expiry, watch from a revision,
  * compaction), for unit and component tests. Test-only controls: `putRaw` (write any key/value, as a foreign
- * writer could), `expire` (let a key's TTL run out now), `compact` (drop history before a revision) and
- * `failWatches` (break every open watch, as a lost connection does).
+ * writer could), `compact` (drop history before a revision) and `failWatches` (break every open watch, as a
+ * lost connection does). An expiring TTL looks to watchers exactly like `deleteLease`.
  */
 import { type Lease, encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
 import type { LeaseEvent } from '../lease/lease-tracker.js';
@@ -69,10 +69,6 @@ export class MemoryRegistry implements Registry {
   putRaw(key: string, value: string): void {
     this.entries.set(key, { value });
     this.record({ revision: ++this.revision, key, value });
-  }
-
-  expire(key: string): void {
-    this.remove(key);
   }
 
   compact(belowRevision: bigint): void {
