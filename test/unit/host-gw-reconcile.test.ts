@@ -4,13 +4,11 @@ import { createHostGwBackend } from '../../src/backend/host-gw/host-gw-backend.j
 import type { ExternalInterface } from '../../src/backend/backend.js';
 import { byRouteKey, diffRoutes } from '../../src/dataplane/diff.js';
 import { desiredState, routesOf } from '../../src/dataplane/desired-state.js';
-import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
-import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE } from '../../src/dataplane/kernel-objects.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
-import { silentLogger } from '../../src/support/logger.js';
 import { config, lease } from '../support/fixtures.js';
 import { routeTable } from '../support/golden.js';
+import { hostKernel, withReconciler } from '../support/reconcile.js';
 
 const ext: ExternalInterface = {
   linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
@@ -18,9 +16,6 @@ const ext: ExternalInterface = {
 };
 const own = lease('10.244.1.0/24', '198.18.0.11');
 
-function kernel(): MemoryKernel {
-  return new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0 }]);
-}
 
 describe('host-gw planner', () => {
   const backend = createHostGwBackend({ config: config(), externalInterface: ext });
@@ -62,49 +57,37 @@ describe('diffRoutes', () => {
 
 describe('Reconciler on MemoryKernel', () => {
   it('converges to the golden table, repairs drift, and a quiet pass writes nothing', async () => {
-    const memory = kernel();
+    const memory = hostKernel();
     let peers = [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.3.0/24', '198.18.0.13')];
     const backend = createHostGwBackend({ config: config(), externalInterface: ext });
-    const reconciler = new Reconciler({ kernel: memory, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
-    try {
-      await reconciler.whenConverged();
-      assert.equal(routeTable(memory), '10.244.2.0/24 via 198.18.0.12 dev #2 proto 111\n10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
-      const writes = memory.writes;
-      reconciler.markDirty();
-      await reconciler.whenConverged();
-      assert.equal(memory.writes, writes, 'a pass with nothing to change writes nothing');
-      memory.deleteRouteByHand([...memory.routes.values()][0]!);
-      reconciler.markKernelChanged();
-      await reconciler.whenConverged();
-      assert.equal(memory.routes.size, 2, 'drift repaired');
-      peers = [lease('10.244.3.0/24', '198.18.0.13')];
-      reconciler.markDirty();
-      await reconciler.whenConverged();
-      assert.equal(routeTable(memory), '10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(memory, () => backend.plan(own, peers), async (reconciler) => {
+        await reconciler.whenConverged();
+        assert.equal(routeTable(memory), '10.244.2.0/24 via 198.18.0.12 dev #2 proto 111\n10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
+        const writes = memory.writes;
+        reconciler.markDirty();
+        await reconciler.whenConverged();
+        assert.equal(memory.writes, writes, 'a pass with nothing to change writes nothing');
+        memory.deleteRouteByHand([...memory.routes.values()][0]!);
+        reconciler.markKernelChanged();
+        await reconciler.whenConverged();
+        assert.equal(memory.routes.size, 2, 'drift repaired');
+        peers = [lease('10.244.3.0/24', '198.18.0.13')];
+        reconciler.markDirty();
+        await reconciler.whenConverged();
+        assert.equal(routeTable(memory), '10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
+    });
   });
   it('retries failed operations and leaves foreign routes alone', async () => {
-    const memory = kernel();
+    const memory = hostKernel();
     memory.routes.set('x', { dst: Cidr.parse('192.0.2.0/24'), gateway: IpAddress.parse('198.18.0.1'), linkIndex: 2, table: MAIN_TABLE, protocol: 4, type: 'unicast', onlink: false });
     const route = { dst: Cidr.parse('10.244.2.0/24'), gateway: IpAddress.parse('198.18.0.12'), linkIndex: 7, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: false };
-    const reconciler = new Reconciler({ kernel: memory, plan: () => desiredState({ routes: [route] }), logger: silentLogger() });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
-    try {
-      while (reconciler.lastResult === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
-      assert.equal(reconciler.lastResult?.failed, 1, 'device #7 does not exist yet');
-      memory.addLink({ index: 7, name: 'eth7', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0 }]);
-      await reconciler.whenConverged();
-      assert.equal(memory.routes.size, 2, 'retried after backoff; foreign route kept');
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(memory, () => desiredState({ routes: [route] }), async (reconciler) => {
+        while (reconciler.lastResult === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.equal(reconciler.lastResult?.failed, 1, 'device #7 does not exist yet');
+        memory.addLink({ index: 7, name: 'eth7', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0 }]);
+        await reconciler.whenConverged();
+        assert.equal(memory.routes.size, 2, 'retried after backoff; foreign route kept');
+    }, 10_000);
   });
 });
 

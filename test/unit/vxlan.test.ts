@@ -6,13 +6,11 @@ import { createVxlanBackend } from '../../src/backend/vxlan/vxlan-backend.js';
 import { parseVxlanOptions } from '../../src/backend/vxlan/vxlan-options.js';
 import { encodeLeaseAttrs, type Lease } from '../../src/lease/lease.js';
 import { neighboursOf, routesOf } from '../../src/dataplane/desired-state.js';
-import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
-import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
 import { MacAddress } from '../../src/net/mac.js';
-import { silentLogger } from '../../src/support/logger.js';
 import { config } from '../support/fixtures.js';
 import { kernelText } from '../support/golden.js';
+import { hostKernel, withReconciler } from '../support/reconcile.js';
 
 const ext: ExternalInterface = {
   linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
@@ -111,122 +109,98 @@ describe('vxlan planner', () => {
 
 describe('vxlan reconcile on MemoryKernel', () => {
   it('golden state, device deletion restores every entry, removed peer leaves nothing behind', async () => {
-    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     let peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
-    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
     const mac = backend.devices?.[0]?.mac.toString();
-    try {
-      await reconciler.whenConverged();
-      const golden = [
-        'addr 10.244.1.0/32 dev flannel.1',
-        'addr 198.18.0.11/24 dev eth0',
-        'fdb 02:00:00:00:00:12 dst 198.18.0.12 dev flannel.1',
-        'fdb 02:00:00:00:00:13 dst 198.18.0.13 dev flannel.1',
-        `link eth0 mtu 1500`,
-        `link flannel.1 vxlan id 1 local 198.18.0.11 dev eth0 dstport 8472 nolearning mtu 1450 mac ${mac} up`,
-        'neigh 10.244.2.0 lladdr 02:00:00:00:00:12 dev flannel.1',
-        'neigh 10.244.3.0 lladdr 02:00:00:00:00:13 dev flannel.1',
-        'route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
-        'route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink',
-      ].join('\n');
-      assert.equal(kernelText(kernel), golden);
-      const writes = kernel.writes;
-      reconciler.markDirty();
-      await reconciler.whenConverged();
-      assert.equal(kernel.writes, writes, 'a quiet pass writes nothing');
-      kernel.deleteLinkByHand('flannel.1');
-      reconciler.markKernelChanged();
-      await reconciler.whenConverged();
-      assert.equal(kernelText(kernel), golden, 'device and every peer entry back (upstream loses them)');
-      peers = [peers[1] as Lease];
-      reconciler.markDirty();
-      await reconciler.whenConverged();
-      assert.doesNotMatch(kernelText(kernel), /10\.244\.2\.0|00:12/);
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler) => {
+        await reconciler.whenConverged();
+        const golden = [
+          'addr 10.244.1.0/32 dev flannel.1',
+          'addr 198.18.0.11/24 dev eth0',
+          'fdb 02:00:00:00:00:12 dst 198.18.0.12 dev flannel.1',
+          'fdb 02:00:00:00:00:13 dst 198.18.0.13 dev flannel.1',
+          `link eth0 mtu 1500`,
+          `link flannel.1 vxlan id 1 local 198.18.0.11 dev eth0 dstport 8472 nolearning mtu 1450 mac ${mac} up`,
+          'neigh 10.244.2.0 lladdr 02:00:00:00:00:12 dev flannel.1',
+          'neigh 10.244.3.0 lladdr 02:00:00:00:00:13 dev flannel.1',
+          'route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
+          'route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink',
+        ].join('\n');
+        assert.equal(kernelText(kernel), golden);
+        const writes = kernel.writes;
+        reconciler.markDirty();
+        await reconciler.whenConverged();
+        assert.equal(kernel.writes, writes, 'a quiet pass writes nothing');
+        kernel.deleteLinkByHand('flannel.1');
+        reconciler.markKernelChanged();
+        await reconciler.whenConverged();
+        assert.equal(kernelText(kernel), golden, 'device and every peer entry back (upstream loses them)');
+        peers = [peers[1] as Lease];
+        reconciler.markDirty();
+        await reconciler.whenConverged();
+        assert.doesNotMatch(kernelText(kernel), /10\.244\.2\.0|00:12/);
+    });
   });
   it('an incompatible existing device is recreated; a wrong MTU or MAC is fixed in place', async () => {
-    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const kernel = hostKernel();
     kernel.addLink({ index: 9, name: 'flannel.1', mtu: 1400, up: false, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:09'),
       vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } });
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: await kernel.listLinks() });
-    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, []), logger: silentLogger(), resyncIntervalMs: 60_000 });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
-    try {
-      await reconciler.whenConverged();
-      const device = kernel.links.get(9);
-      assert.deepEqual([device?.mtu, device?.up, device?.mac?.toString()], [1450, true, '0a:00:00:00:00:09'], 'kept, MTU fixed, brought up');
-      kernel.links.set(9, { ...(device as NonNullable<typeof device>), vxlan: { ...(device?.vxlan as NonNullable<NonNullable<typeof device>['vxlan']>), port: 4789 } });
-      reconciler.markKernelChanged();
-      await reconciler.whenConverged();
-      assert.equal(kernel.links.has(9), false, 'incompatible device replaced');
-      assert.equal([...kernel.links.values()].find((l) => l.name === 'flannel.1')?.vxlan?.port, 8472);
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(kernel, () => backend.plan(own, []), async (reconciler) => {
+        await reconciler.whenConverged();
+        const device = kernel.links.get(9);
+        assert.deepEqual([device?.mtu, device?.up, device?.mac?.toString()], [1450, true, '0a:00:00:00:00:09'], 'kept, MTU fixed, brought up');
+        kernel.links.set(9, { ...(device as NonNullable<typeof device>), vxlan: { ...(device?.vxlan as NonNullable<NonNullable<typeof device>['vxlan']>), port: 4789 } });
+        reconciler.markKernelChanged();
+        await reconciler.whenConverged();
+        assert.equal(kernel.links.has(9), false, 'incompatible device replaced');
+        assert.equal([...kernel.links.values()].find((l) => l.name === 'flannel.1')?.vxlan?.port, 8472);
+    });
   });
 });
 
 describe('incremental reconcile', () => {
   it('a lease change diffs only that peer against the cache; a kernel change re-reads everything', async () => {
-    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const hex = (value: number) => value.toString(16).padStart(2, '0');
     const many = Array.from({ length: 300 }, (_, index) =>
       peer(`10.${245 + (index >> 8)}.${index & 255}.0/24`, `198.18.0.${20 + (index % 200)}`, `02:00:00:00:${hex(index >> 8)}:${hex(index & 255)}`));
     let peers = many;
-    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
-    try {
-      assert.equal((await reconciler.whenConverged()).fullRead, true);
-      assert.equal(kernel.routes.size, 300);
-      peers = [...many.slice(1), peer('10.99.0.0/24', '198.18.0.99', '02:00:00:00:99:99')];
-      reconciler.markDirty();
-      const incremental = await reconciler.whenConverged();
-      assert.deepEqual([incremental.fullRead, incremental.routes, incremental.neighbours], [false, 2, 4], 'one peer gone, one new: 2 routes, 4 neighbour/FDB ops');
-      assert.equal(kernel.routes.size, 300);
-      kernel.routes.clear();
-      reconciler.markKernelChanged();
-      const full = await reconciler.whenConverged();
-      assert.deepEqual([full.fullRead, full.routes, kernel.routes.size], [true, 300, 300]);
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler) => {
+        assert.equal((await reconciler.whenConverged()).fullRead, true);
+        assert.equal(kernel.routes.size, 300);
+        peers = [...many.slice(1), peer('10.99.0.0/24', '198.18.0.99', '02:00:00:00:99:99')];
+        reconciler.markDirty();
+        const incremental = await reconciler.whenConverged();
+        assert.deepEqual([incremental.fullRead, incremental.routes, incremental.neighbours], [false, 2, 4], 'one peer gone, one new: 2 routes, 4 neighbour/FDB ops');
+        assert.equal(kernel.routes.size, 300);
+        kernel.routes.clear();
+        reconciler.markKernelChanged();
+        const full = await reconciler.whenConverged();
+        assert.deepEqual([full.fullRead, full.routes, kernel.routes.size], [true, 300, 300]);
+    });
   });
 });
 
 describe('targeted re-reads', () => {
   it('a reported route deletion re-reads only routes and repairs it; a link change re-reads links and restores the device', async () => {
-    const kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse('198.18.0.11/24'), scope: 0, flags: 0x80 }]);
+    const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
-    const reconciler = new Reconciler({ kernel, plan: () => backend.plan(own, peers), logger: silentLogger(), resyncIntervalMs: 60_000 });
-    const controller = new AbortController();
-    const running = reconciler.run(controller.signal);
-    try {
-      await reconciler.whenConverged();
-      const golden = kernelText(kernel);
-      kernel.deleteRouteByHand([...kernel.routes.values()][0]!);
-      reconciler.markKernelChanged(['routes']);
-      const routesOnly = await reconciler.whenConverged();
-      assert.deepEqual([routesOnly.fullRead, routesOnly.routes, routesOnly.neighbours], [false, 1, 0]);
-      assert.equal(kernelText(kernel), golden);
-      kernel.deleteLinkByHand('flannel.1');
-      reconciler.markKernelChanged(['links']);
-      await reconciler.whenConverged();
-      assert.equal(kernelText(kernel), golden, 'device and every entry back, though only links were reported');
-    } finally {
-      controller.abort();
-      await running;
-    }
+    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler) => {
+        await reconciler.whenConverged();
+        const golden = kernelText(kernel);
+        kernel.deleteRouteByHand([...kernel.routes.values()][0]!);
+        reconciler.markKernelChanged(['routes']);
+        const routesOnly = await reconciler.whenConverged();
+        assert.deepEqual([routesOnly.fullRead, routesOnly.routes, routesOnly.neighbours], [false, 1, 0]);
+        assert.equal(kernelText(kernel), golden);
+        kernel.deleteLinkByHand('flannel.1');
+        reconciler.markKernelChanged(['links']);
+        await reconciler.whenConverged();
+        assert.equal(kernelText(kernel), golden, 'device and every entry back, though only links were reported');
+    });
   });
 });
