@@ -5,9 +5,13 @@ import { after, before } from 'node:test';
 import { Lab, type LabOptions } from '../../src/lab/lab.js';
 import { sleep } from '../../src/support/timing.js';
 
-/** Registers before/after hooks in the current suite; leftovers of a crashed earlier run are removed first. */
+/**
+ * Registers before/after hooks in the current suite; leftovers of a crashed earlier run are removed first.
+ * FLANNEL_TS_LAB_TAG (1–2 lower-case letters/digits) is appended to the lab prefix, so that two checkouts can
+ * run their end-to-end suites at the same time without sharing a namespace name.
+ */
 export function labForSuite(options: LabOptions): Lab {
-  const lab = new Lab(options);
+  const lab = new Lab({ ...options, prefix: taggedPrefix(options.prefix) });
   before(async () => {
     await lab.down();
     await lab.up();
@@ -16,6 +20,12 @@ export function labForSuite(options: LabOptions): Lab {
     await lab.down();
   });
   return lab;
+}
+
+export function taggedPrefix(prefix: string): string {
+  const tag = process.env.FLANNEL_TS_LAB_TAG ?? '';
+  if (!/^[a-z0-9]{0,2}$/.test(tag)) throw new Error(`FLANNEL_TS_LAB_TAG must be 0-2 lower-case letters/digits, got ${JSON.stringify(tag)}`);
+  return prefix + tag;
 }
 
 /** Polls `condition` every 10 ms; returns how long it took, fails the test after `timeoutMs`. */
