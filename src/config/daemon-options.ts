@@ -45,6 +45,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'ip-blackhole-route', kind: 'bool', fallback: false, help: 'add blackhole route for own subnet' },
   { name: 'net-config-path', kind: 'string', fallback: '/etc/kube-flannel/net-conf.json', help: 'path to the network configuration file (Kubernetes mode)' },
   { name: 'set-node-network-unavailable', kind: 'bool', fallback: true, help: 'set NodeNetworkUnavailable after ready (Kubernetes mode)' },
+  { name: 'logging-format', kind: 'string', fallback: 'text', help: 'log format: text (klog-style lines) or json (one JSON object per line)' },
   { name: 'v', kind: 'int', fallback: 0, help: 'number for the log level verbosity' },
   { name: 'vmodule', kind: 'string', fallback: '', help: 'comma-separated list of pattern=N settings for file-filtered logging (accepted, ignored)' },
   { name: 'log_backtrace_at', kind: 'string', fallback: '', help: 'when logging hits line file:N, emit a stack trace (accepted, ignored)' },
@@ -193,6 +194,7 @@ export interface DaemonOptions {
   readonly iptablesResyncSeconds: number;
   readonly iptablesForwardRules: boolean;
   readonly verbosity: number;
+  readonly loggingFormat: 'text' | 'json';
 }
 
 /** Features whose flag exists upstream but which flannel-ts has not built yet: giving them is an error. */
@@ -224,6 +226,8 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
   const warnings: string[] = [];
   const resync = number('iptables-resync');
   if (resync <= 0) throw new FlannelError('BAD_FLAG', `invalid --iptables-resync ${resync}: want a positive number of seconds`);
+  const loggingFormat = text('logging-format');
+  if (loggingFormat !== 'text' && loggingFormat !== 'json') throw new FlannelError('BAD_FLAG', `invalid --logging-format ${JSON.stringify(loggingFormat)}: want text or json`);
   return {
     options: {
       etcdEndpoints: text('etcd-endpoints').split(','),
@@ -248,6 +252,7 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
       iptablesResyncSeconds: resync,
       iptablesForwardRules: values['iptables-forward-rules'] === true,
       verbosity: number('v'),
+      loggingFormat,
     },
     warnings,
   };
