@@ -14,6 +14,7 @@ import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
+import { SdNotifier } from '../adapters/systemd/sd-notify.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { type DaemonOptions, parseFlags, toDaemonOptions, usage } from '../config/daemon-options.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -39,7 +40,8 @@ async function main(): Promise<number> {
     process.stderr.write(`${VERSION}\n`);
     return 0;
   }
-  const logger = createLogger({ verbosity: parsed.values.v as number });
+  const logger = createLogger({ verbosity: parsed.values.v as number, format: parsed.values['logging-format'] === 'json' ? 'json' : 'text' });
+  const notify = systemdNotify(logger);
   for (const warning of parsed.envWarnings) logger.warn({ err: warning }, 'failed to set flag from env');
   let options: DaemonOptions;
   try {
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
     for (const warning of result.warnings) logger.warn(warning);
   } catch (error) {
     logger.fatal(errorMessage(error));
+    notify({ STATUS: `failed: ${errorMessage(error)}` });
     return 1;
   }
   logger.info({ flags: { ...parsed.values, 'etcd-password': parsed.values['etcd-password'] ? '<redacted>' : '' } }, 'CLI flags config');
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       logger.info({ signal }, 'shutting down');
+      notify({ STOPPING: '1', STATUS: `stopping (${signal})` });
       controller.abort();
     });
   }
@@ -82,6 +86,10 @@ async function main(): Promise<number> {
       blackholeRoute: options.ipBlackholeRoute,
       renewMarginMs: options.subnetLeaseRenewMarginMinutes * 60_000,
       writeSubnetFile: (contents) => writeFileAtomic(options.subnetFile, contents),
+      onReady: (lease) => notify({
+        READY: '1',
+        STATUS: `ready: subnet ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}, ${options.subnetFile} written`,
+      }),
       watchKernel: (onChange) =>
         startKernelWatcher({
           onReport: (report) => {
@@ -95,17 +103,39 @@ async function main(): Promise<number> {
       health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready);
       logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
     }
+    notify({ STATUS: 'starting: waiting for the network config and a subnet lease' });
     await daemon.run(controller.signal);
     return 0;
   } catch (error) {
     const code = error instanceof FlannelError ? error.code : 'ERROR';
     logger.fatal({ code }, errorMessage(error));
+    notify({ STATUS: `failed: ${errorMessage(error)}` });
     return 1;
   } finally {
     await health?.close();
     kernel?.close();
     await subnetManager?.close();
   }
+}
+
+/**
+ * sd_notify when started by systemd (NOTIFY_SOCKET set), nothing otherwise. A bad NOTIFY_SOCKET or a failed
+ * send is logged and never stops flanneld.
+ */
+function systemdNotify(logger: Logger): (assignments: Record<string, string>) => void {
+  let notifier: SdNotifier | undefined;
+  try {
+    notifier = SdNotifier.fromEnvironment(process.env);
+  } catch (error) {
+    logger.warn({ err: errorMessage(error) }, 'ignoring NOTIFY_SOCKET');
+  }
+  return (assignments) => {
+    try {
+      notifier?.notify(assignments);
+    } catch (error) {
+      logger.warn({ err: errorMessage(error), socket: notifier?.socketName }, 'cannot notify systemd');
+    }
+  };
 }
 
 function createRegistry(options: DaemonOptions, logger: Logger): EtcdRegistry {

@@ -56,6 +56,8 @@ export interface DaemonDeps {
   readonly blackholeRoute?: boolean;
   readonly renewMarginMs: number;
   readonly writeSubnetFile: (contents: string) => void;
+  /** Called once, right after subnet.env is first written (flanneld then tells systemd READY=1); must not throw. */
+  readonly onReady?: (lease: Lease) => void;
   /** Starts kernel notifications; `onChange` is called when our state may have been changed by someone else. */
   readonly watchKernel?: (onChange: (change: KernelChange) => void) => Promise<KernelChangeSource>;
   readonly configRetryMs?: number;
@@ -105,6 +107,7 @@ export class Daemon {
       this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
       this.readyFlag = true;
       logger.info({ subnet: lease.subnet.toString() }, 'flannel is ready');
+      this.deps.onReady?.(lease);
     } catch (error) {
       // As upstream: keep routing for the pods that exist, stay not-ready (/readyz 503) so it gets noticed.
       logger.error({ err: errorMessage(error) }, 'failed to write subnet file; staying not ready');

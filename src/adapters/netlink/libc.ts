@@ -25,7 +25,8 @@ export const SOL_NETLINK = 270;
 export const NETLINK_EXT_ACK = 11;
 const errors = getSystemErrorMap();
 
-function check(result: number, what: string): number {
+/** Returns `result`, or throws FlannelError named for errno (e.g. EPERM) when a libc call returned -1. */
+export function check(result: number, what: string): number {
   if (result >= 0) return result;
   const errno = koffi.errno();
   const [code, text] = errors.get(-errno) ?? [`ERRNO_${errno}`, `errno ${errno}`];
