@@ -4,6 +4,7 @@
  *   flannelctl config check FILE|-          print the effective network config, or every problem (exit 1)
  *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
  *   flannelctl uninstall                    remove everything flannel-ts owns on this host
+ *   flannelctl docker-opts [-f -d -i -c -k -m]   Docker options from subnet.env (mk-docker-opts.sh)
  *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { uninstall } from '../daemon/uninstall.js';
+import { dockerOptsCommand } from './docker-opts-command.js';
 import { networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
 import { inNetns, listNetns, processAlive } from '../lab/shell.js';
 import { Lab, type LabOptions, savedLabOptions } from '../lab/lab.js';
@@ -23,6 +25,7 @@ const USAGE = `Usage:
   flannelctl config check FILE|-
   flannelctl leases [--etcd-endpoints URLS] [--etcd-prefix PREFIX]
   flannelctl uninstall      (stop flanneld first: removes its rules, routes and devices from this host)
+  flannelctl docker-opts [-f FLANNEL-ENV-FILE] [-d DOCKER-ENV-FILE] [-i] [-c] [-m] [-k COMBINED-KEY]
   flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P] [--keep]
   flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
   flannelctl lab status [--prefix P]
@@ -35,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'leases') return listLeases([action ?? '', ...rest].filter((a) => a !== ''));
   if (group === 'lab' && action) return lab(action, rest);
   if (group === 'uninstall') return removeEverything();
+  if (group === 'docker-opts') return dockerOptsCommand(argv.slice(1));
   process.stderr.write(USAGE);
   return group === undefined || group === '--help' || group === '-h' ? 0 : 2;
 }

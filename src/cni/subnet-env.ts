@@ -32,10 +32,10 @@ export interface SubnetEnv {
 }
 
 /**
- * Parses KEY=VALUE lines; tolerates `export `, quotes and comments (as godotenv). Unknown keys are ignored.
- * A bad value throws FlannelError('BAD_SUBNET_ENV') naming the key and the value.
+ * The KEY=VALUE lines of an env file as written by flanneld and read by a shell: `export `, surrounding quotes
+ * and `#` comment lines tolerated (as godotenv); the last assignment of a key wins.
  */
-export function parseSubnetEnv(text: string): SubnetEnv {
+export function envAssignments(text: string): Map<string, string> {
   const values = new Map<string, string>();
   for (const rawLine of text.split(/\r?\n/)) {
     const line = rawLine.trim();
@@ -46,6 +46,14 @@ export function parseSubnetEnv(text: string): SubnetEnv {
     const value = line.slice(equals + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
     values.set(key, value);
   }
+  return values;
+}
+
+/**
+ * Parses subnet.env (envAssignments); unknown keys are ignored. A bad value throws FlannelError('BAD_SUBNET_ENV') naming the key and the value.
+ */
+export function parseSubnetEnv(text: string): SubnetEnv {
+  const values = envAssignments(text);
   const cidrs = (key: string): Cidr[] => {
     const value = values.get(key);
     if (value === undefined || value === '') return [];
