@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client iproute2 iptables nftables containernetworking-plugins iperf3 iputils-ping tcpdump openssl procps ca-certificates)
+packages=(etcd-server etcd-client iproute2 iptables nftables containernetworking-plugins iperf3 iputils-ping tcpdump openssl procps ca-certificates
+  systemd docker.io busybox-static)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
@@ -19,6 +20,13 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # docker.io and containerd start their daemons on install; the tests run their own dockerd inside lab
+  # namespaces and nothing may touch the root namespace's network, so services stay stopped during install.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
