@@ -1,8 +1,9 @@
 /**
  * The lease stream a daemon consumes: a snapshot first, then events, forever, whatever the registry does.
  * Watching resumes from the last seen revision + 1 after a failure (backoff 100 ms doubling to 5 s, reset after
- * a good batch, as upstream); a compacted revision, or a failure to resume, leads to a fresh listing sent as a
- * snapshot. Malformed keys and values are reported through `onMalformed` and never become removals (upstream
+ * a good batch, as upstream); a compacted revision, or a store that was wiped or restored (REGISTRY_RESET),
+ * leads at once to a fresh listing sent as a snapshot — a snapshot without our own lease is how the daemon
+ * learns that it must re-assert it. Malformed keys and values are reported through `onMalformed` and never become removals (upstream
  * resets every peer on one bad value, reference §3.7).
  */
 import type { LeaseWatchResult } from '../lease/lease-tracker.js';
@@ -51,8 +52,10 @@ export async function* watchLeaseStream(registry: Registry, options: LeaseWatchO
       }
     } catch (error) {
       if (signal.aborted) break;
-      if (error instanceof FlannelError && error.code === 'COMPACTED') {
-        logger.warn({ revision: String(resumeFrom) }, 'watch revision compacted; re-listing leases');
+      if (error instanceof FlannelError && (error.code === 'COMPACTED' || error.code === 'REGISTRY_RESET')) {
+        logger.warn({ revision: String(resumeFrom), err: error.message }, error.code === 'COMPACTED'
+          ? 'watch revision compacted; re-listing leases'
+          : 'lease store was wiped or restored; re-listing leases');
         resumeFrom = undefined;
         continue;
       }

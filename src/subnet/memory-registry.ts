@@ -1,8 +1,10 @@
 /**
  * An in-memory Registry with etcd's semantics (revisions, atomic create, TTL expiry, watch from a revision,
- * compaction), for unit and component tests. Test-only controls: `putRaw` (write any key/value, as a foreign
- * writer could), `compact` (drop history before a revision) and `failWatches` (break every open watch, as a
- * lost connection does). An expiring TTL looks to watchers exactly like `deleteLease`.
+ * compaction, a watch from a revision the store never reached is REGISTRY_RESET), for unit and component tests.
+ * Test-only controls: `putRaw` (write any key/value, as a foreign writer could), `compact` (drop history before
+ * a revision), `failWatches` (break every open watch, as a lost connection does) and `wipe` (an etcd
+ * disaster: everything gone, revisions start again). An expiring TTL looks to watchers exactly like
+ * `deleteLease`.
  */
 import { type Lease, encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
 import type { LeaseEvent } from '../lease/lease-tracker.js';
@@ -81,12 +83,25 @@ export class MemoryRegistry implements Registry {
     this.wake();
   }
 
+  /** The store is lost and recreated empty (no config, no leases, revision 1); open watches break. */
+  wipe(): void {
+    this.entries.clear();
+    this.history.length = 0;
+    this.revision = 1n;
+    this.compactedBelow = 0n;
+    this.config = undefined;
+    this.failWatches();
+  }
+
   get currentRevision(): bigint {
     return this.revision;
   }
 
   async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch> {
     this.watchFailure = undefined;
+    if (fromRevision - 1n > this.revision) {
+      throw new FlannelError('REGISTRY_RESET', `store is at revision ${this.revision}, below revision ${fromRevision - 1n} already seen`);
+    }
     if (fromRevision < this.compactedBelow) {
       throw new FlannelError('COMPACTED', `revision ${fromRevision} has been compacted (oldest ${this.compactedBelow})`);
     }

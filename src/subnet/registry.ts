@@ -8,8 +8,11 @@
  * - `listLeases` returns every parseable lease plus a `malformed` entry for each key or value that is not one,
  *   and the store revision the listing reflects.
  * - `watchLeases(from)` yields every change with revision ≥ `from`, in order, in batches that carry the revision
- *   of their last change; it throws FlannelError('COMPACTED') when `from` is no longer available and a
- *   retryable FlannelError when the connection fails. It ends when `signal` aborts.
+ *   of their last change; it throws FlannelError('COMPACTED') when `from` is no longer available,
+ *   FlannelError('REGISTRY_RESET') when the store is not the one revision `from - 1` was seen in (wiped or
+ *   restored: it is below that revision, or another etcd cluster), and a retryable FlannelError when the
+ *   connection fails. It ends when `signal` aborts. After COMPACTED or REGISTRY_RESET only a new listing
+ *   tells the truth.
  */
 import type { Lease } from '../lease/lease.js';
 import type { LeaseEvent } from '../lease/lease-tracker.js';

@@ -16,6 +16,8 @@ interface Harness {
   putRaw(key: string, value: string): void;
   rawValue(key: string): string | undefined;
   compactNow(): Promise<void>;
+  /** The store is lost and comes back empty (etcd: a new data dir), its revisions starting again. */
+  wipe(): Promise<void>;
 }
 
 const lease = (subnet: string, ip: string): Lease => ({ subnet: Cidr.parse(subnet), attrs: { publicIP: IpAddress.parse(ip), backendType: 'host-gw' } });
@@ -90,6 +92,19 @@ function registryContract(name: string, setUp: () => Promise<Harness>, tearDown:
       await harness.compactNow();
       await assert.rejects(collect(harness.registry, old, 1), (error: unknown) => error instanceof FlannelError && error.code === 'COMPACTED');
     });
+    // Last: it loses everything the tests above wrote.
+    it('a watch resumed on a wiped store is REGISTRY_RESET (not a silent wait), and a new listing starts over', async () => {
+      await harness.registry.createLease(lease('10.244.6.0/24', '198.18.0.16'), 86400);
+      const seen = (await harness.registry.listLeases()).revision;
+      await harness.wipe();
+      await assert.rejects(collect(harness.registry, seen + 1n, 1), (error: unknown) => error instanceof FlannelError && error.code === 'REGISTRY_RESET');
+      const listing = await harness.registry.listLeases();
+      assert.deepEqual(listing.leases, []);
+      assert.ok(listing.revision < seen);
+      await harness.registry.createLease(lease('10.244.6.0/24', '198.18.0.16'), 86400);
+      const batches = await collect(harness.registry, listing.revision + 1n, 1);
+      assert.deepEqual(batches.flatMap((b) => b.events.map((e) => e.type)), ['added']);
+    });
   });
 }
 
@@ -105,6 +120,7 @@ registryContract('MemoryRegistry', async () => {
     putRaw: (key, value) => memory.putRaw(key, value),
     rawValue: (key) => raw.get(key)?.value,
     compactNow: async () => memory.compact(memory.currentRevision + 1n),
+    wipe: async () => memory.wipe(),
   };
 }, async () => memory.close());
 
@@ -126,6 +142,7 @@ registryContract('EtcdRegistry on a real etcd', async () => {
       const revision = (await etcdRegistry.listLeases()).revision;
       etcd.etcdctl(['compact', String(revision)]);
     },
+    wipe: () => etcd.wipe(),
   };
 }, async () => {
   await etcdRegistry.close();

@@ -1,29 +1,51 @@
 /**
  * A small etcd v3 client speaking gRPC over Node's own HTTP/2, for exactly what flanneld needs: range, put,
- * delete, the create-if-absent transaction, lease grant/revoke, watch streams, TLS client certificates, user
- * authentication (token, renewed when etcd says it is invalid) and failover across endpoints.
+ * delete, the create-if-absent transaction, lease grant/revoke, watch streams, TLS (a CA alone, or with a client
+ * certificate), user authentication and failover across endpoints (EtcdConnections).
  *
  * Why not npm `etcd3`: it loads grpc-js and parses etcd's .proto files at start-up, ~250 ms and ~25 MB of RSS
  * in every flanneld, for a dozen message types. Why gRPC and not etcd's JSON gateway: the gateway refuses client
  * certificates that carry a CommonName when client-cert auth and RBAC are both on — a common flannel setup.
  *
- * Errors: an endpoint that cannot be reached (or answers UNAVAILABLE) is skipped for the next one
- * (EtcdUnreachable after all of them); any other gRPC status becomes EtcdGrpcError with etcd's code and message.
+ * Failover: a request goes to the endpoint that answered last; when an endpoint cannot be reached, resets the
+ * request, answers UNAVAILABLE (no leader, shutting down) or does not answer within `requestTimeoutMs`, the
+ * request moves on to the next endpoint — except the one request that must not run twice (create-if-absent),
+ * which fails retryably instead once it may have reached etcd. A watch is opened on the first endpoint that
+ * confirms it (etcd's "created" response) in time, with gRPC's `hasleader` metadata, so that a member cut off
+ * from the quorum ends it instead of keeping it silent.
+ *
+ * Authentication: the token is fetched on first use and fetched again when etcd rejects it — in unary calls
+ * and when a watch is created (tokens expire after etcd's --auth-token-ttl, and all of them on an etcd restart).
+ *
+ * Errors: EtcdUnreachable after every endpoint failed (`configuration` when each failed for a reason retrying
+ * cannot fix: TLS trust, a rejected client certificate, a scheme that does not match the port); any other gRPC
+ * status becomes EtcdGrpcError with etcd's code and message.
  */
-import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2';
+import { constants } from 'node:http2';
+import { EndpointFailure, type EtcdConnectionOptions, EtcdConnections } from './etcd-connections.js';
+import { describeConnectionFailure } from './etcd-connection-errors.js';
+import { type KeyValue, type ResponseHeader, type WatchResult, WatchStream, WatchTimeout, parseHeader, parseKv, safeDecode } from './etcd-watch-stream.js';
+import { frame, unframe } from './grpc-frame.js';
 import { ProtoMessage, ProtoWriter } from './protobuf.js';
 
-export interface EtcdClientOptions {
-  readonly endpoints: readonly string[];
-  readonly tls?: { readonly ca?: Buffer; readonly cert: Buffer; readonly key: Buffer };
+export type { KeyValue, ResponseHeader, WatchResult } from './etcd-watch-stream.js';
+
+export interface EtcdClientOptions extends EtcdConnectionOptions {
   readonly username?: string;
   readonly password?: string;
+  /** How long one endpoint has to answer a request (default 5 s) before the next one is tried. */
   readonly requestTimeoutMs?: number;
-  /** HTTP/2 PING interval (default 15 s); a connection that leaves a PING unanswered for one interval is dropped. */
-  readonly keepaliveMs?: number;
 }
 
-export class EtcdUnreachable extends Error {}
+export class EtcdUnreachable extends Error {
+  constructor(
+    message: string,
+    /** Every endpoint failed for a reason that retrying cannot fix (TLS, scheme). */
+    readonly configuration = false,
+  ) {
+    super(message);
+  }
+}
 
 export class EtcdGrpcError extends Error {
   constructor(
@@ -34,24 +56,11 @@ export class EtcdGrpcError extends Error {
   }
 }
 
-const KEEPALIVE_MS = 15_000;
-
 export const GRPC_STATUS = { invalidArgument: 3, permissionDenied: 7, outOfRange: 11, unavailable: 14, unauthenticated: 16 } as const;
 
-export interface KeyValue {
-  readonly key: string;
-  readonly value: string;
-  readonly lease: bigint;
-  readonly modRevision: bigint;
-}
-
-export interface WatchResult {
-  readonly revision: bigint;
-  readonly events: ReadonlyArray<{ readonly type: 'PUT' | 'DELETE'; readonly kv: KeyValue }>;
-  readonly canceled: boolean;
-  readonly compactRevision: bigint;
-  readonly cancelReason: string;
-}
+const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** etcd's answers to a token that expired (--auth-token-ttl) or died with a restart; 3.4 says "permission denied" on watches. */
+const STALE_TOKEN = /invalid auth token|token is not provided|auth revision is old|permission denied/i;
 
 /** The smallest key greater than every key with this prefix (etcd's range_end for a prefix). */
 export function prefixEnd(prefix: string): Buffer {
@@ -65,47 +74,23 @@ export function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
-/** A gRPC length-prefixed message (uncompressed). */
-function frame(message: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
-}
-
-/** Splits complete gRPC messages off the front of `buffer`; returns them and the rest. */
-function unframe(buffer: Buffer): { messages: Buffer[]; rest: Buffer } {
-  const messages: Buffer[] = [];
-  let offset = 0;
-  while (buffer.length - offset >= 5) {
-    const length = buffer.readUInt32BE(offset + 1);
-    if (buffer.length - offset - 5 < length) break;
-    messages.push(buffer.subarray(offset + 5, offset + 5 + length));
-    offset += 5 + length;
-  }
-  return { messages, rest: buffer.subarray(offset) };
-}
-
-function parseKv(message: ProtoMessage): KeyValue {
-  return { key: message.string(1), value: message.string(5), lease: message.int(6), modRevision: message.int(3) };
-}
+/** A failure after the request may have reached etcd (so it must not be repeated unless idempotent). */
+class AfterSend extends Error {}
 
 export class EtcdClient {
-  private readonly endpoints: string[];
-  private readonly sessions = new Map<string, ClientHttp2Session>();
-  private preferred = 0;
+  private readonly connections: EtcdConnections;
   private token: string | undefined;
-  private closed = false;
 
   constructor(private readonly options: EtcdClientOptions) {
-    this.endpoints = options.endpoints.map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
-    if (this.endpoints.length === 0) throw new EtcdUnreachable('no etcd endpoints given');
+    this.connections = new EtcdConnections(options);
+    if (this.connections.endpoints.length === 0) throw new EtcdUnreachable('no etcd endpoints given');
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
     return (await this.range(new ProtoWriter().bytes(1, key))).kvs[0];
   }
 
-  async getPrefix(prefix: string): Promise<{ kvs: KeyValue[]; revision: bigint }> {
+  async getPrefix(prefix: string): Promise<{ kvs: KeyValue[]; revision: bigint; header: ResponseHeader }> {
     return this.range(new ProtoWriter().bytes(1, prefix).bytes(2, prefixEnd(prefix)));
   }
 
@@ -124,13 +109,16 @@ export class EtcdClient {
     await this.call('/etcdserverpb.KV/DeleteRange', new ProtoWriter().bytes(1, key));
   }
 
-  /** `put(key, value, lease)` only if the key does not exist (version == 0); returns whether it was created. */
+  /**
+   * `put(key, value, lease)` only if the key does not exist (version == 0); returns whether it was created.
+   * Never sent twice: a repeat after an unanswered first attempt could report our own key as someone else's.
+   */
   async createIfAbsent(key: string, value: string, lease: bigint): Promise<boolean> {
     const request = new ProtoWriter()
       // Compare{result: EQUAL (0), target: VERSION (0), key, version: 0} — version is a oneof, so 0 is written.
       .message(1, (compare) => compare.bytes(3, key).varint(4, 0))
       .message(2, (op) => op.message(2, (put) => put.bytes(1, key).bytes(2, value).varint(3, lease)));
-    return (await this.call('/etcdserverpb.KV/Txn', request)).bool(2);
+    return (await this.call('/etcdserverpb.KV/Txn', request, false)).bool(2);
   }
 
   async grantLease(ttlSeconds: number): Promise<{ id: bigint; ttlSeconds: number }> {
@@ -145,192 +133,159 @@ export class EtcdClient {
   }
 
   /**
-   * Watches keys with `prefix` from `startRevision`; yields every response until `signal` aborts. When the
-   * stream breaks it throws EtcdUnreachable, so the caller resumes from the last revision it saw.
+   * Watches keys with `prefix` from `startRevision`; yields every response, the "created" one first, until
+   * `signal` aborts. When the stream breaks it throws (EtcdUnreachable, or EtcdGrpcError with etcd's status),
+   * so the caller resumes from the last revision it saw — on another endpoint if this one failed.
    */
   async *watch(prefix: string, startRevision: bigint, signal: AbortSignal): AsyncGenerator<WatchResult> {
-    await this.ensureToken();
     const create = new ProtoWriter().message(1, (request) => request.bytes(1, prefix).bytes(2, prefixEnd(prefix)).varintIfSet(3, startRevision));
-    const { stream } = await this.open('/etcdserverpb.Watch/Watch', frame(create.toBuffer()), false);
-    const queue: Array<WatchResult | Error> = [];
-    let wake: (() => void) | undefined;
-    const push = (item: WatchResult | Error) => {
-      queue.push(item);
-      wake?.();
-    };
-    let pending: Buffer = Buffer.alloc(0);
-    stream.on('data', (chunk: Buffer) => {
-      const { messages, rest } = unframe(Buffer.concat([pending, chunk]));
-      pending = Buffer.from(rest);
-      for (const raw of messages) {
-        const response = ProtoMessage.decode(raw);
-        push({
-          revision: response.message(1).int(3),
-          events: response.messages(11).map((event) => ({ type: event.int(1) === 1n ? ('DELETE' as const) : ('PUT' as const), kv: parseKv(event.message(2)) })),
-          canceled: response.bool(4),
-          compactRevision: response.int(5),
-          cancelReason: response.string(6),
-        });
-      }
-    });
-    stream.on('trailers', (trailers) => {
-      const status = Number(trailers['grpc-status'] ?? 0);
-      if (status !== 0) push(new EtcdGrpcError(status, decodeURIComponent(String(trailers['grpc-message'] ?? 'watch failed'))));
-    });
-    stream.on('close', () => push(new EtcdUnreachable('watch stream closed')));
-    stream.on('error', (error: Error) => push(new EtcdUnreachable(`watch stream failed: ${error.message}`)));
-    const onAbort = () => wake?.();
-    signal.addEventListener('abort', onAbort);
+    let opened = await this.openWatch(frame(create.toBuffer()), signal);
+    if (!opened) return;
+    if (this.options.username && opened.created.canceled && STALE_TOKEN.test(opened.created.cancelReason)) {
+      opened.stream.close();
+      this.token = undefined;
+      opened = await this.openWatch(frame(create.toBuffer()), signal);
+      if (!opened) return;
+    }
+    const { stream } = opened;
     try {
-      while (!signal.aborted) {
-        const item = queue.shift();
-        if (item instanceof Error) throw item;
-        if (item) {
-          yield item;
-          continue;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+      yield opened.created;
+      for (;;) {
+        const result = await stream.next(signal);
+        if (!result) return;
+        yield result;
       }
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      stream.close(constants.NGHTTP2_CANCEL);
+      stream.close();
     }
   }
 
   close(): void {
-    this.closed = true;
-    for (const session of this.sessions.values()) session.close();
-    this.sessions.clear();
+    this.connections.close();
   }
 
-  private async range(request: ProtoWriter): Promise<{ kvs: KeyValue[]; revision: bigint }> {
+  /** Opens a watch on the first endpoint that confirms its creation in time; undefined when aborted. */
+  private async openWatch(body: Buffer, signal: AbortSignal): Promise<{ stream: WatchStream; created: WatchResult } | undefined> {
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    return this.failover(true, async (endpoint) => {
+      const http2Stream = await this.connections.stream(endpoint, { ':path': '/etcdserverpb.Watch/Watch', hasleader: 'true', ...(await this.tokenHeader()) });
+      http2Stream.write(body);
+      const stream = new WatchStream(http2Stream, (status, message, cause) => this.streamFailure(endpoint, status, message, cause));
+      try {
+        const created = await stream.next(signal, timeoutMs);
+        return created && { stream, created };
+      } catch (error) {
+        stream.close();
+        if (error instanceof WatchTimeout) this.connections.probe(endpoint);
+        throw error;
+      }
+    });
+  }
+
+  private async range(request: ProtoWriter): Promise<{ kvs: KeyValue[]; revision: bigint; header: ResponseHeader }> {
     const response = await this.call('/etcdserverpb.KV/Range', request);
-    return { kvs: response.messages(2).map(parseKv), revision: response.message(1).int(3) };
+    const header = parseHeader(response.message(1));
+    return { kvs: response.messages(2).map(parseKv), revision: header.revision, header };
   }
 
-  /** A unary call, authenticated when a user is configured; an expired token is renewed once. */
-  private async call(path: string, request: ProtoWriter): Promise<ProtoMessage> {
-    await this.ensureToken();
+  /** A unary call, authenticated when a user is configured; a stale token is renewed once. */
+  private async call(path: string, request: ProtoWriter, idempotent = true): Promise<ProtoMessage> {
+    const body = frame(request.toBuffer());
     try {
-      return await this.unary(path, request.toBuffer());
+      return await this.failover(idempotent, async (endpoint) => this.unary(endpoint, path, body, await this.tokenHeader()));
     } catch (error) {
-      if (error instanceof EtcdGrpcError && this.options.username && /invalid auth token|token is not provided/i.test(error.message)) {
+      if (error instanceof EtcdGrpcError && this.options.username && this.token !== undefined && STALE_TOKEN.test(error.message)) {
         this.token = undefined;
-        await this.ensureToken();
-        return this.unary(path, request.toBuffer());
+        return this.failover(idempotent, async (endpoint) => this.unary(endpoint, path, body, await this.tokenHeader()));
       }
       throw error;
     }
   }
 
-  private async ensureToken(): Promise<void> {
-    if (!this.options.username || this.token !== undefined) return;
-    const request = new ProtoWriter().bytes(1, this.options.username).bytes(2, this.options.password ?? '');
-    this.token = (await this.unary('/etcdserverpb.Auth/Authenticate', request.toBuffer())).string(2);
+  /**
+   * Runs `attempt` on each endpoint in turn until one answers. An endpoint that could not be reached is always
+   * skipped; one that failed after the request was sent (timeout, reset, UNAVAILABLE) only when `idempotent`.
+   */
+  private async failover<T>(idempotent: boolean, attempt: (endpoint: string) => Promise<T>): Promise<T> {
+    const failures: EndpointFailure[] = [];
+    for (const endpoint of this.connections.candidates()) {
+      try {
+        const result = await attempt(endpoint);
+        this.connections.succeeded(endpoint);
+        return result;
+      } catch (error) {
+        const unavailable = error instanceof EtcdGrpcError && error.grpcCode === GRPC_STATUS.unavailable;
+        if (error instanceof EtcdGrpcError && !unavailable) {
+          this.connections.succeeded(endpoint);
+          throw error;
+        }
+        const failure = error instanceof EndpointFailure ? error : new EndpointFailure(`${endpoint}: ${(error as Error).message}`, false);
+        failures.push(failure);
+        const sent = error instanceof AfterSend || error instanceof WatchTimeout || unavailable;
+        if (sent && !idempotent) throw unavailable ? error : new EtcdUnreachable(failure.message);
+      }
+    }
+    const configuration = failures.length > 0 && failures.every((failure) => failure.configuration);
+    throw new EtcdUnreachable(`no etcd endpoint answered (${failures.map((failure) => failure.message).join('; ')})`, configuration);
   }
 
-  private async unary(path: string, message: Buffer): Promise<ProtoMessage> {
-    const { stream } = await this.open(path, frame(message), true);
+  private async tokenHeader(): Promise<Record<string, string>> {
+    if (!this.options.username) return {};
+    if (this.token === undefined) {
+      const request = new ProtoWriter().bytes(1, this.options.username).bytes(2, this.options.password ?? '');
+      const response = await this.failover(true, (endpoint) => this.unary(endpoint, '/etcdserverpb.Auth/Authenticate', frame(request.toBuffer()), {}));
+      this.token = response.string(2);
+    }
+    return { token: this.token };
+  }
+
+  private streamFailure(endpoint: string, status: number | undefined, message: string, cause?: Error): Error {
+    if (status !== undefined) return new EtcdGrpcError(status, message);
+    const failure = this.connections.failureOf(endpoint) ?? (cause ? describeConnectionFailure(endpoint, cause, true) : undefined);
+    return new EtcdUnreachable(failure?.message ?? `${endpoint}: ${message}`, failure?.configuration ?? false);
+  }
+
+  /** One request on one endpoint: the decoded answer, EtcdGrpcError, EndpointFailure (not sent) or AfterSend. */
+  private async unary(endpoint: string, path: string, body: Buffer, headers: Record<string, string>): Promise<ProtoMessage> {
+    const stream = await this.connections.stream(endpoint, { ':path': path, ...headers });
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
-      let data = Buffer.alloc(0);
+      const chunks: Buffer[] = [];
       let status: number | undefined;
       let statusMessage = '';
-      const timer = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), this.options.requestTimeoutMs ?? 5000);
-      const takeStatus = (headers: Record<string, unknown>) => {
-        if (headers['grpc-status'] !== undefined) {
-          status = Number(headers['grpc-status']);
-          statusMessage = decodeURIComponent(String(headers['grpc-message'] ?? ''));
-        }
+      let timedOut = false;
+      let streamError: Error | undefined;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stream.close(constants.NGHTTP2_CANCEL);
+        this.connections.probe(endpoint);
+      }, timeoutMs);
+      const takeStatus = (received: Record<string, unknown>) => {
+        if (received['grpc-status'] === undefined) return;
+        status = Number(received['grpc-status']);
+        statusMessage = safeDecode(String(received['grpc-message'] ?? ''));
       };
       stream.on('response', takeStatus);
       stream.on('trailers', takeStatus);
-      stream.on('data', (chunk: Buffer) => (data = Buffer.concat([data, chunk])));
-      stream.on('error', (error: Error) => {
-        clearTimeout(timer);
-        reject(new EtcdUnreachable(error.message));
-      });
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (error: Error) => (streamError = error));
       stream.on('close', () => {
         clearTimeout(timer);
-        if (status === undefined) return reject(new EtcdUnreachable(`${path}: no answer`));
-        if (status !== 0) return reject(new EtcdGrpcError(status, statusMessage));
-        const [first] = unframe(data).messages;
-        resolve(ProtoMessage.decode(first ?? Buffer.alloc(0)));
-      });
-    });
-  }
-
-  /**
-   * Opens a call on the preferred endpoint, failing over to the next ones when one cannot be reached.
-   * `end`: half-close after `body` (unary) or keep the stream open (watch).
-   */
-  private async open(path: string, body: Buffer, end: boolean): Promise<{ stream: ClientHttp2Stream }> {
-    if (this.closed) throw new EtcdUnreachable('client closed');
-    const failures: string[] = [];
-    for (let offset = 0; offset < this.endpoints.length; offset++) {
-      const index = (this.preferred + offset) % this.endpoints.length;
-      const endpoint = this.endpoints[index] as string;
-      try {
-        const session = await this.session(endpoint);
-        const stream = session.request({
-          ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers',
-          ...(this.token && !path.endsWith('/Authenticate') ? { token: this.token } : {}),
-        });
-        if (end) stream.end(body);
-        else stream.write(body);
-        this.preferred = index;
-        return { stream };
-      } catch (error) {
-        failures.push(`${endpoint}: ${(error as Error).message}`);
-      }
-    }
-    throw new EtcdUnreachable(`no etcd endpoint answered (${failures.join('; ')})`);
-  }
-
-  /** One HTTP/2 connection per endpoint, made on first use and dropped when it fails. */
-  private session(endpoint: string): Promise<ClientHttp2Session> {
-    const existing = this.sessions.get(endpoint);
-    if (existing && !existing.closed && !existing.destroyed) return Promise.resolve(existing);
-    const { tls } = this.options;
-    return new Promise((resolve, reject) => {
-      const session = connect(endpoint, tls ? { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } : {});
-      const timer = setTimeout(() => session.destroy(new Error(`no connection within ${this.options.requestTimeoutMs ?? 5000} ms`)), this.options.requestTimeoutMs ?? 5000);
-      session.once('connect', () => {
-        clearTimeout(timer);
-        this.sessions.set(endpoint, session);
-        resolve(session);
-      });
-      // Also after connecting: a connection that fails later is dropped (its streams see the error) instead of
-      // an unhandled 'error' event taking the process down.
-      session.on('error', (error) => {
-        clearTimeout(timer);
-        this.sessions.delete(endpoint);
-        reject(error);
-      });
-      // Keepalive, as gRPC clients do: a watch on a connection whose peer vanished without a FIN would otherwise
-      // wait forever. An unanswered PING by the next tick (≤ 2 × KEEPALIVE_MS) drops the connection; the
-      // watch then fails and is resumed on another connection.
-      let pingOutstanding = false;
-      const keepalive = setInterval(() => {
-        // 'close' (which clears this timer) comes a tick after destroy(): never ping a dead session, it throws.
-        if (session.destroyed || session.closed) return clearInterval(keepalive);
-        if (pingOutstanding) return session.destroy(new Error('etcd did not answer an HTTP/2 PING'));
-        pingOutstanding = true;
-        try {
-          session.ping((error) => {
-            pingOutstanding = false;
-            if (error) session.destroy(error);
-          });
-        } catch (error) {
-          session.destroy(error as Error);
+        if (status === undefined) {
+          const failure = this.connections.failureOf(endpoint) ?? (streamError ? describeConnectionFailure(endpoint, streamError, true) : undefined);
+          const message = timedOut ? `${endpoint}: ${path}: no answer within ${timeoutMs} ms` : (failure?.message ?? `${endpoint}: ${path}: no answer`);
+          if (failure?.configuration) return reject(failure);
+          return reject(new AfterSend(message));
         }
-      }, this.options.keepaliveMs ?? KEEPALIVE_MS);
-      keepalive.unref();
-      session.once('close', () => {
-        clearInterval(keepalive);
-        this.sessions.delete(endpoint);
+        if (status !== 0) return reject(new EtcdGrpcError(status, statusMessage));
+        try {
+          const [first] = unframe(Buffer.concat(chunks)).messages;
+          resolve(ProtoMessage.decode(first ?? Buffer.alloc(0)));
+        } catch (error) {
+          reject(new AfterSend(`${endpoint}: ${path}: undecodable answer: ${(error as Error).message}`));
+        }
       });
-      session.on('goaway', () => this.sessions.delete(endpoint));
+      stream.end(body);
     });
   }
 }

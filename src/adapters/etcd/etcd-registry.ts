@@ -7,8 +7,14 @@
  * - Renewal grants a new 24 h etcd lease and re-puts the value under it, like upstream.
  * - Listing does not call TimeToLive per key (upstream does, 5,000 round trips at 5,000 nodes); peers' expiry is
  *   not needed, and a key without an etcd lease (a reservation) is a lease like any other.
+ * - A store that was wiped or restored from a backup is noticed when a watch is (re)created: etcd would let
+ *   the watch start at a revision it has not reached yet and wait there silently, missing every change until
+ *   its revision climbs back. REGISTRY_RESET is thrown instead when etcd's cluster ID differs from the one
+ *   the watched revisions came from, or when the store's revision (the "created" response's header) is below
+ *   the last revision the caller saw.
  * - Errors are translated here, once: authentication and permission failures are fatal (ETCD_AUTH /
- *   ETCD_PERMISSION), a compacted revision is COMPACTED, anything else retryable (ETCD_UNAVAILABLE).
+ *   ETCD_PERMISSION), so is a TLS or scheme mismatch on every endpoint (ETCD_TLS), a compacted revision is
+ *   COMPACTED, anything else retryable (ETCD_UNAVAILABLE).
  */
 import type { Lease } from '../../lease/lease.js';
 import { encodeLeaseAttrs, leaseKey } from '../../lease/lease.js';
@@ -16,7 +22,7 @@ import type { LeaseEvent } from '../../lease/lease-tracker.js';
 import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from '../../subnet/registry.js';
 import { collectChange, joinKey, parseStoredLease, subnetsPrefix } from '../../subnet/stored-lease.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
-import { EtcdClient, type EtcdClientOptions, EtcdGrpcError, GRPC_STATUS } from './etcd-client.js';
+import { EtcdClient, type EtcdClientOptions, EtcdGrpcError, EtcdUnreachable, GRPC_STATUS } from './etcd-client.js';
 
 export interface EtcdRegistryOptions extends EtcdClientOptions {
   readonly prefix: string;
@@ -26,6 +32,8 @@ export class EtcdRegistry implements Registry {
   private readonly client: EtcdClient;
   private readonly subnets: string;
   private readonly configKey: string;
+  /** The cluster the last listing or watch came from: a watch resumed on another cluster missed its history. */
+  private clusterId: bigint | undefined;
 
   constructor(options: EtcdRegistryOptions) {
     this.client = new EtcdClient(options);
@@ -38,7 +46,8 @@ export class EtcdRegistry implements Registry {
   }
 
   async listLeases(): Promise<RegistryListing> {
-    const { kvs, revision } = await this.call('list subnets', () => this.client.getPrefix(this.subnets));
+    const { kvs, revision, header } = await this.call('list subnets', () => this.client.getPrefix(this.subnets));
+    this.clusterId = header.clusterId;
     const leases: Lease[] = [];
     const malformed: MalformedEntry[] = [];
     for (const kv of kvs) {
@@ -74,6 +83,7 @@ export class EtcdRegistry implements Registry {
   async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch> {
     try {
       for await (const result of this.client.watch(this.subnets, fromRevision, signal)) {
+        if (result.created) this.checkSameStore(fromRevision, result.header);
         if (result.compactRevision !== 0n) {
           throw new FlannelError('COMPACTED', `watch revision ${fromRevision} compacted (oldest ${result.compactRevision})`);
         }
@@ -90,6 +100,21 @@ export class EtcdRegistry implements Registry {
       }
     } catch (error) {
       throw translate('watch subnets', error);
+    }
+  }
+
+  /**
+   * A watch from `fromRevision` is one from a caller that saw revision `fromRevision - 1` of this store. A store
+   * below that revision, or another cluster, is not the store the caller's view came from.
+   */
+  private checkSameStore(fromRevision: bigint, header: { clusterId: bigint; revision: bigint }): void {
+    const previous = this.clusterId;
+    this.clusterId = header.clusterId;
+    if (previous !== undefined && previous !== header.clusterId) {
+      throw new FlannelError('REGISTRY_RESET', `etcd cluster ID changed from ${hex(previous)} to ${hex(header.clusterId)} (restored from a backup?)`);
+    }
+    if (header.revision < fromRevision - 1n) {
+      throw new FlannelError('REGISTRY_RESET', `etcd is at revision ${header.revision}, below revision ${fromRevision - 1n} already seen (wiped or restored from a backup?)`);
     }
   }
 
@@ -110,6 +135,7 @@ export class EtcdRegistry implements Registry {
 function translate(what: string, error: unknown): FlannelError {
   if (error instanceof FlannelError) return error;
   const message = errorMessage(error);
+  if (error instanceof EtcdUnreachable && error.configuration) return new FlannelError('ETCD_TLS', `etcd ${what}: ${message}`, { cause: error });
   if (error instanceof EtcdGrpcError) {
     if (error.grpcCode === GRPC_STATUS.outOfRange && /compacted/i.test(message)) return new FlannelError('COMPACTED', `etcd ${what}: ${message}`, { cause: error });
     if (/authentication failed|invalid user ID or password/i.test(message)) {
@@ -120,4 +146,8 @@ function translate(what: string, error: unknown): FlannelError {
     }
   }
   return new FlannelError('ETCD_UNAVAILABLE', `etcd ${what}: ${message}`, { cause: error, retryable: true });
+}
+
+function hex(id: bigint): string {
+  return id.toString(16);
 }

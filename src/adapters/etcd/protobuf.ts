@@ -102,6 +102,12 @@ export class ProtoMessage {
     return value >= 1n << 63n ? value - (1n << 64n) : value;
   }
 
+  /** uint64 field (0 when absent), never negative: etcd's cluster and member IDs use all 64 bits. */
+  uint(field: number): bigint {
+    const value = this.fields.get(field)?.at(-1);
+    return typeof value === 'bigint' ? value : 0n;
+  }
+
   bool(field: number): boolean {
     return this.int(field) !== 0n;
   }
