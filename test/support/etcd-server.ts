@@ -85,11 +85,12 @@ class Member implements EtcdServer {
     this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   }
 
+  /** Up and knows a leader (`endpoint status`, which works with auth on, unlike `endpoint health`). */
   async waitHealthy(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const health = run('etcdctl', ['--endpoints', this.url, '--dial-timeout', '1s', 'endpoint', 'health'], { env: ETCDCTL_ENV, allowFailure: true });
-      if (health.status === 0) return;
-      if (attempt > 150 || this.child?.exitCode !== null) throw new Error(`etcd ${this.name} did not start: ${health.stderr.trim()}`);
+      const status = run('etcdctl', ['--endpoints', this.url, '--dial-timeout', '1s', 'endpoint', 'status', '-w', 'json'], { env: ETCDCTL_ENV, allowFailure: true });
+      if (status.status === 0 && /"leader":[1-9]/.test(status.stdout)) return;
+      if (attempt > 150 || this.child?.exitCode !== null) throw new Error(`etcd ${this.name} did not start: ${status.stderr.trim()}`);
       await sleep(100);
     }
   }

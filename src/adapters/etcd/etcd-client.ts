@@ -8,7 +8,8 @@
  * certificates that carry a CommonName when client-cert auth and RBAC are both on — a common flannel setup.
  *
  * Failover: a request goes to the endpoint that answered last; when an endpoint cannot be reached, resets the
- * request, answers UNAVAILABLE (no leader, shutting down) or does not answer within `requestTimeoutMs`, the
+ * request, answers UNAVAILABLE (no leader, shutting down) or does not answer within `requestTimeoutMs` (its
+ * connection is PINGed after 1 s without an answer, and dropped when that goes unanswered too), the
  * request moves on to the next endpoint — except the one request that must not run twice (create-if-absent),
  * which fails retryably instead once it may have reached etcd. A watch is opened on the first endpoint that
  * confirms it (etcd's "created" response) in time, with gRPC's `hasleader` metadata, so that a member cut off
@@ -59,6 +60,8 @@ export class EtcdGrpcError extends Error {
 export const GRPC_STATUS = { invalidArgument: 3, permissionDenied: 7, outOfRange: 11, unavailable: 14, unauthenticated: 16 } as const;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** A request unanswered this long gets its connection PINGed: a hung member is left without waiting for the timeout. */
+const PROBE_AFTER_MS = 1000;
 /** etcd's answers to a token that expired (--auth-token-ttl) or died with a restart; 3.4 says "permission denied" on watches. */
 const STALE_TOKEN = /invalid auth token|token is not provided|auth revision is old|permission denied/i;
 
@@ -171,13 +174,15 @@ export class EtcdClient {
       const http2Stream = await this.connections.stream(endpoint, { ':path': '/etcdserverpb.Watch/Watch', hasleader: 'true', ...(await this.tokenHeader()) });
       http2Stream.write(body);
       const stream = new WatchStream(http2Stream, (status, message, cause) => this.streamFailure(endpoint, status, message, cause));
+      const probe = setTimeout(() => this.connections.probe(endpoint), Math.min(PROBE_AFTER_MS, timeoutMs));
       try {
         const created = await stream.next(signal, timeoutMs);
         return created && { stream, created };
       } catch (error) {
         stream.close();
-        if (error instanceof WatchTimeout) this.connections.probe(endpoint);
         throw error;
+      } finally {
+        clearTimeout(probe);
       }
     });
   }
@@ -255,10 +260,10 @@ export class EtcdClient {
       let statusMessage = '';
       let timedOut = false;
       let streamError: Error | undefined;
+      const probe = setTimeout(() => this.connections.probe(endpoint), Math.min(PROBE_AFTER_MS, timeoutMs));
       const timer = setTimeout(() => {
         timedOut = true;
         stream.close(constants.NGHTTP2_CANCEL);
-        this.connections.probe(endpoint);
       }, timeoutMs);
       const takeStatus = (received: Record<string, unknown>) => {
         if (received['grpc-status'] === undefined) return;
@@ -271,6 +276,7 @@ export class EtcdClient {
       stream.on('error', (error: Error) => (streamError = error));
       stream.on('close', () => {
         clearTimeout(timer);
+        clearTimeout(probe);
         if (status === undefined) {
           const failure = this.connections.failureOf(endpoint) ?? (streamError ? describeConnectionFailure(endpoint, streamError, true) : undefined);
           const message = timedOut ? `${endpoint}: ${path}: no answer within ${timeoutMs} ms` : (failure?.message ?? `${endpoint}: ${path}: no answer`);

@@ -43,7 +43,7 @@ export interface EtcdConnectionOptions {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 /** Above etcd's default --grpc-keepalive-min-time (5 s), with a margin for timer and network jitter. */
 export const DEFAULT_KEEPALIVE_MS = 5500;
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 2500;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 2000;
 const DEFAULT_SUSPECT_MS = 30_000;
 
 interface Connection {
