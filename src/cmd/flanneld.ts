@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
+import { etcdTlsFromFlags } from '../adapters/etcd/etcd-tls-flags.js';
 import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
@@ -139,27 +140,15 @@ function systemdNotify(logger: Logger): (assignments: Record<string, string>) =>
 }
 
 function createRegistry(options: DaemonOptions, logger: Logger): EtcdRegistry {
-  const useTls = options.etcdKeyfile !== '' && options.etcdCertfile !== '';
-  if (!useTls) logger.warn('no certificate provided: connecting to etcd with http. This is insecure');
-  const read = (path: string, flag: string) => {
-    try {
-      return readFileSync(path);
-    } catch (error) {
-      throw new FlannelError('BAD_FLAG', `${flag}: cannot read ${path}: ${errorMessage(error)}`);
-    }
-  };
+  const { tls, warnings } = etcdTlsFromFlags(
+    { endpoints: options.etcdEndpoints, cafile: options.etcdCafile, certfile: options.etcdCertfile, keyfile: options.etcdKeyfile },
+    (path) => readFileSync(path),
+  );
+  for (const warning of warnings) logger.warn(warning.fields, warning.message);
   return new EtcdRegistry({
     endpoints: options.etcdEndpoints,
     prefix: options.etcdPrefix,
-    ...(useTls
-      ? {
-          tls: {
-            cert: read(options.etcdCertfile, '--etcd-certfile'),
-            key: read(options.etcdKeyfile, '--etcd-keyfile'),
-            ...(options.etcdCafile ? { ca: read(options.etcdCafile, '--etcd-cafile') } : {}),
-          },
-        }
-      : {}),
+    ...(tls ? { tls } : {}),
     ...(options.etcdUsername ? { username: options.etcdUsername, password: options.etcdPassword } : {}),
   });
 }

@@ -28,13 +28,18 @@ export interface EtcdServerOptions {
   readonly clientPort?: number;
   /** Extra etcd flags (e.g. --auth-token-ttl). */
   readonly args?: readonly string[];
+  /** Serve clients over TLS with this certificate (url becomes https://). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
+  /** Flags etcdctl needs to talk to it (e.g. --cacert, --cert, --key). */
+  readonly etcdctlFlags?: readonly string[];
 }
 
 const ETCDCTL_ENV = { ...process.env, ETCDCTL_API: '3' };
 
 export async function startEtcd(options: EtcdServerOptions | number = {}): Promise<EtcdServer> {
-  const { clientPort = 23790, args = [] } = typeof options === 'number' ? { clientPort: options } : options;
-  const [member] = await startEtcdCluster(1, clientPort, args);
+  const { clientPort = 23790, args = [], tls, etcdctlFlags = [] } = typeof options === 'number' ? { clientPort: options } : options;
+  const tlsArgs = tls ? ['--cert-file', tls.cert, '--key-file', tls.key, ...(tls.clientCa ? ['--client-cert-auth', '--trusted-ca-file', tls.clientCa] : [])] : [];
+  const [member] = await startEtcdCluster(1, clientPort, [...args, ...tlsArgs], tls ? 'https' : 'http', etcdctlFlags);
   return member as EtcdServer;
 }
 
@@ -42,11 +47,11 @@ export async function startEtcd(options: EtcdServerOptions | number = {}): Promi
  * `size` members on 127.0.0.1, member i with client port `basePort + 2i` (peer port + 1); returns when the
  * cluster is healthy. Each member's `etcdctl` talks to that member only.
  */
-export async function startEtcdCluster(size: number, basePort: number, args: readonly string[] = []): Promise<EtcdServer[]> {
+export async function startEtcdCluster(size: number, basePort: number, args: readonly string[] = [], scheme: 'http' | 'https' = 'http', etcdctlFlags: readonly string[] = []): Promise<EtcdServer[]> {
   const names = Array.from({ length: size }, (_, index) => `m${index}`);
   const peer = (index: number) => `http://127.0.0.1:${basePort + 2 * index + 1}`;
   const initialCluster = names.map((name, index) => `${name}=${peer(index)}`).join(',');
-  const members = names.map((name, index) => new Member(name, `http://127.0.0.1:${basePort + 2 * index}`, peer(index), initialCluster, args));
+  const members = names.map((name, index) => new Member(name, `${scheme}://127.0.0.1:${basePort + 2 * index}`, peer(index), initialCluster, args, etcdctlFlags));
   members.forEach((member) => member.spawn('new'));
   await Promise.all(members.map((member) => member.waitHealthy()));
   return members;
@@ -63,6 +68,7 @@ class Member implements EtcdServer {
     private readonly peerUrl: string,
     private readonly initialCluster: string,
     private readonly extraArgs: readonly string[],
+    private readonly ctlFlags: readonly string[],
   ) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'flannel-ts-etcd-'));
   }
@@ -72,7 +78,7 @@ class Member implements EtcdServer {
   }
 
   etcdctl(args: readonly string[]): string {
-    return run('etcdctl', ['--endpoints', this.url, '--dial-timeout', '2s', '--command-timeout', '5s', ...args], { env: ETCDCTL_ENV }).stdout;
+    return run('etcdctl', ['--endpoints', this.url, ...this.ctlFlags, '--dial-timeout', '2s', '--command-timeout', '5s', ...args], { env: ETCDCTL_ENV }).stdout;
   }
 
   spawn(state: 'new' | 'existing', clusterToken = 'etcd-cluster'): void {
@@ -88,7 +94,7 @@ class Member implements EtcdServer {
   /** Up and knows a leader (`endpoint status`, which works with auth on, unlike `endpoint health`). */
   async waitHealthy(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const status = run('etcdctl', ['--endpoints', this.url, '--dial-timeout', '1s', 'endpoint', 'status', '-w', 'json'], { env: ETCDCTL_ENV, allowFailure: true });
+      const status = run('etcdctl', ['--endpoints', this.url, ...this.ctlFlags, '--dial-timeout', '1s', 'endpoint', 'status', '-w', 'json'], { env: ETCDCTL_ENV, allowFailure: true });
       if (status.status === 0 && /"leader":[1-9]/.test(status.stdout)) return;
       if (attempt > 150 || this.child?.exitCode !== null) throw new Error(`etcd ${this.name} did not start: ${status.stderr.trim()}`);
       await sleep(100);

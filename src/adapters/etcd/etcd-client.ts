@@ -78,7 +78,14 @@ export function prefixEnd(prefix: string): Buffer {
 }
 
 /** A failure after the request may have reached etcd (so it must not be repeated unless idempotent). */
-class AfterSend extends Error {}
+class AfterSend extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
 
 export class EtcdClient {
   private readonly connections: EtcdConnections;
@@ -213,7 +220,10 @@ export class EtcdClient {
    */
   private async failover<T>(idempotent: boolean, attempt: (endpoint: string) => Promise<T>): Promise<T> {
     const failures: EndpointFailure[] = [];
-    for (const endpoint of this.connections.candidates()) {
+    const queue = this.connections.candidates();
+    const retried = new Set<string>();
+    for (let endpoint = queue.shift(); endpoint !== undefined; endpoint = queue.shift()) {
+      const reused = this.connections.connected(endpoint);
       try {
         const result = await attempt(endpoint);
         this.connections.succeeded(endpoint);
@@ -224,10 +234,19 @@ export class EtcdClient {
           this.connections.succeeded(endpoint);
           throw error;
         }
-        const failure = error instanceof EndpointFailure ? error : new EndpointFailure(`${endpoint}: ${(error as Error).message}`, false);
-        failures.push(failure);
+        const failure = error instanceof EndpointFailure ? error : new EndpointFailure((error as Error).message, false);
         const sent = error instanceof AfterSend || error instanceof WatchTimeout || unavailable;
         if (sent && !idempotent) throw unavailable ? error : new EtcdUnreachable(failure.message);
+        // A connection made before this request may have died unnoticed (etcd restarted, a NAT forgot it):
+        // one more try on a new connection before calling the endpoint failed.
+        const timedOut = error instanceof WatchTimeout || (error instanceof AfterSend && error.timedOut);
+        if (reused && !unavailable && !timedOut && !failure.configuration && !retried.has(endpoint) && !this.connections.failureOf(endpoint)) {
+          retried.add(endpoint);
+          this.connections.drop(endpoint);
+          queue.unshift(endpoint);
+          continue;
+        }
+        failures.push(failure);
       }
     }
     const configuration = failures.length > 0 && failures.every((failure) => failure.configuration);
@@ -281,7 +300,7 @@ export class EtcdClient {
           const failure = this.connections.failureOf(endpoint) ?? (streamError ? describeConnectionFailure(endpoint, streamError, true) : undefined);
           const message = timedOut ? `${endpoint}: ${path}: no answer within ${timeoutMs} ms` : (failure?.message ?? `${endpoint}: ${path}: no answer`);
           if (failure?.configuration) return reject(failure);
-          return reject(new AfterSend(message));
+          return reject(new AfterSend(message, timedOut));
         }
         if (status !== 0) return reject(new EtcdGrpcError(status, statusMessage));
         try {

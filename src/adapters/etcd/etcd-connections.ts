@@ -16,7 +16,8 @@
  * (ENHANCE_YOUR_CALM, "too_many_pings"); if one comes anyway, the interval is doubled, as gRPC clients do.
  */
 import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2';
-import type { SecureContextOptions } from 'node:tls';
+import { type Socket, connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { EndpointFailure, describeConnectionFailure } from './etcd-connection-errors.js';
 
 export { EndpointFailure } from './etcd-connection-errors.js';
@@ -91,6 +92,19 @@ export class EtcdConnections {
     return stream;
   }
 
+  /** Whether a connection to `endpoint` is open now (a request on it may find it stale). */
+  connected(endpoint: string): boolean {
+    const existing = this.connections.get(endpoint);
+    return existing !== undefined && !existing.session.closed && !existing.session.destroyed;
+  }
+
+  /** Drops the connection to `endpoint` without blaming the endpoint (the next request connects afresh). */
+  drop(endpoint: string): void {
+    const connection = this.connections.get(endpoint);
+    this.connections.delete(endpoint);
+    connection?.session.destroy();
+  }
+
   /** Why `endpoint`'s connection failed, if it did: streams closed by that failure report it. */
   failureOf(endpoint: string): EndpointFailure | undefined {
     return this.lastFailure.get(endpoint);
@@ -148,8 +162,13 @@ export class EtcdConnections {
     const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       let session: ClientHttp2Session;
+      // Our own socket, to hear its errors: a TLS 1.3 server rejects our client certificate after the handshake
+      // completed on our side, and that alert reaches the socket but not the HTTP/2 session (Node 20).
+      let socketError: ((error: Error) => void) | undefined;
       try {
-        session = connect(endpoint, this.connectOptions(endpoint));
+        const socket = this.socket(endpoint);
+        socket.on('error', (error) => socketError?.(error));
+        session = connect(endpoint, { createConnection: () => socket });
       } catch (error) {
         return reject(this.fail(endpoint, describeConnectionFailure(endpoint, error)));
       }
@@ -176,11 +195,17 @@ export class EtcdConnections {
       });
       // Also after connecting: a connection that fails later is dropped (its streams see the error) instead of
       // an unhandled 'error' event taking the process down.
-      session.on('error', (error) => {
+      const onError = (error: Error) => {
         const failure = describeConnectionFailure(endpoint, error);
-        if (settled) this.fail(endpoint, failure);
-        else failed(failure);
-      });
+        if (!settled) return failed(failure);
+        if (this.connections.get(endpoint) === connection) this.fail(endpoint, failure);
+        else connection.failure ??= failure;
+      };
+      session.on('error', onError);
+      socketError = (error) => {
+        onError(error);
+        session.destroy();
+      };
       session.once('close', () => {
         if (this.connections.get(endpoint) === connection) this.connections.delete(endpoint);
         failed(describeConnectionFailure(endpoint, undefined, settled));
@@ -192,14 +217,18 @@ export class EtcdConnections {
     });
   }
 
-  private connectOptions(endpoint: string): SecureContextOptions & { minVersion?: 'TLSv1.2' } {
-    if (!endpoint.startsWith('https:')) return {};
+  /** A TCP socket, or TLS (ALPN h2) for https:// with our CA and client certificate when given. */
+  private socket(endpoint: string): Socket {
+    const url = new URL(endpoint);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (url.protocol !== 'https:') return netConnect({ host, port: Number(url.port || 80) });
     const tls = this.options.tls ?? {};
-    return {
-      minVersion: 'TLSv1.2',
+    return tlsConnect({
+      host, port: Number(url.port || 443), ALPNProtocols: ['h2'], minVersion: 'TLSv1.2',
+      ...(isIP(host) ? {} : { servername: host }),
       ...(tls.ca ? { ca: tls.ca } : {}),
       ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-    };
+    });
   }
 
   private keepAlive(endpoint: string, connection: Connection): void {
