@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlannelError } from '../support/errors.js';
 import { sleep } from '../support/timing.js';
+import { ETCD_PREFIX, type EtcdctlOptions, FLANNEL_PASSWORD, FLANNEL_USER, LabEtcd } from './lab-etcd.js';
 import { type LabHost, type LabLayout, labLayout, labNamespaces } from './lab-layout.js';
 import { inNetns, listNetns, processAlive, run } from './shell.js';
 
@@ -43,22 +44,24 @@ export interface LabOptions {
   readonly cniDelegate?: Readonly<Record<string, unknown>>;
   /** Extra keys of the network config (e.g. `EnableNFTables: true`). */
   readonly configExtra?: Readonly<Record<string, unknown>>;
+  /** etcd cluster size (default 1); member i listens on 198.18.0.(2+i), all in the etcd namespace. */
+  readonly etcdMembers?: number;
 }
 
 export const LAB_IPV6_NETWORK = 'fd00:10:244::/56';
 
 interface LabState {
   options?: LabOptions;
+  /** Member 0's pid (all a single-member lab records). */
   etcdPid?: number;
+  /** Every member's pid, by member index. */
+  etcdPids?: Array<number | undefined>;
   flanneldPids: Record<string, number>;
   podIps: Record<string, string>;
   podIpv6s?: Record<string, string>;
 }
 
-export const ETCD_PREFIX = '/coreos.com/network';
-const ROOT_CREDENTIALS = 'root:lab-root-pw';
-export const FLANNEL_USER = 'flannel';
-export const FLANNEL_PASSWORD = 'lab-flannel-pw';
+export { ETCD_PREFIX, FLANNEL_PASSWORD, FLANNEL_USER } from './lab-etcd.js';
 
 /** The options a running lab was started with (for `lab down`/`status` from another process). */
 export function savedLabOptions(prefix: string, stateDir = join('/run/flannel-ts-lab', prefix)): LabOptions | undefined {
@@ -69,16 +72,34 @@ export function savedLabOptions(prefix: string, stateDir = join('/run/flannel-ts
 export class Lab {
   readonly layout: LabLayout;
   readonly stateDir: string;
+  /** The etcd cluster: members, faults (kill, SIGSTOP, wipe), etcdctl. */
+  readonly etcd: LabEtcd;
   private state: LabState;
 
   constructor(readonly options: LabOptions) {
     this.layout = labLayout(options.prefix, options.hosts, options.routedHosts);
     this.stateDir = options.stateDir ?? join('/run/flannel-ts-lab', options.prefix);
     this.state = existsSync(this.statePath) ? (JSON.parse(readFileSync(this.statePath, 'utf8')) as LabState) : { flanneldPids: {}, podIps: {} };
+    this.etcd = new LabEtcd({
+      layout: this.layout, stateDir: this.stateDir, secure: options.secureEtcd === true, members: options.etcdMembers ?? 1,
+      spawn: (args, logPath) => this.spawnDetached(this.layout.etcdNetns, 'etcd', args, logPath),
+      pids: () => [...(this.state.etcdPids ?? (this.state.etcdPid === undefined ? [] : [this.state.etcdPid]))],
+      savePids: (pids) => {
+        this.state.etcdPids = pids;
+        this.state.etcdPid = pids[0];
+        this.save();
+      },
+    });
   }
 
+  /** Member 0's client URL. */
   get etcdUrl(): string {
-    return `${this.options.secureEtcd ? 'https' : 'http'}://${this.layout.etcdIp}:2379`;
+    return this.etcd.urls[0] as string;
+  }
+
+  /** Every etcd member's client URL, member 0 first. */
+  get etcdUrls(): string[] {
+    return this.etcd.urls;
   }
 
   /** Whether hosts and pods get IPv6 (dual stack or IPv6 only). */
@@ -141,7 +162,7 @@ export class Lab {
     run('ip', ['netns', 'add', layout.underlayNetns]);
     inNetns(layout.underlayNetns, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
     inNetns(layout.underlayNetns, 'ip', ['link', 'set', 'br0', 'up']);
-    this.attach(layout.etcdNetns, 'etcd', [`${layout.etcdIp}/24`]);
+    this.attach(layout.etcdNetns, 'etcd', this.etcd.ips.map((ip) => `${ip}/24`));
     const routed = layout.hosts.some((host) => host.routed);
     if (routed) {
       this.attach(layout.routerNetns, 'rt', ['198.18.0.1/24', '198.18.1.1/24', 'fd00:198:0::1/64', 'fd00:198:1::1/64']);
@@ -181,78 +202,19 @@ export class Lab {
     inNetns(netns, 'ip', ['link', 'set', 'lo', 'up']);
   }
 
-  async startEtcd(): Promise<void> {
-    const { layout } = this;
-    const dataDir = join(this.stateDir, 'etcd-data');
-    const scheme = this.options.secureEtcd ? 'https' : 'http';
-    const args = [
-      '--name', 'lab', '--data-dir', dataDir,
-      '--listen-client-urls', this.etcdUrl, '--advertise-client-urls', this.etcdUrl,
-      '--listen-peer-urls', `http://${layout.etcdIp}:2380`, '--initial-advertise-peer-urls', `http://${layout.etcdIp}:2380`,
-      '--initial-cluster', `lab=http://${layout.etcdIp}:2380`, '--log-level', 'warn',
-    ];
-    if (this.options.secureEtcd) {
-      this.makeCertificates();
-      const pki = this.pkiDir;
-      args.push('--client-cert-auth', '--trusted-ca-file', join(pki, 'ca.crt'), '--cert-file', join(pki, 'server.crt'), '--key-file', join(pki, 'server.key'));
-    }
-    const child = this.spawnDetached(layout.etcdNetns, 'etcd', args, join(this.stateDir, 'etcd.log'));
-    this.state.etcdPid = child.pid;
-    this.save();
-    for (let attempt = 0; attempt < 100; attempt++) {
-      if (this.etcdctl(['endpoint', 'health'], { allowFailure: true, asRoot: false }).status === 0) break;
-      if (!processAlive(child.pid ?? -1)) throw new FlannelError('LAB_ETCD', `etcd exited; see ${join(this.stateDir, 'etcd.log')}`);
-      await sleep(100);
-    }
-    if (scheme === 'https') this.enableEtcdAuth();
-  }
-
-  private get pkiDir(): string {
-    return join(this.stateDir, 'pki');
+  /** Starts the etcd cluster (and its PKI and users when secure). */
+  startEtcd(): Promise<void> {
+    return this.etcd.start();
   }
 
   /** Certificate paths a flanneld uses for the secure etcd. */
   get clientTls(): { ca: string; cert: string; key: string } {
-    return { ca: join(this.pkiDir, 'ca.crt'), cert: join(this.pkiDir, 'client.crt'), key: join(this.pkiDir, 'client.key') };
+    return this.etcd.clientTls;
   }
 
-  private makeCertificates(): void {
-    const pki = this.pkiDir;
-    mkdirSync(pki, { recursive: true, mode: 0o700 });
-    const key = (name: string) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(pki, `${name}.key`)];
-    run('openssl', ['req', '-x509', ...key('ca'), '-out', join(pki, 'ca.crt'), '-days', '2', '-subj', '/CN=flannel-ts-lab-ca']);
-    for (const [name, usage, san] of [['server', 'serverAuth', `IP:${this.layout.etcdIp}`], ['client', 'clientAuth', 'DNS:flannel']] as const) {
-      run('openssl', ['req', ...key(name), '-out', join(pki, `${name}.csr`), '-subj', `/CN=${name === 'client' ? FLANNEL_USER : 'etcd'}`]);
-      writeFileSync(join(pki, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-      run('openssl', ['x509', '-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'),
-        '-CAcreateserial', '-out', join(pki, `${name}.crt`), '-days', '2', '-extfile', join(pki, `${name}.ext`)]);
-    }
-  }
-
-  /** The usual recipe: root user, a role limited to the prefix, a flannel user with that role, auth on. */
-  private enableEtcdAuth(): void {
-    const plain = { asRoot: false };
-    this.etcdctl(['user', 'add', ROOT_CREDENTIALS], plain);
-    this.etcdctl(['role', 'add', 'flannel'], plain);
-    this.etcdctl(['role', 'grant-permission', 'flannel', '--prefix=true', 'readwrite', `${ETCD_PREFIX}/`], plain);
-    this.etcdctl(['user', 'add', `${FLANNEL_USER}:${FLANNEL_PASSWORD}`], plain);
-    this.etcdctl(['user', 'grant-role', FLANNEL_USER, 'flannel'], plain);
-    this.etcdctl(['auth', 'enable'], plain);
-  }
-
-  /** etcdctl (v3 API) run inside the etcd namespace, as root when auth is on. */
-  etcdctl(args: readonly string[], options: { input?: string; allowFailure?: boolean; asRoot?: boolean } = {}) {
-    const base = ['--endpoints', this.etcdUrl, '--dial-timeout', '2s'];
-    if (this.options.secureEtcd) {
-      const tls = this.clientTls;
-      base.push('--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key);
-      if (options.asRoot !== false) base.push('--user', ROOT_CREDENTIALS);
-    }
-    return inNetns(this.layout.etcdNetns, 'etcdctl', [...base, ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-      ...(options.input === undefined ? {} : { input: options.input }),
-      ...(options.allowFailure === undefined ? {} : { allowFailure: options.allowFailure }),
-    });
+  /** etcdctl in the etcd namespace (LabEtcd.etcdctl). */
+  etcdctl(args: readonly string[], options: EtcdctlOptions = {}) {
+    return this.etcd.etcdctl(args, options);
   }
 
   putConfig(config: unknown): void {
@@ -261,7 +223,7 @@ export class Lab {
 
   /** Default flanneld arguments for a host (etcd endpoint, credentials, interface, subnet file, health port). */
   flanneldArgs(host: LabHost): string[] {
-    const args = ['--etcd-endpoints', this.etcdUrl, '--iface', 'eth0', '--subnet-file', this.subnetFile(host),
+    const args = ['--etcd-endpoints', this.etcdUrls.join(','), '--iface', 'eth0', '--subnet-file', this.subnetFile(host),
       '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort)];
     if (this.options.secureEtcd) {
       const tls = this.clientTls;
@@ -363,12 +325,7 @@ export class Lab {
   /** Stops every recorded process and deletes every lab namespace and the state directory. */
   async down(): Promise<void> {
     for (const host of this.layout.hosts) await this.stopFlanneld(host).catch(() => undefined);
-    const etcdPid = this.state.etcdPid;
-    if (etcdPid !== undefined && processAlive(etcdPid)) {
-      process.kill(etcdPid, 'SIGTERM');
-      for (let attempt = 0; attempt < 100 && processAlive(etcdPid); attempt++) await sleep(50);
-      if (processAlive(etcdPid)) process.kill(etcdPid, 'SIGKILL');
-    }
+    await this.etcd.stopAll();
     const existing = new Set(listNetns());
     for (const netns of labNamespaces(this.layout)) {
       if (existing.has(netns)) run('ip', ['netns', 'del', netns], { allowFailure: true });
