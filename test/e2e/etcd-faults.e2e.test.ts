@@ -17,6 +17,19 @@ import { labForSuite } from '../support/lab-suite.js';
 const lab = labForSuite({ prefix: 'ftetf', hosts: 2, backend: 'host-gw', etcdMembers: 3 });
 const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
 
+/** The third octet of a host's subnet (FLANNEL_SUBNET=10.244.<octet>.1/24). */
+function hostOctet(host: LabHost): number {
+  return Number(/FLANNEL_SUBNET=10\.244\.(\d+)\.1\/24/.exec(readFileSync(lab.subnetFile(host), 'utf8'))?.[1]);
+}
+
+let lastOctet = 241;
+/** A /24 for a made-up lease, never one of the hosts' (they are random): overwriting one would be another fault. */
+function freeOctet(): number {
+  do lastOctet--;
+  while ([h1, h2].some((host) => hostOctet(host) === lastOctet));
+  return lastOctet;
+}
+
 /** A lease of a host that is not running, on the underlay (so host-gw routes it): its route proves the watch. */
 function putLease(octet: number, member?: number): void {
   const key = `${ETCD_PREFIX}/subnets/10.244.${octet}.0-24`;
@@ -77,8 +90,9 @@ describe('etcd faults (3-member cluster)', () => {
     for (let index = 0; index < 3; index++) lab.etcd.startMember(index);
     await lab.etcd.waitHealthy();
     const started = Date.now();
-    await putLeaseRetrying(201, 0);
-    const seenMs = await routedEverywhere(201, started, 15_000);
+    const octet = freeOctet();
+    await putLeaseRetrying(octet, 0);
+    const seenMs = await routedEverywhere(octet, started, 15_000);
     const [sent, received] = await pinging;
     context.diagnostic(`pings: ${sent} sent, ${received} received; new lease routed on both hosts ${seenMs} ms after etcd accepted it`);
     assert.ok(sent > 250, `ping ran (${sent} sent)`);
@@ -92,8 +106,9 @@ describe('etcd faults (3-member cluster)', () => {
     await lab.etcd.signalMember(hung, 'SIGSTOP');
     try {
       const started = Date.now();
-      await putLeaseRetrying(202, other);
-      const seenMs = await routedEverywhere(202, started, 20_000);
+      const octet = freeOctet();
+      await putLeaseRetrying(octet, other);
+      const seenMs = await routedEverywhere(octet, started, 20_000);
       context.diagnostic(`member ${hung} hung: new lease routed on both hosts after ${seenMs} ms`);
     } finally {
       await lab.etcd.signalMember(hung, 'SIGCONT');
@@ -105,18 +120,17 @@ describe('etcd faults (3-member cluster)', () => {
     const survivor = (leader + 1) % 3;
     const killed = Date.now();
     await lab.etcd.signalMember(leader, 'SIGKILL');
-    await putLeaseRetrying(203, survivor);
+    const octet = freeOctet();
+    await putLeaseRetrying(octet, survivor);
     const acceptedMs = Date.now() - killed;
-    const seenMs = await routedEverywhere(203, killed, 20_000);
+    const seenMs = await routedEverywhere(octet, killed, 20_000);
     context.diagnostic(`leader ${leader} killed: put accepted after ${acceptedMs} ms, routed on both hosts ${seenMs} ms after the kill (${seenMs - acceptedMs} ms after the put)`);
     lab.etcd.startMember(leader);
     await lab.etcd.waitHealthy();
   });
 
   it('etcd wiped (all data deleted, cluster started anew): each flanneld re-asserts its lease, same subnet, at once', async (context) => {
-    // FLANNEL_SUBNET is the gateway address (10.244.x.1/24); the lease key is the network (10.244.x.0-24).
-    const subnets = [h1, h2].map((host) => /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24/.exec(readFileSync(lab.subnetFile(host), 'utf8'))?.[1]);
-    assert.ok(subnets.every(Boolean), 'both hosts have a subnet');
+    const subnets = [h1, h2].map((host) => `10.244.${hostOctet(host)}`);
     const pinging = pingFor(12);
     await sleep(500);
     await lab.etcd.wipe();

@@ -34,8 +34,11 @@ export interface EtcdConnectionOptions {
   readonly endpoints: readonly string[];
   /** Used for https:// endpoints (an http:// endpoint is plain, as etcd's own client does). */
   readonly tls?: EtcdTlsOptions;
+  /** How long a new connection may take to bring etcd's HTTP/2 SETTINGS (default 3 s). */
   readonly connectTimeoutMs?: number;
+  /** PING interval while streams are open (default 5.5 s; etcd refuses pings more often than every 5 s). */
   readonly keepaliveMs?: number;
+  /** How long a PING may go unanswered before the connection is dropped (default 2 s). */
   readonly keepaliveTimeoutMs?: number;
   /** How long a failed endpoint is tried only after the others. */
   readonly suspectMs?: number;
