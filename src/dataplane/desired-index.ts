@@ -3,14 +3,25 @@
  * device names resolved to indexes. Pure. `rebuild` indexes every group (a full pass); `update` takes the next
  * plan and indexes only the groups that are new, forgetting the ones that are gone, and returns the keys whose
  * desired entry may have changed — the only keys an incremental pass has to compare with the kernel.
+ *
+ * Two groups may claim one key (a peer whose lease changed: old and new group, briefly; or two leases that
+ * collide). A slot keeps every claim in the order the groups were indexed and holds the newest one's entry;
+ * when a claimant leaves, the slot falls back to the newest remaining claim, so the kernel gets the survivor's
+ * entry back instead of keeping the departed group's.
  */
 import type { DesiredGroup } from './desired-state.js';
 import { type Neighbour, type Route, neighbourKey, routeKey } from './kernel-objects.js';
 
-interface Slot<T> {
-  entry: T;
-  count: number;
+interface Claim<T> {
+  readonly group: DesiredGroup;
+  readonly entry: T;
 }
+
+/**
+ * The claims on one key: almost always exactly one, kept as the bare claim (no array per entry: 15,000 of them
+ * at 5,000 vxlan peers); several as an array, oldest first, the last one being the desired entry.
+ */
+type Slot<T> = Claim<T> | Array<Claim<T>>;
 
 export interface TouchedKeys {
   readonly routes: ReadonlySet<string>;
@@ -41,27 +52,27 @@ export class DesiredIndex {
     for (const [group, resolved] of this.groups) {
       if (next.has(group)) continue;
       this.groups.delete(group);
-      for (const route of resolved.routes) release(this.routeSlots, routeKey(route), routes);
-      for (const entry of resolved.neighbours) release(this.neighbourSlots, neighbourKey(entry), neighbours);
+      for (const route of resolved.routes) release(this.routeSlots, routeKey(route), group, routes);
+      for (const entry of resolved.neighbours) release(this.neighbourSlots, neighbourKey(entry), group, neighbours);
     }
     for (const group of groups) if (!this.groups.has(group)) this.add(group, routes, neighbours);
     return { routes, neighbours };
   }
 
   route(key: string): Route | undefined {
-    return this.routeSlots.get(key)?.entry;
+    return current(this.routeSlots.get(key));
   }
 
   neighbour(key: string): Neighbour | undefined {
-    return this.neighbourSlots.get(key)?.entry;
+    return current(this.neighbourSlots.get(key));
   }
 
   routes(): Route[] {
-    return [...this.routeSlots.values()].map((slot) => slot.entry);
+    return [...this.routeSlots.values()].map((slot) => current(slot) as Route);
   }
 
   neighbours(): Neighbour[] {
-    return [...this.neighbourSlots.values()].map((slot) => slot.entry);
+    return [...this.neighbourSlots.values()].map((slot) => current(slot) as Neighbour);
   }
 
   get routeCount(): number {
@@ -71,8 +82,8 @@ export class DesiredIndex {
   private add(group: DesiredGroup, routeKeys: Set<string>, neighbourKeys: Set<string>): void {
     const resolved = { routes: group.routes.flatMap((route) => this.resolve(route)), neighbours: group.neighbours.flatMap((entry) => this.resolve(entry)) };
     this.groups.set(group, resolved);
-    for (const route of resolved.routes) claim(this.routeSlots, routeKey(route), route, routeKeys);
-    for (const entry of resolved.neighbours) claim(this.neighbourSlots, neighbourKey(entry), entry, neighbourKeys);
+    for (const route of resolved.routes) claim(this.routeSlots, routeKey(route), group, route, routeKeys);
+    for (const entry of resolved.neighbours) claim(this.neighbourSlots, neighbourKey(entry), group, entry, neighbourKeys);
   }
 
   private resolve<T extends { linkName?: string; linkIndex?: number }>(entry: T): T[] {
@@ -86,21 +97,32 @@ export class DesiredIndex {
   }
 }
 
+function current<T>(slot: Slot<T> | undefined): T | undefined {
+  return Array.isArray(slot) ? slot[slot.length - 1]?.entry : slot?.entry;
+}
+
 /** The newest claim wins the slot (a peer whose lease changed replaces its old entry before the old is released). */
-function claim<T>(slots: Map<string, Slot<T>>, key: string, entry: T, touched: Set<string>): void {
+function claim<T>(slots: Map<string, Slot<T>>, key: string, group: DesiredGroup, entry: T, touched: Set<string>): void {
   const slot = slots.get(key);
-  if (slot) {
-    slot.entry = entry;
-    slot.count++;
-  } else {
-    slots.set(key, { entry, count: 1 });
-  }
+  if (slot === undefined) slots.set(key, { group, entry });
+  else if (Array.isArray(slot)) slot.push({ group, entry });
+  else slots.set(key, [slot, { group, entry }]);
   touched.add(key);
 }
 
-function release<T>(slots: Map<string, Slot<T>>, key: string, touched: Set<string>): void {
+/** Drops the group's newest claim on the key; the slot then holds the newest remaining claim, if any. */
+function release<T>(slots: Map<string, Slot<T>>, key: string, group: DesiredGroup, touched: Set<string>): void {
   const slot = slots.get(key);
-  if (!slot) return;
-  if (--slot.count === 0) slots.delete(key);
+  if (slot === undefined) return;
+  if (!Array.isArray(slot)) {
+    if (slot.group !== group) return;
+    slots.delete(key);
+  } else {
+    let at = slot.length - 1;
+    while (at >= 0 && slot[at]?.group !== group) at--;
+    if (at < 0) return;
+    slot.splice(at, 1);
+    if (slot.length === 1) slots.set(key, slot[0] as Claim<T>);
+  }
   touched.add(key);
 }
