@@ -101,8 +101,15 @@ export function parseNetworkConfig(text: string, options: { validate?: boolean }
 
 /** The effective config as JSON with upstream field names (what `flannelctl config check` prints). */
 export function networkConfigToJson(config: NetworkConfig): Record<string, unknown> {
+  const out = effectiveFields(config);
+  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+/** Every effective field by its upstream name, in upstream's order (undefined when unset). */
+function effectiveFields(config: NetworkConfig): Record<string, unknown> {
   const text = (value: { toString(): string } | undefined) => (value === undefined ? undefined : value.toString());
-  const out: Record<string, unknown> = {
+  return {
     EnableIPv4: config.enableIPv4,
     EnableIPv6: config.enableIPv6,
     EnableNFTables: config.enableNFTables,
@@ -117,8 +124,21 @@ export function networkConfigToJson(config: NetworkConfig): Record<string, unkno
     BackendType: config.backendType,
     Backend: config.backend,
   };
-  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
-  return out;
+}
+
+/**
+ * The fields in which `next` differs from `current`, as `Field: old → new` (upstream field names, effective
+ * values, so a change that only spells a default out is not one). Empty when they are the same.
+ */
+export function describeNetworkConfigChanges(current: NetworkConfig, next: NetworkConfig): string[] {
+  const before = effectiveFields(current);
+  const after = effectiveFields(next);
+  const changes: string[] = [];
+  for (const field of Object.keys(before)) {
+    const [was, now] = [JSON.stringify(before[field]) ?? '(unset)', JSON.stringify(after[field]) ?? '(unset)'];
+    if (was !== now) changes.push(`${field}: ${was} → ${now}`);
+  }
+  return changes;
 }
 
 class FieldDecoder {
@@ -239,6 +259,7 @@ function checkFamily(input: FamilyInput, problems: string[]) {
     subnetLen = network.prefixLength <= roomy ? (family === 4 ? 24 : 64) : network.prefixLength + 2;
   }
   const subnetSize = 1n << BigInt(bits - subnetLen);
+  const problemsBefore = problems.length;
   const networkName = family === 4 ? 'Network' : 'IPv6Network';
   if (!subnetMin || subnetMin.isUnspecified()) {
     subnetMin = network.ip.add(subnetSize);
@@ -255,6 +276,10 @@ function checkFamily(input: FamilyInput, problems: string[]) {
     if ((value.value & mask) !== value.value) {
       problems.push(`${prefix}${name}: ${value}: ${prefix}${name} is not on a SubnetLen boundary: ${value}`);
     }
+  }
+  // Upstream accepts this and then fails every acquisition with "all 0 subnets are leased".
+  if (problems.length === problemsBefore && subnetMin.value > subnetMax.value) {
+    problems.push(`${prefix}SubnetMin: ${subnetMin} is above ${prefix}SubnetMax ${subnetMax}: no subnet can be leased`);
   }
   return { subnetLen, subnetMin, subnetMax };
 }

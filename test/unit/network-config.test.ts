@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { networkConfigToJson, parseNetworkConfig } from '../../src/config/network-config.js';
+import { describeNetworkConfigChanges, networkConfigToJson, parseNetworkConfig } from '../../src/config/network-config.js';
 import { ValidationError } from '../../src/support/errors.js';
 
 function effective(text: string) {
@@ -62,6 +62,9 @@ describe('network config validation', () => {
     ['{"Network":"10.1.0.0/16","Backend":"vxlan"}', /error decoding Backend property/],
     ['{"EnableIPv4":false}', /none defined stack/],
     ['not json', /not valid JSON/],
+    ['{"Network":"10.1.0.0/16","SubnetMin":"10.1.200.0","SubnetMax":"10.1.100.0"}', /SubnetMin: 10\.1\.200\.0 is above SubnetMax 10\.1\.100\.0/],
+    ['{"EnableIPv6":true,"Network":"10.1.0.0/16","IPv6Network":"fd00:10:244::/56","IPv6SubnetMin":"fd00:10:244:90::","IPv6SubnetMax":"fd00:10:244:10::"}',
+      /IPv6SubnetMin: fd00:10:244:90:: is above IPv6SubnetMax fd00:10:244:10::/],
   ];
   for (const [input, pattern] of cases) {
     it(`${input} → ${pattern}`, () => assert.ok(problems(input).some((p) => pattern.test(p)), problems(input).join(' | ')));
@@ -70,4 +73,21 @@ describe('network config validation', () => {
     const found = problems('{"Network":"10.1.0.0/16","SubnetMin":"10.9.0.0","SubnetMax":"10.1.0.3","EnableNFTables":"yes"}');
     assert.equal(found.length, 3, found.join(' | '));
   });
+});
+
+describe('network config changes', () => {
+  const cases: Array<[string, string, string[]]> = [
+    ['{"Network":"10.1.0.0/16"}', '{"network":"10.1.0.0/16","SubnetLen":24}', []],
+    ['{"Network":"10.1.0.0/16","Backend":{"Type":"vxlan"}}', '{"Network":"10.2.0.0/16","Backend":{"Type":"vxlan","VNI":2}}', [
+      'Network: "10.1.0.0/16" → "10.2.0.0/16"', 'SubnetMin: "10.1.1.0" → "10.2.1.0"', 'SubnetMax: "10.1.255.0" → "10.2.255.0"',
+      'Backend: {"Type":"vxlan"} → {"Type":"vxlan","VNI":2}',
+    ]],
+    ['{"Network":"10.1.0.0/16"}', '{"Network":"10.1.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/56"}', [
+      'EnableIPv6: false → true', 'IPv6Network: (unset) → "fd00::/56"', 'IPv6SubnetMin: (unset) → "fd00:0:0:1::"',
+      'IPv6SubnetMax: (unset) → "fd00:0:0:ff::"', 'IPv6SubnetLen: 0 → 64',
+    ]],
+  ];
+  for (const [from, to, expected] of cases) {
+    it(`${from} → ${to}`, () => assert.deepEqual(describeNetworkConfigChanges(parseNetworkConfig(from), parseNetworkConfig(to)), expected));
+  }
 });
