@@ -6,6 +6,7 @@ import type { NetworkConfig } from '../config/network-config.js';
 import type { DesiredState } from '../dataplane/desired-state.js';
 import type { Link, VxlanDevice } from '../dataplane/kernel-objects.js';
 import type { Lease, LeaseAttrs } from '../lease/lease.js';
+import type { LeaseProblem } from '../lease/lease-validation.js';
 import type { Cidr, IpAddress } from '../net/ip.js';
 
 /** The interface flannel uses to reach peers, and the addresses it publishes (upstream's ExternalInterface). */
@@ -41,6 +42,11 @@ export interface Backend {
   readonly options?: unknown;
   /** Pure: same input, same output. */
   plan(own: Lease, peers: readonly Lease[]): DesiredState;
+  /**
+   * Pure, O(1): why a peer lease (already checked against the network config) cannot work with this backend —
+   * BackendType, BackendData — or undefined. Rejected peers never reach `plan`.
+   */
+  checkPeer?(peer: Lease): LeaseProblem | undefined;
 }
 
 export type BackendFactory = (context: BackendContext) => Backend;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * flannelctl: operations and the lab.
- *   flannelctl config check FILE|-          print the effective network config, or every problem (exit 1)
+ *   flannelctl config check FILE|-          print the effective network config, or every problem of it and of its
+ *                                           Backend options (exit 1)
  *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
  *   flannelctl uninstall                    remove everything flannel-ts owns on this host
  *   flannelctl docker-opts [-f -d -i -c -k -m]   Docker options from subnet.env (mk-docker-opts.sh)
@@ -15,7 +16,8 @@ import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { uninstall } from '../daemon/uninstall.js';
 import { dockerOptsCommand } from './docker-opts-command.js';
-import { networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
+import { type NetworkConfig, networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
+import { backendConfigProblems } from '../backend/backends.js';
 import { inNetns, listNetns, processAlive } from '../lab/shell.js';
 import { Lab, type LabOptions, savedLabOptions } from '../lab/lab.js';
 import { encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
@@ -56,14 +58,33 @@ function configCheck(args: string[]): number {
     process.stderr.write(`cannot read ${path}: ${errorMessage(error)}\n`);
     return 1;
   }
-  try {
-    process.stdout.write(JSON.stringify(networkConfigToJson(parseNetworkConfig(text)), null, 2) + '\n');
+  const { config, problems } = checkConfigText(text);
+  if (config && problems.length === 0) {
+    process.stdout.write(JSON.stringify(networkConfigToJson(config), null, 2) + '\n');
     return 0;
+  }
+  process.stderr.write(`network config is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`);
+  for (const problem of problems) process.stderr.write(`  - ${problem}\n`);
+  return 1;
+}
+
+/**
+ * The network config's problems, then its Backend's (per backend type); the Backend is checked even when the
+ * rest of the config is invalid, decoded without upstream's defaulting, so every problem is reported at once.
+ */
+function checkConfigText(text: string): { config?: NetworkConfig; problems: string[] } {
+  const problemsOf = (error: unknown) => (error instanceof ValidationError ? [...error.problems] : [errorMessage(error)]);
+  try {
+    const config = parseNetworkConfig(text);
+    return { config, problems: backendConfigProblems(config) };
   } catch (error) {
-    const problems = error instanceof ValidationError ? error.problems : [errorMessage(error)];
-    process.stderr.write(`network config is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`);
-    for (const problem of problems) process.stderr.write(`  - ${problem}\n`);
-    return 1;
+    const problems = problemsOf(error);
+    try {
+      problems.push(...backendConfigProblems(parseNetworkConfig(text, { validate: false })));
+    } catch {
+      // The config cannot even be decoded: its own problems say why.
+    }
+    return { problems };
   }
 }
 

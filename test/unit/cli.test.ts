@@ -58,8 +58,29 @@ describe('flannelctl config check', () => {
   it('reads stdin with -, and lists every problem and exits 1', () => {
     const result = run('flannelctl.js', ['config', 'check', '-'], { input: '{"Network":"10.5.0.0/16","SubnetLen":8,"EnableIPv6":true}' });
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /2 problems/);
+    assert.match(result.stderr, /3 problems/);
+    assert.match(result.stderr, /Backend\.Type: backend type "udp" is not supported yet/, 'no Backend means udp, as upstream');
     assert.match(result.stderr, /SubnetLen: 8/);
     assert.match(result.stderr, /IPv6Network/);
+  });
+  const check = (config: Record<string, unknown>) => run('flannelctl.js', ['config', 'check', '-'], { input: JSON.stringify({ Network: '10.5.0.0/16', ...config }) });
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a VNI whose device name exceeds 15 characters', { Backend: { Type: 'vxlan', VNI: 16777215 } }, /Backend\.VNI: 16777215 .*flannel\.16777215 \(16 characters\).*at most 15/],
+    ['dual stack: the IPv6 device name too', { EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan', VNI: 10000 } }, /flannel-v6\.10000/],
+    ['bad vxlan options, each named', { Backend: { Type: 'vxlan', VNI: 'x', Port: 70000 } }, /Backend\.VNI: .*"x"[\s\S]*Backend\.Port: .*70000/],
+    ['a vxlan MTU too small for the device', { Backend: { Type: 'vxlan', MTU: 100 } }, /Backend\.MTU: 100/],
+    ['a vxlan MTU too small for IPv6', { EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan', MTU: 1300 } }, /Backend\.MTU: 1300 .*flannel-v6\.1.*1280/],
+    ['SubnetMin above SubnetMax', { SubnetMin: '10.5.200.0', SubnetMax: '10.5.100.0', Backend: { Type: 'host-gw' } }, /SubnetMin: 10\.5\.200\.0 is above SubnetMax/],
+  ];
+  for (const [name, config, pattern] of cases) {
+    it(`rejects ${name}`, () => {
+      const result = check(config);
+      assert.equal(result.status, 1, result.stdout);
+      assert.match(result.stderr, pattern);
+    });
+  }
+  it('accepts the largest VNI whose device names fit', () => {
+    assert.equal(check({ Backend: { Type: 'vxlan', VNI: 9999999 } }).status, 0);
+    assert.equal(check({ EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan', VNI: 9999 } }).status, 0);
   });
 });

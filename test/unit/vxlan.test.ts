@@ -64,9 +64,21 @@ describe('vxlan planner', () => {
     assert.notEqual(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [other] }).devices?.[0]?.mac.toString(), '0a:00:00:00:00:07');
   });
   it('honours MTU, GBP and Learning', () => {
-    const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: ext });
+    const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: { ...ext, mtu: 9000 } });
     assert.deepEqual([backend.mtu, backend.devices?.[0]?.name, backend.devices?.[0]?.gbp, backend.devices?.[0]?.learning], [8950, 'flannel.7', true, true]);
+    assert.equal(createVxlanBackend({ config: vxlanConfig({ MTU: 1400 }), externalInterface: ext }).mtu, 1350, 'below the underlay’s: fine');
   });
+  const refused: Array<[string, Record<string, unknown>, Record<string, unknown>, Partial<ExternalInterface>, RegExp]> = [
+    ['an MTU above the underlay’s', { MTU: 9000 }, {}, {}, /Backend\.MTU: 9000 is above the MTU of eth0 \(1500\)/],
+    ['a device name longer than 15 characters', { VNI: 16777215 }, {}, {}, /flannel\.16777215 \(16 characters\)/],
+    ['an IPv6 device name longer than 15 characters', { VNI: 10000 }, dual, {}, /flannel-v6\.10000/],
+    ['an underlay too small for the IPv6 device', {}, dual, { mtu: 1300 }, /the MTU of eth0 \(1300\) leaves 1230 for flannel-v6\.1, below IPv6's minimum of 1280/],
+  ];
+  for (const [name, backend, extra, iface, pattern] of refused) {
+    it(`refuses at start ${name}`, () => {
+      assert.throws(() => createVxlanBackend({ config: vxlanConfig(backend, extra), externalInterface: { ...ext, ...iface } }), pattern);
+    });
+  }
   it('plans exactly one route, neighbour and FDB entry per peer', () => {
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '203.0.113.3', '02:00:00:00:00:13')]);

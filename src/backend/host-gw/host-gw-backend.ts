@@ -29,6 +29,9 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
       backendType: HOST_GW,
       ...(config.enableIPv6 && ext.extV6Addr ? { publicIPv6: ext.extV6Addr } : {}),
     },
+    checkPeer(peer: Lease) {
+      return peer.attrs.backendType === HOST_GW ? undefined : { field: 'BackendType', value: JSON.stringify(peer.attrs.backendType), reason: 'not host-gw' };
+    },
     plan(_own: Lease, peers: readonly Lease[]): DesiredState {
       const groups: DesiredGroup[] = [];
       const warnings: string[] = [];

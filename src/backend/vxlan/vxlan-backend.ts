@@ -5,29 +5,37 @@
  * first address as /32 (/128). Per peer, exactly: a route `peer-subnet via peer-subnet-ip dev flannel.N onlink`,
  * a permanent neighbour `peer-subnet-ip lladdr VtepMAC` and an FDB entry `VtepMAC dst peer-public-ip`. With
  * DirectRouting, a peer on our L2 network gets a plain route via its public IP instead. Pure planner.
+ *
+ * The factory refuses what the kernel would refuse on every pass (a device name longer than 15 characters, an
+ * MTU above the underlay's or below the minimum), so flanneld fails at start with the reason instead of
+ * reporting ready while its device cannot exist. `checkPeer` rejects peers whose BackendData cannot work with
+ * ours: another VNI, a VtepMAC that is not a unicast MAC, or our own.
  */
 import type { DesiredAddress, DesiredGroup, DesiredState } from '../../dataplane/desired-state.js';
 import { incompatibilities } from '../../dataplane/diff.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route, type VxlanDevice } from '../../dataplane/kernel-objects.js';
 import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
+import type { LeaseProblem } from '../../lease/lease-validation.js';
 import { Cidr, type IpAddress, type IpFamily } from '../../net/ip.js';
 import { MacAddress } from '../../net/mac.js';
+import { ValidationError } from '../../support/errors.js';
 import { isJsonObject, pickFields } from '../../support/json-fields.js';
 import type { Backend, BackendContext, ExternalInterface } from '../backend.js';
-import { parseVxlanOptions } from './vxlan-options.js';
+import { VXLAN_OVERHEAD, checkVxlanConfig, parseVxlanOptions, vxlanDeviceName } from './vxlan-options.js';
 import { vtepMac } from './vtep-mac.js';
 
 export const VXLAN = 'vxlan';
-const OVERHEAD: Record<IpFamily, number> = { 4: 50, 6: 70 };
 
 export function createVxlanBackend({ config, externalInterface: ext, links = [] }: BackendContext): Backend {
+  const problems = checkVxlanConfig(config, { name: ext.name, mtu: ext.mtu });
+  if (problems.length > 0) throw new ValidationError(problems, 'vxlan backend config');
   const options = parseVxlanOptions(config.backend);
   const baseMtu = options.mtu ?? ext.mtu;
   const device = (family: IpFamily, local: IpAddress): VxlanDevice => {
-    const name = family === 4 ? `flannel.${options.vni}` : `flannel-v6.${options.vni}`;
+    const name = vxlanDeviceName(family, options.vni);
     const spec = {
       name, vni: options.vni, port: options.port, local, underlayIndex: ext.linkIndex, learning: options.learning,
-      gbp: options.gbp, mtu: baseMtu - OVERHEAD[family], mac: MacAddress.parse('02:00:00:00:00:00'),
+      gbp: options.gbp, mtu: baseMtu - VXLAN_OVERHEAD[family], mac: MacAddress.parse('02:00:00:00:00:00'),
     };
     const existing = links.find((link) => link.name === name);
     const compatible = existing !== undefined && incompatibilities(spec, existing).length === 0;
@@ -72,7 +80,35 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [] 
       }
       return { devices, addresses, groups, warnings };
     },
+    checkPeer(peer: Lease): LeaseProblem | undefined {
+      if (peer.attrs.backendType !== VXLAN) return { field: 'BackendType', value: JSON.stringify(peer.attrs.backendType), reason: 'not vxlan' };
+      const families: Array<[VxlanDevice | undefined, Cidr | undefined, unknown, string]> = [
+        [v4, peer.subnet, peer.attrs.backendData, 'BackendData'],
+        [v6, peer.ipv6Subnet, peer.attrs.backendV6Data, 'BackendV6Data'],
+      ];
+      for (const [dev, subnet, backendData, field] of families) {
+        if (!dev || !subnet) continue;
+        const problem = checkVtep(backendData, field, dev);
+        if (problem) return problem;
+      }
+      return undefined;
+    },
   };
+
+  /** A peer's BackendData for one of our devices: our VNI, and a unicast VtepMAC that is not our device's. */
+  function checkVtep(backendData: unknown, field: string, dev: VxlanDevice): LeaseProblem | undefined {
+    if (!isJsonObject(backendData)) return { field, value: JSON.stringify(backendData) ?? '(none)', reason: 'expected an object with VNI and VtepMAC' };
+    const { VNI: vni, VtepMAC: text } = pickFields(backendData, ['VNI', 'VtepMAC'] as const);
+    if (vni !== options.vni) return { field: `${field}.VNI`, value: JSON.stringify(vni) ?? '(none)', reason: `differs from our VNI ${options.vni}` };
+    const mac = typeof text === 'string' ? MacAddress.tryParse(text) : undefined;
+    const value = JSON.stringify(text) ?? '(none)';
+    if (!mac) return { field: `${field}.VtepMAC`, value, reason: 'not a MAC address' };
+    const bytes = mac.toBytes();
+    // A multicast (group bit set) or all-zero destination MAC would flood or drop every frame sent to the peer.
+    if (((bytes[0] ?? 0) & 1) === 1 || bytes.every((byte) => byte === 0)) return { field: `${field}.VtepMAC`, value, reason: 'not a unicast MAC address' };
+    if (mac.equals(dev.mac)) return { field: `${field}.VtepMAC`, value, reason: `the VTEP MAC of our own ${dev.name}` };
+    return undefined;
+  }
 
   /** One peer's entries; memoized by lease object (the tracker keeps unchanged leases as the same objects). */
   function planPeer(peer: Lease): PeerPlan {
