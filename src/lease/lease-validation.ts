@@ -68,15 +68,15 @@ function checkSubnet(subnet: Cidr, field: string, network: Cidr | undefined, sub
 }
 
 const IPV4_SPECIAL: ReadonlyArray<[Cidr, string]> = [
-  [Cidr.parse('0.0.0.0/8'), 'unspecified ("this network")'],
-  [Cidr.parse('127.0.0.0/8'), 'loopback'],
-  [Cidr.parse('224.0.0.0/4'), 'multicast'],
-  [Cidr.parse('255.255.255.255/32'), 'broadcast'],
+  [Cidr.parse('0.0.0.0/8'), 'an unspecified ("this network")'],
+  [Cidr.parse('127.0.0.0/8'), 'a loopback'],
+  [Cidr.parse('224.0.0.0/4'), 'a multicast'],
+  [Cidr.parse('255.255.255.255/32'), 'the broadcast'],
 ];
 const IPV6_SPECIAL: ReadonlyArray<[Cidr, string]> = [
-  [Cidr.parse('::/128'), 'unspecified'],
-  [Cidr.parse('::1/128'), 'loopback'],
-  [Cidr.parse('ff00::/8'), 'multicast'],
+  [Cidr.parse('::/128'), 'the unspecified'],
+  [Cidr.parse('::1/128'), 'the loopback'],
+  [Cidr.parse('ff00::/8'), 'a multicast'],
 ];
 
 function checkPublicIP(ip: IpAddress | undefined, family: IpFamily, field: string, own: readonly IpAddress[]): LeaseProblem | undefined {
@@ -84,7 +84,7 @@ function checkPublicIP(ip: IpAddress | undefined, family: IpFamily, field: strin
   const value = ip.toString();
   if (ip.family !== family) return { field, value, reason: `not an IPv${family} address` };
   const special = (family === 4 ? IPV4_SPECIAL : IPV6_SPECIAL).find(([range]) => range.contains(ip));
-  if (special) return { field, value, reason: `a ${special[1]} address, not a usable unicast address` };
+  if (special) return { field, value, reason: `${special[1]} address, not a usable unicast address` };
   if (own.some((address) => address.equals(ip))) return { field, value, reason: 'our own public address: this lease is not a peer' };
   return undefined;
 }

@@ -27,8 +27,16 @@ export interface Lease {
   readonly subnet: Cidr;
   readonly ipv6Subnet?: Cidr;
   readonly attrs: LeaseAttrs;
-  /** Epoch milliseconds when the etcd lease runs out; undefined for a reservation (no TTL) or unknown. */
+  /**
+   * Epoch milliseconds when the lease runs out; undefined when it never does (a reservation without TTL, a
+   * Kubernetes node's podCIDR) or for a peer whose expiry nobody asked the store for.
+   */
   readonly expiresAtMs?: number;
+  /**
+   * When the store created this key, as a store-wide order (etcd's create_revision; a renewal keeps it):
+   * between two overlapping peer leases the one held longer wins on every host alike. Undefined when unknown.
+   */
+  readonly createRevision?: bigint;
 }
 
 export const UNSET_IPV4 = IpAddress.parse('0.0.0.0');

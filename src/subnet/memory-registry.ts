@@ -15,6 +15,8 @@ import { collectChange, parseStoredLease } from './stored-lease.js';
 interface Entry {
   value: string;
   expiresAtMs?: number;
+  /** The revision that created the key (etcd's create_revision: a rewrite keeps it). */
+  createRevision: bigint;
 }
 
 interface Change {
@@ -22,6 +24,7 @@ interface Change {
   key: string;
   value?: string;
   expiresAtMs?: number;
+  createRevision?: bigint;
 }
 
 export class MemoryRegistry implements Registry {
@@ -47,7 +50,7 @@ export class MemoryRegistry implements Registry {
     const leases: Lease[] = [];
     const malformed: MalformedEntry[] = [];
     for (const [key, entry] of this.entries) {
-      const parsed = parseStoredLease(key, entry.value, entry.expiresAtMs);
+      const parsed = parseStoredLease(key, entry.value, entry.expiresAtMs, entry.createRevision);
       if ('lease' in parsed) leases.push(parsed.lease);
       else malformed.push(parsed.malformed);
     }
@@ -69,8 +72,10 @@ export class MemoryRegistry implements Registry {
   }
 
   putRaw(key: string, value: string): void {
-    this.entries.set(key, { value });
-    this.record({ revision: ++this.revision, key, value });
+    const revision = ++this.revision;
+    const createRevision = this.entries.get(key)?.createRevision ?? revision;
+    this.entries.set(key, { value, createRevision });
+    this.record({ revision, key, value, createRevision });
   }
 
   compact(belowRevision: bigint): void {
@@ -111,7 +116,7 @@ export class MemoryRegistry implements Registry {
       if (pending.length > 0) {
         const events: LeaseEvent[] = [];
         const malformed: MalformedEntry[] = [];
-        for (const change of pending) collectChange(change.key, change.value, change.expiresAtMs, events, malformed);
+        for (const change of pending) collectChange(change.key, change.value, change.expiresAtMs, events, malformed, change.createRevision);
         const last = pending[pending.length - 1] as Change;
         next = last.revision + 1n;
         yield { revision: last.revision, events, malformed };
@@ -137,8 +142,10 @@ export class MemoryRegistry implements Registry {
   private write(key: string, lease: Lease, ttlSeconds: number): Lease {
     const expiresAtMs = this.now() + ttlSeconds * 1000;
     const value = encodeLeaseAttrs(lease.attrs);
-    this.entries.set(key, { value, expiresAtMs });
-    this.record({ revision: ++this.revision, key, value, expiresAtMs });
+    const revision = ++this.revision;
+    const createRevision = this.entries.get(key)?.createRevision ?? revision;
+    this.entries.set(key, { value, expiresAtMs, createRevision });
+    this.record({ revision, key, value, expiresAtMs, createRevision });
     return { ...lease, expiresAtMs };
   }
 

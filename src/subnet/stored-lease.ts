@@ -10,12 +10,12 @@ import type { MalformedEntry } from './registry.js';
 
 export type StoredLeaseResult = { readonly lease: Lease } | { readonly malformed: MalformedEntry };
 
-export function parseStoredLease(key: string, value: string, expiresAtMs: number | undefined): StoredLeaseResult {
+export function parseStoredLease(key: string, value: string, expiresAtMs: number | undefined, createRevision?: bigint): StoredLeaseResult {
   const pair = parseSubnetKey(key);
   if (!pair) return { malformed: { key, reason: 'key is not a subnet key (want a.b.c.d-len[&ipv6-len])' } };
   try {
     const attrs = decodeLeaseAttrs(value);
-    return { lease: { ...pair, attrs, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) } };
+    return { lease: { ...pair, attrs, ...(expiresAtMs === undefined ? {} : { expiresAtMs }), ...(createRevision === undefined ? {} : { createRevision }) } };
   } catch (error) {
     return { malformed: { key, reason: errorMessage(error) } };
   }
@@ -41,6 +41,7 @@ export function collectChange(
   expiresAtMs: number | undefined,
   events: LeaseEvent[],
   malformed: MalformedEntry[],
+  createRevision?: bigint,
 ): void {
   if (value === undefined) {
     const pair = parseSubnetKey(key);
@@ -48,7 +49,7 @@ export function collectChange(
     else malformed.push({ key, reason: 'key is not a subnet key' });
     return;
   }
-  const parsed = parseStoredLease(key, value, expiresAtMs);
+  const parsed = parseStoredLease(key, value, expiresAtMs, createRevision);
   if ('lease' in parsed) events.push({ type: 'added', lease: parsed.lease });
   else malformed.push(parsed.malformed);
 }

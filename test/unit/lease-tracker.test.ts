@@ -32,4 +32,20 @@ describe('LeaseTracker', () => {
     assert.equal(tracker.update({ kind: 'snapshot', leases: [] }).peersChanged, true);
     assert.equal(tracker.peers().length, 0);
   });
+  it('says which peer keys changed: added, replaced, removed; not renewed', () => {
+    const tracker = new LeaseTracker();
+    const first = tracker.update({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.3.0/24', '198.18.0.13')] });
+    assert.deepEqual(first.changed, ['10.244.2.0-24', '10.244.3.0-24']);
+    const kept = tracker.get('10.244.2.0-24');
+    const renewed = tracker.update({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.4.0/24', '198.18.0.14')] });
+    assert.deepEqual(renewed.changed, ['10.244.3.0-24', '10.244.4.0-24']);
+    assert.equal(tracker.get('10.244.2.0-24'), kept, 'an unchanged lease keeps its object');
+    const events = tracker.update({ kind: 'events', events: [
+      { type: 'added', lease: lease('10.244.2.0/24', '198.18.0.12') },
+      { type: 'added', lease: lease('10.244.2.0/24', '198.18.0.12', 'host-gw', { createRevision: 9n }) },
+      { type: 'removed', subnet: Cidr.parse('10.244.4.0/24') },
+    ] });
+    assert.deepEqual(events.changed, ['10.244.2.0-24', '10.244.4.0-24'], 'a recreated key (new create revision) is a change');
+    assert.deepEqual(tracker.setOwn({ subnet: Cidr.parse('10.244.2.0/24') }), ['10.244.2.0-24']);
+  });
 });

@@ -51,7 +51,7 @@ export class EtcdRegistry implements Registry {
     const leases: Lease[] = [];
     const malformed: MalformedEntry[] = [];
     for (const kv of kvs) {
-      const parsed = parseStoredLease(kv.key.slice(this.subnets.length), kv.value, undefined);
+      const parsed = parseStoredLease(kv.key.slice(this.subnets.length), kv.value, undefined, kv.createRevision);
       if ('lease' in parsed) leases.push(parsed.lease);
       else malformed.push(parsed.malformed);
     }
@@ -94,7 +94,7 @@ export class EtcdRegistry implements Registry {
         const events: LeaseEvent[] = [];
         const malformed: MalformedEntry[] = [];
         for (const event of result.events) {
-          collectChange(event.kv.key.slice(this.subnets.length), event.type === 'DELETE' ? undefined : event.kv.value, undefined, events, malformed);
+          collectChange(event.kv.key.slice(this.subnets.length), event.type === 'DELETE' ? undefined : event.kv.value, undefined, events, malformed, event.kv.createRevision);
         }
         yield { revision: result.revision, events, malformed };
       }

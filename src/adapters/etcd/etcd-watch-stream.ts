@@ -20,6 +20,7 @@ export interface KeyValue {
   readonly value: string;
   readonly lease: bigint;
   readonly modRevision: bigint;
+  readonly createRevision: bigint;
 }
 
 export interface WatchResult {
@@ -38,7 +39,7 @@ export function parseHeader(message: ProtoMessage): ResponseHeader {
 }
 
 export function parseKv(message: ProtoMessage): KeyValue {
-  return { key: message.string(1), value: message.string(5), lease: message.int(6), modRevision: message.int(3) };
+  return { key: message.string(1), value: message.string(5), lease: message.int(6), modRevision: message.int(3), createRevision: message.int(2) };
 }
 
 function parseWatchResponse(response: ProtoMessage): WatchResult {
