@@ -1,11 +1,14 @@
 /**
  * flanneld's lifecycle over ports (reference §1.4): wait for the network config, choose the external interface
- * and backend, lease a subnet, write subnet.env (then ready), follow peers' leases into the reconciler, keep
- * our lease renewed, and re-acquire it (same subnet preferred) when it is deleted or expires instead of exiting.
+ * and backend (refusing at start a backend whose devices the kernel would refuse), lease a subnet, follow
+ * peers' leases — each checked against the network config, the backend and the others (PeerAdmission) — into
+ * the reconciler, keep our lease (LeaseKeeper), write subnet.env once the backend's devices are in place
+ * (retrying until written), and notice a config changed in the store.
  *
- * The reconciler starts only after the first full lease snapshot, so a restarted daemon never deletes routes
- * to peers it has not heard about yet. On abort every loop ends and is awaited; kernel state is left in place
- * so that traffic keeps flowing across a restart.
+ * Ready means: the backend's devices are in place and subnet.env holds our current lease. The reconciler
+ * starts only after the first full lease snapshot, so a restarted daemon never deletes routes to peers it has
+ * not heard about yet. On abort every loop ends and is awaited; kernel state is left in place so that traffic
+ * keeps flowing across a restart.
  */
 import type { Backend, ExternalInterface } from '../backend/backend.js';
 import { backendFactory } from '../backend/backends.js';
@@ -13,18 +16,22 @@ import { renderSubnetEnv } from '../cni/subnet-env.js';
 import type { NetworkConfig } from '../config/network-config.js';
 import type { Kernel } from '../dataplane/kernel.js';
 import { type KernelKind, Reconciler } from '../dataplane/reconciler.js';
-import { type Lease, hasIpv4, leaseKey } from '../lease/lease.js';
+import { type Lease, encodeLeaseAttrs, hasIpv4 } from '../lease/lease.js';
 import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
 import type { Firewall, FirewallMode } from '../traffic/firewall.js';
 import { FirewallReconciler } from '../traffic/firewall-reconciler.js';
 import type { TrafficSpec } from '../traffic/traffic-rules.js';
 import { blackholeGroup } from './blackhole-route.js';
 import { LeaseTracker } from '../lease/lease-tracker.js';
+import { type AdmissionReport, PeerAdmission } from '../lease/peer-admission.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
+import { type Clock, systemClock } from '../support/clock.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
-import { Backoff, sleep } from '../support/timing.js';
+import { watchNetworkConfig } from './config-watch.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
+import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
+import { SubnetFileWriter } from './subnet-file-writer.js';
 
 export interface KernelChangeSource {
   stop(): Promise<void>;
@@ -56,31 +63,54 @@ export interface DaemonDeps {
   readonly blackholeRoute?: boolean;
   readonly renewMarginMs: number;
   readonly writeSubnetFile: (contents: string) => void;
-  /** Called once, right after subnet.env is first written (flanneld then tells systemd READY=1); must not throw. */
+  /** Called once, when flanneld first becomes ready (devices in place, subnet.env written): systemd READY=1; must not throw. */
   readonly onReady?: (lease: Lease) => void;
   /** Starts kernel notifications; `onChange` is called when our state may have been changed by someone else. */
   readonly watchKernel?: (onChange: (change: KernelChange) => void) => Promise<KernelChangeSource>;
   readonly configRetryMs?: number;
   readonly resyncIntervalMs?: number;
   readonly renewRetryMs?: number;
+  /** Backoff between failed subnet.env writes (default 1 s doubling to 30 s). */
+  readonly subnetFileRetry?: BackoffRange;
+  /** How often the config in the store is compared with the running one (default 60 s). */
+  readonly configCheckIntervalMs?: number;
+  readonly clock?: Clock;
+}
+
+/** What the daemon counts (exposed for a metrics endpoint). */
+export interface DaemonCounters {
+  /** Peer lease rejections logged since start (each distinct reason of each lease once). */
+  readonly leasesRejected: number;
+  /** Peer leases rejected right now. */
+  readonly leasesRejectedNow: number;
 }
 
 export class Daemon {
   private readyFlag = false;
-  private currentLease: Lease | undefined;
+  /** onReady is called the first time we become ready only (systemd's READY=1 is sent once). */
+  private readyNotified = false;
+  private devicesInPlace = false;
+  private keeper: LeaseKeeper | undefined;
+  private admission: PeerAdmission | undefined;
+  private subnetFile: SubnetFileWriter | undefined;
   private reconcilerInstance: Reconciler | undefined;
   private readonly tracker = new LeaseTracker();
-  private leaseLost = false;
-  private wakeLeaseKeeper: (() => void) | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly deps: DaemonDeps) {}
+  constructor(private readonly deps: DaemonDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
 
   get ready(): boolean {
     return this.readyFlag;
   }
 
   get lease(): Lease | undefined {
-    return this.currentLease;
+    return this.keeper?.lease;
+  }
+
+  get counters(): DaemonCounters {
+    return { leasesRejected: this.admission?.rejectionsReported ?? 0, leasesRejectedNow: this.admission?.rejectedNow ?? 0 };
   }
 
   /** Runs until `signal` aborts; throws FlannelError for fatal start-up problems. */
@@ -98,25 +128,34 @@ export class Daemon {
     const backend = backendFactory(config.backendType)({ config, externalInterface, links });
     logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
 
-    const lease = await this.acquire(config, backend, undefined, signal);
+    const keeper = new LeaseKeeper({
+      subnetManager, config, attrs: backend.leaseAttrs, logger: logger.child({ component: 'lease-keeper' }),
+      renewMarginMs: this.deps.renewMarginMs, clock: this.clock,
+      ...(this.deps.renewRetryMs === undefined ? {} : { renewRetryMs: this.deps.renewRetryMs }),
+      onSubnetChange: (lease) => this.subnetChanged(lease, config, backend),
+    });
+    this.keeper = keeper;
+    const lease = await keeper.acquire(signal);
     if (!lease) return;
-    this.currentLease = lease;
-    this.tracker.setOwn(lease);
+    const { publicIP, publicIPv6 } = backend.leaseAttrs;
+    this.admission = new PeerAdmission({
+      config,
+      ownPublicIPs: [...(publicIP.isUnspecified() ? [] : [publicIP]), ...(publicIPv6 ? [publicIPv6] : [])],
+      ...(backend.checkPeer ? { checkBackend: (peer: Lease) => backend.checkPeer?.(peer) } : {}),
+    });
+    this.setOwn(lease);
     const firewall = await this.setUpFirewall(config);
-    try {
-      this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
-      this.readyFlag = true;
-      logger.info({ subnet: lease.subnet.toString() }, 'flannel is ready');
-      this.deps.onReady?.(lease);
-    } catch (error) {
-      // As upstream: keep routing for the pods that exist, stay not-ready (/readyz 503) so it gets noticed.
-      logger.error({ err: errorMessage(error) }, 'failed to write subnet file; staying not ready');
-    }
+    const subnetFile = new SubnetFileWriter({
+      write: this.deps.writeSubnetFile, logger, clock: this.clock, onWritten: () => this.updateReadiness(),
+      ...(this.deps.subnetFileRetry ? { retry: this.deps.subnetFileRetry } : {}),
+    });
+    this.subnetFile = subnetFile;
 
     const reconciler = new Reconciler({
       kernel: this.deps.kernel,
       logger: logger.child({ component: 'reconciler' }),
       plan: () => this.plan(backend),
+      onDeviceState: (notInPlace) => this.devicesChanged(notInPlace, config, backend),
       ...(this.deps.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: this.deps.resyncIntervalMs }),
     });
     this.reconcilerInstance = reconciler;
@@ -124,7 +163,12 @@ export class Daemon {
     const snapshotSeen = new Promise<void>((resolve) => (firstSnapshot = resolve));
     const tasks: Promise<unknown>[] = [
       this.followLeases(signal, reconciler, firstSnapshot),
-      this.keepLease(config, backend, signal),
+      keeper.run(signal),
+      subnetFile.run(signal),
+      watchNetworkConfig({
+        subnetManager, running: config, logger: logger.child({ component: 'config' }), clock: this.clock,
+        intervalMs: this.deps.configCheckIntervalMs ?? 60_000,
+      }, signal),
       ...(firewall ? [firewall.run(signal)] : []),
     ];
     await Promise.race([snapshotSeen, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
@@ -151,12 +195,64 @@ export class Daemon {
   private blackhole: { lease: Lease; group: DesiredGroup } | undefined;
 
   private plan(backend: Backend): DesiredState {
-    const lease = this.currentLease as Lease;
-    const plan = backend.plan(lease, this.tracker.peers());
+    const lease = this.lease as Lease;
+    const plan = backend.plan(lease, (this.admission as PeerAdmission).peers());
     if (!this.deps.blackholeRoute) return plan;
     // The same group object while the lease is the same, so the reconciler sees no change.
     if (this.blackhole?.lease !== lease) this.blackhole = { lease, group: blackholeGroup(lease) };
     return { ...plan, groups: [...plan.groups, this.blackhole.group] };
+  }
+
+  /** The backend's devices are in place (or not, listed): subnet.env is written once they are; readiness follows. */
+  private devicesChanged(notInPlace: readonly string[], config: NetworkConfig, backend: Backend): void {
+    const inPlace = notInPlace.length === 0;
+    if (inPlace !== this.devicesInPlace) {
+      this.devicesInPlace = inPlace;
+      if (inPlace) this.publishSubnetFile(config, backend);
+      else this.deps.logger.error({ devices: notInPlace }, 'backend devices are not in place; not ready until the reconciler gets them created');
+    }
+    this.updateReadiness();
+  }
+
+  private publishSubnetFile(config: NetworkConfig, backend: Backend): void {
+    this.subnetFile?.publish(renderSubnetEnv(config, this.lease as Lease, backend.mtu, this.deps.ipMasq));
+  }
+
+  private updateReadiness(): void {
+    const ready = this.devicesInPlace && (this.subnetFile?.upToDate ?? false);
+    if (ready === this.readyFlag) return;
+    this.readyFlag = ready;
+    if (!ready) return this.deps.logger.warn('flannel is not ready');
+    this.deps.logger.info({ subnet: this.lease?.subnet.toString() }, 'flannel is ready');
+    if (!this.readyNotified && this.lease) {
+      this.readyNotified = true;
+      this.deps.onReady?.(this.lease);
+    }
+  }
+
+  /** Our lease (first, or re-acquired with a different subnet) is excluded from peers and wins every overlap. */
+  private setOwn(lease: Lease): void {
+    const logger = this.deps.logger.child({ component: 'leases' });
+    const admission = this.admission as PeerAdmission;
+    const dropped = this.tracker.setOwn(lease);
+    const changed = [admission.update(dropped.map((key) => [key, undefined] as const)), admission.setOwn(lease)].map((report) => this.logAdmission(report, logger));
+    if (changed.some(Boolean)) this.reconcilerInstance?.markDirty();
+  }
+
+  private subnetChanged(lease: Lease, config: NetworkConfig, backend: Backend): void {
+    this.setOwn(lease);
+    if (this.devicesInPlace) this.publishSubnetFile(config, backend);
+    this.updateReadiness();
+    this.reconcilerInstance?.markKernelChanged();
+  }
+
+  /** Logs what admission decided (each rejection once, with the field and value); true when peers changed. */
+  private logAdmission(report: AdmissionReport, logger: Logger): boolean {
+    for (const { key, problem } of report.rejected) {
+      logger.warn({ key, field: problem.field, value: problem.value, reason: problem.reason }, 'rejecting peer lease');
+    }
+    for (const key of report.readmitted) logger.info({ key }, 'peer lease accepted after having been rejected');
+    return report.changed;
   }
 
   /**
@@ -178,7 +274,7 @@ export class Daemon {
       firewall: selected,
       logger,
       resyncMs: this.deps.firewallResyncMs ?? 5000,
-      specs: () => trafficSpecs(config, this.currentLease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully }),
+      specs: () => trafficSpecs(config, this.lease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully }),
     });
     await reconciler.pass();
     return reconciler;
@@ -192,26 +288,11 @@ export class Daemon {
         return await subnetManager.getNetworkConfig();
       } catch (error) {
         if (error instanceof FlannelError && !error.retryable && !error.code.startsWith('INVALID')) throw error;
-        if (Date.now() - lastLogMs >= 10_000) {
+        if (this.clock.now() - lastLogMs >= 10_000) {
           logger.warn({ err: errorMessage(error) }, "couldn't fetch network config; waiting for it (retrying every second)");
-          lastLogMs = Date.now();
+          lastLogMs = this.clock.now();
         }
-        await sleep(this.deps.configRetryMs ?? 1000, signal);
-      }
-    }
-    return undefined;
-  }
-
-  private async acquire(config: NetworkConfig, backend: Backend, prefer: Lease | undefined, signal: AbortSignal): Promise<Lease | undefined> {
-    const backoff = new Backoff(1000, 30_000);
-    while (!signal.aborted) {
-      try {
-        const preferred = prefer ? { subnet: prefer.subnet, ...(prefer.ipv6Subnet ? { ipv6Subnet: prefer.ipv6Subnet } : {}) } : undefined;
-        return await this.deps.subnetManager.acquireLease(config, backend.leaseAttrs, preferred);
-      } catch (error) {
-        if (!(error instanceof FlannelError) || !error.retryable) throw error;
-        this.deps.logger.warn({ err: error.message }, 'acquiring a lease failed; retrying');
-        await sleep(backoff.next(), signal);
+        await this.clock.sleep(this.deps.configRetryMs ?? 1000, signal);
       }
     }
     return undefined;
@@ -221,67 +302,23 @@ export class Daemon {
     const logger = this.deps.logger.child({ component: 'leases' });
     const onMalformed = (entry: { key: string; reason: string }) =>
       logger.warn({ key: entry.key, reason: entry.reason }, 'ignoring malformed lease (peers keep their last good state)');
+    const admission = this.admission as PeerAdmission;
+    const keeper = this.keeper as LeaseKeeper;
     for await (const result of this.deps.subnetManager.watchLeases(signal, onMalformed)) {
       const update = this.tracker.update(result);
-      logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, peersChanged: update.peersChanged }, 'leases');
+      logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, changed: update.changed.length }, 'leases');
       if (result.kind === 'snapshot') firstSnapshot();
-      if (update.peersChanged) reconciler.markDirty();
+      if (this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger)) reconciler.markDirty();
       for (const event of update.own) {
-        const ours = this.currentLease;
-        const taken = event.type === 'added' && ours && !event.lease.attrs.publicIP.equals(ours.attrs.publicIP);
-        if (event.type === 'removed' || taken) {
-          logger.warn({ subnet: ours?.subnet.toString() }, taken ? 'our subnet key was overwritten by another host; re-acquiring' : 'our lease was deleted or expired; re-acquiring');
-          this.leaseLost = true;
-          this.wakeLeaseKeeper?.();
+        const ours = keeper.lease as Lease;
+        if (event.type === 'removed') {
+          logger.warn({ subnet: ours.subnet.toString() }, 'our lease was deleted or expired; re-acquiring');
+          keeper.lost();
+        } else if (encodeLeaseAttrs(event.lease.attrs) !== encodeLeaseAttrs(ours.attrs)) {
+          keeper.overwritten(event.lease);
         }
       }
     }
-  }
-
-  /** Renews before expiry and re-acquires a lost lease; the only writer of `currentLease` after start. */
-  private async keepLease(config: NetworkConfig, backend: Backend, signal: AbortSignal): Promise<void> {
-    const logger = this.deps.logger.child({ component: 'lease-keeper' });
-    while (!signal.aborted) {
-      const lease = this.currentLease as Lease;
-      const renewAtMs = (lease.expiresAtMs ?? Date.now()) - this.deps.renewMarginMs;
-      if (!this.leaseLost) {
-        const wake = new AbortController();
-        this.wakeLeaseKeeper = () => wake.abort();
-        const stop = () => wake.abort();
-        signal.addEventListener('abort', stop, { once: true });
-        await sleep(Math.max(0, renewAtMs - Date.now()), wake.signal);
-        signal.removeEventListener('abort', stop);
-        this.wakeLeaseKeeper = undefined;
-        if (signal.aborted) break;
-      }
-      try {
-        if (this.leaseLost) {
-          this.leaseLost = false;
-          const again = await this.acquire(config, backend, lease, signal);
-          if (!again) break;
-          this.adoptLease(again, config, backend, logger);
-        } else if (Date.now() >= renewAtMs) {
-          this.currentLease = await this.deps.subnetManager.renewLease(lease);
-          logger.info({ expiresAt: new Date(this.currentLease.expiresAtMs ?? 0).toISOString() }, 'lease renewed');
-        }
-      } catch (error) {
-        logger.warn({ err: errorMessage(error) }, 'error renewing lease; trying again in 1 min');
-        await sleep(this.deps.renewRetryMs ?? 60_000, signal);
-      }
-    }
-  }
-
-  private adoptLease(lease: Lease, config: NetworkConfig, backend: Backend, logger: Logger): void {
-    const previous = this.currentLease;
-    this.currentLease = lease;
-    if (previous && leaseKey(previous) === leaseKey(lease)) {
-      logger.info({ subnet: lease.subnet.toString() }, 'lease re-acquired with the same subnet');
-      return;
-    }
-    logger.error({ previous: previous?.subnet.toString(), subnet: lease.subnet.toString() }, 'lease re-acquired with a DIFFERENT subnet: existing pods keep old addresses until recreated');
-    this.tracker.setOwn(lease);
-    this.deps.writeSubnetFile(renderSubnetEnv(config, lease, backend.mtu, this.deps.ipMasq));
-    this.reconcilerInstance?.markKernelChanged();
   }
 }
 

@@ -31,6 +31,11 @@ export interface ReconcilerOptions {
   readonly plan: () => DesiredState;
   readonly logger: Logger;
   readonly resyncIntervalMs?: number;
+  /**
+   * Called on every pass, once devices are handled, with the desired devices that are not in place (missing,
+   * or not as wanted after this pass's attempt): the daemon is not ready while any are.
+   */
+  readonly onDeviceState?: (notInPlace: readonly string[]) => void;
 }
 
 export interface PassResult {
@@ -211,6 +216,10 @@ export class Reconciler {
         stale = new Set(ALL_KINDS);
         await this.reread(observed, stale);
       }
+    }
+    if (this.options.onDeviceState) {
+      const notInPlace = diffDevices(desired.devices, observed.links).ops.map((op) => (op.kind === 'create' ? op.device.name : op.name));
+      this.options.onDeviceState([...new Set(notInPlace)]);
     }
     const indexByName = new Map(observed.links.map((link) => [link.name, link.index]));
     const owned = new Set(desired.devices.flatMap((device) => indexByName.get(device.name) ?? []));

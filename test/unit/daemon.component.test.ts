@@ -1,55 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Daemon } from '../../src/daemon/daemon.js';
-import { IFA_F_PERMANENT } from '../../src/dataplane/kernel-objects.js';
-import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
-import { Cidr } from '../../src/net/ip.js';
-import { EtcdSubnetManager } from '../../src/subnet/etcd-subnet-manager.js';
+import type { Cidr } from '../../src/net/ip.js';
 import { MemoryRegistry } from '../../src/subnet/memory-registry.js';
-import { silentLogger } from '../../src/support/logger.js';
 import { sleep } from '../../src/support/timing.js';
+import { DaemonHost, HOST_GW_CONFIG, until } from '../support/daemon-host.js';
 import { routeTable } from '../support/golden.js';
 
-const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}';
+const CONFIG = HOST_GW_CONFIG;
 
-class Host {
-  readonly kernel: MemoryKernel;
-  readonly daemon: Daemon;
-  subnetEnv = '';
-  private readonly controller = new AbortController();
-  private running: Promise<void> | undefined;
-
+class Host extends DaemonHost {
   constructor(registry: MemoryRegistry, ip: string, renewMarginMs = 60 * 60_000) {
-    this.kernel = new MemoryKernel().addLink({ index: 2, name: 'eth0', mtu: 1500, up: true }, [{ address: Cidr.parse(`${ip}/24`), scope: 0, flags: IFA_F_PERMANENT }]);
-    this.daemon = new Daemon({
-      subnetManager: new EtcdSubnetManager({ registry, logger: silentLogger() }),
-      kernel: this.kernel,
-      logger: silentLogger(),
-      interfaceOptions: { iface: ['eth0'], ifaceRegex: [], ifaceCanReach: '', publicIP: '', publicIPv6: '' },
-      ipMasq: false,
-      renewMarginMs,
-      writeSubnetFile: (contents) => void (this.subnetEnv = contents),
-      configRetryMs: 10,
-      renewRetryMs: 10,
-    });
-  }
-
-  start(): this {
-    this.running = this.daemon.run(this.controller.signal);
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.controller.abort();
-    await this.running;
-  }
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
+    super(registry, ip, { renewMarginMs });
   }
 }
 
