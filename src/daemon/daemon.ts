@@ -89,7 +89,8 @@ export class Daemon {
   private readyFlag = false;
   /** onReady is called the first time we become ready only (systemd's READY=1 is sent once). */
   private readyNotified = false;
-  private devicesInPlace = false;
+  /** Whether the backend's devices are in place, as of the last reconcile pass (undefined before the first). */
+  private devicesInPlace: boolean | undefined;
   private keeper: LeaseKeeper | undefined;
   private admission: PeerAdmission | undefined;
   private subnetFile: SubnetFileWriter | undefined;
@@ -219,7 +220,7 @@ export class Daemon {
   }
 
   private updateReadiness(): void {
-    const ready = this.devicesInPlace && (this.subnetFile?.upToDate ?? false);
+    const ready = this.devicesInPlace === true && (this.subnetFile?.upToDate ?? false);
     if (ready === this.readyFlag) return;
     this.readyFlag = ready;
     if (!ready) return this.deps.logger.warn('flannel is not ready');

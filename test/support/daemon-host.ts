@@ -5,6 +5,7 @@ import { IFA_F_PERMANENT } from '../../src/dataplane/kernel-objects.js';
 import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { Cidr } from '../../src/net/ip.js';
 import { EtcdSubnetManager } from '../../src/subnet/etcd-subnet-manager.js';
+import { MemoryRegistry } from '../../src/subnet/memory-registry.js';
 import type { Registry } from '../../src/subnet/registry.js';
 import { silentLogger } from '../../src/support/logger.js';
 import { sleep } from '../../src/support/timing.js';
@@ -63,5 +64,26 @@ export async function until(what: string, condition: () => boolean | Promise<boo
   while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await sleep(5);
+  }
+}
+
+type HostOverrides = Partial<DaemonDeps> & { kernel?: MemoryKernel };
+
+/**
+ * Runs `body` with one started daemon (198.18.0.11) on a fresh MemoryRegistry holding `config`, and stops it
+ * afterwards, also when the body fails. `overrides` may depend on the registry (e.g. a wrapping SubnetManager).
+ */
+export async function withDaemon(
+  config: string,
+  overrides: HostOverrides | ((registry: MemoryRegistry) => HostOverrides),
+  body: (host: DaemonHost, registry: MemoryRegistry) => Promise<void>,
+): Promise<void> {
+  const registry = new MemoryRegistry();
+  registry.setNetworkConfig(config);
+  const host = new DaemonHost(registry, '198.18.0.11', typeof overrides === 'function' ? overrides(registry) : overrides).start();
+  try {
+    await body(host, registry);
+  } finally {
+    await host.stop();
   }
 }

@@ -16,7 +16,7 @@ import { FlannelError } from '../../src/support/errors.js';
 import { silentLogger } from '../../src/support/logger.js';
 import { sleep } from '../../src/support/timing.js';
 import { captureLogger } from '../support/capture-logger.js';
-import { DaemonHost, HOST_GW_CONFIG, VXLAN_CONFIG, until } from '../support/daemon-host.js';
+import { DaemonHost, HOST_GW_CONFIG, VXLAN_CONFIG, until, withDaemon } from '../support/daemon-host.js';
 import { kernelText } from '../support/golden.js';
 
 const vxlanValue = (publicIP: string, mac: string, vni = 1) =>
@@ -114,11 +114,8 @@ describe('a lease overlapping a peer (vxlan)', () => {
 
 describe('our subnet key overwritten by another host', () => {
   it('keeps our subnet, writes our value back and names the other host', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig(HOST_GW_CONFIG);
     const log = captureLogger();
-    const a = new DaemonHost(registry, '198.18.0.11', { logger: log.logger }).start();
-    try {
+    await withDaemon(HOST_GW_CONFIG, { logger: log.logger }, async (a, registry) => {
       await until('ready', () => a.daemon.ready);
       const lease = a.daemon.lease as Lease;
       const env = a.subnetEnv;
@@ -131,41 +128,29 @@ describe('our subnet key overwritten by another host', () => {
       assert.equal(a.subnetEnv, env);
       assert.equal((await registry.listLeases()).leases.length, 1, 'no second subnet taken');
       assert.ok(log.lines.some((line) => line.level >= 50 && JSON.stringify(line).includes('198.18.0.77')), 'an error log names the other host');
-    } finally {
-      await a.stop();
-    }
+    });
   });
 });
 
 describe('subnet.env write failures are retried', () => {
   it('becomes ready once the file can be written', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig(HOST_GW_CONFIG);
     let failures = 3;
     let written = '';
-    const a = new DaemonHost(registry, '198.18.0.11', {
-      writeSubnetFile: (contents) => {
-        if (failures-- > 0) throw new Error('EROFS: read-only file system');
-        written = contents;
-      },
-      subnetFileRetry: { initialMs: 5, maxMs: 20 },
-    }).start();
-    try {
+    const writeSubnetFile = (contents: string) => {
+      if (failures-- > 0) throw new Error('EROFS: read-only file system');
+      written = contents;
+    };
+    await withDaemon(HOST_GW_CONFIG, { writeSubnetFile, subnetFileRetry: { initialMs: 5, maxMs: 20 } }, async (a) => {
       await until('ready after retries', () => a.daemon.ready);
       assert.match(written, /^FLANNEL_NETWORK=10\.244\.0\.0\/16\nFLANNEL_SUBNET=/);
-    } finally {
-      await a.stop();
-    }
+    });
   });
 });
 
 describe('a config changed in the store', () => {
   it('is logged once per distinct change, naming what changed', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig(HOST_GW_CONFIG);
     const log = captureLogger();
-    const a = new DaemonHost(registry, '198.18.0.11', { logger: log.logger, configCheckIntervalMs: 5 }).start();
-    try {
+    await withDaemon(HOST_GW_CONFIG, { logger: log.logger, configCheckIntervalMs: 5 }, async (a, registry) => {
       await until('ready', () => a.daemon.ready);
       registry.setNetworkConfig('{"Network":"10.245.0.0/16","Backend":{"Type":"host-gw"}}');
       const changed = () => log.lines.filter((line) => /restart/.test(line.msg) && JSON.stringify(line).includes('10.245.0.0/16'));
@@ -173,83 +158,70 @@ describe('a config changed in the store', () => {
       await sleep(50);
       assert.equal(changed().length, 1, 'logged once');
       assert.match(JSON.stringify(changed()[0]), /Network/);
-    } finally {
-      await a.stop();
-    }
+    });
   });
 });
 
 describe('a lease without expiry (Kubernetes)', () => {
   it('is never renewed', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig(HOST_GW_CONFIG);
-    const inner = new EtcdSubnetManager({ registry, logger: silentLogger() });
     let renewals = 0;
     const withoutExpiry = (lease: Lease): Lease => ({ subnet: lease.subnet, ...(lease.ipv6Subnet ? { ipv6Subnet: lease.ipv6Subnet } : {}), attrs: lease.attrs });
-    const subnetManager: SubnetManager = {
-      name: 'no-expiry',
-      getNetworkConfig: () => inner.getNetworkConfig(),
-      acquireLease: async (...args) => withoutExpiry(await inner.acquireLease(...args)),
-      renewLease: async (lease) => { renewals++; return withoutExpiry(await inner.renewLease(lease)); },
-      watchLeases: (signal, onMalformed) => inner.watchLeases(signal, onMalformed),
-      close: () => inner.close(),
+    const noExpiry = (registry: MemoryRegistry) => {
+      const inner = new EtcdSubnetManager({ registry, logger: silentLogger() });
+      const subnetManager: SubnetManager = {
+        name: 'no-expiry',
+        getNetworkConfig: () => inner.getNetworkConfig(),
+        acquireLease: async (...args) => withoutExpiry(await inner.acquireLease(...args)),
+        renewLease: async (lease) => { renewals++; return withoutExpiry(await inner.renewLease(lease)); },
+        watchLeases: (signal, onMalformed) => inner.watchLeases(signal, onMalformed),
+        close: () => inner.close(),
+      };
+      return { subnetManager };
     };
-    const a = new DaemonHost(registry, '198.18.0.11', { subnetManager }).start();
-    try {
+    await withDaemon(HOST_GW_CONFIG, noExpiry, async (a) => {
       await until('ready', () => a.daemon.ready);
       await sleep(100);
       assert.equal(renewals, 0);
-    } finally {
-      await a.stop();
-    }
+    });
   });
 });
 
 describe('ready while broken', () => {
-  it('a vxlan MTU above the underlay\u2019s fails at start, naming the field and both MTUs', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":9000}}');
-    const a = new DaemonHost(registry, '198.18.0.11').start();
-    await Promise.race([a.finished(), until('ready', () => a.daemon.ready).catch(() => undefined)]);
-    await a.stop();
-    assert.equal(a.daemon.ready, false);
-    assert.ok(a.failure instanceof FlannelError, String(a.failure));
-    assert.match((a.failure as Error).message, /Backend\.MTU.*9000.*1500/);
-    assert.equal(a.subnetEnv, '');
-  });
-
-  it('a VNI whose device name is too long for the kernel fails at start', async () => {
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777215}}');
-    const a = new DaemonHost(registry, '198.18.0.11').start();
-    await Promise.race([a.finished(), until('ready', () => a.daemon.ready).catch(() => undefined)]);
-    await a.stop();
-    assert.equal(a.daemon.ready, false);
-    assert.match(String(a.failure), /flannel\.16777215.*15/);
-  });
+  const refusedAtStart: Array<[string, string, RegExp]> = [
+    ['a vxlan MTU above the underlay\u2019s', '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":9000}}', /Backend\.MTU: 9000 is above the MTU of eth0 \(1500\)/],
+    ['a VNI whose device name is too long for the kernel', '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777215}}', /flannel\.16777215 \(16 characters\).*at most 15/],
+  ];
+  for (const [name, config, pattern] of refusedAtStart) {
+    it(`${name} fails at start, naming the field and the value`, async () => {
+      await withDaemon(config, {}, async (a) => {
+        await Promise.race([a.finished(), until('ready', () => a.daemon.ready).catch(() => undefined)]);
+        assert.equal(a.daemon.ready, false);
+        assert.ok(a.failure instanceof FlannelError, String(a.failure));
+        assert.match((a.failure as Error).message, pattern);
+        assert.equal(a.subnetEnv, '');
+      });
+    });
+  }
 
   it('stays not ready (and writes no subnet.env) while the vxlan device cannot be created', async () => {
     class RefusingKernel extends MemoryKernel {
       refuse = true;
       override async applyLinkOps(ops: readonly LinkOp[]): Promise<OpFailure<LinkOp>[]> {
-        if (this.refuse) return ops.map((op) => ({ op, error: new FlannelError('EINVAL', 'Invalid argument') }));
+        if (this.refuse) return ops.map((op) => ({ op, error: new FlannelError('EEXIST', 'A VXLAN device with the specified VNI already exists') }));
         return super.applyLinkOps(ops);
       }
     }
     const kernel = new RefusingKernel();
-    const registry = new MemoryRegistry();
-    registry.setNetworkConfig(VXLAN_CONFIG);
-    const a = new DaemonHost(registry, '198.18.0.11', { kernel }).start();
-    try {
+    const log = captureLogger();
+    await withDaemon(VXLAN_CONFIG, { kernel, logger: log.logger }, async (a) => {
       await until('lease', () => a.daemon.lease !== undefined);
       await sleep(100);
       assert.equal(a.daemon.ready, false);
       assert.equal(a.subnetEnv, '');
+      assert.deepEqual(log.lines.filter((line) => /devices are not in place/.test(line.msg)).map((line) => line.devices), [['flannel.1']], 'said once, naming the device');
       kernel.refuse = false;
       await until('ready once the device exists', () => a.daemon.ready, 5000);
       assert.match(a.subnetEnv, /FLANNEL_MTU=1450/);
-    } finally {
-      await a.stop();
-    }
+    });
   });
 });

@@ -39,6 +39,8 @@ class FakeSubnetManager {
   }
 }
 
+type Setup = ReturnType<typeof setUp>;
+
 function setUp(options: { ttlMs?: number | null; renewMarginMs?: number } = {}) {
   const clock = new FakeClock();
   const subnetManager = new FakeSubnetManager(clock, options.ttlMs === undefined ? 24 * HOUR : options.ttlMs);
@@ -48,24 +50,27 @@ function setUp(options: { ttlMs?: number | null; renewMarginMs?: number } = {}) 
     subnetManager, config: config(), attrs, logger: log.logger, clock, renewMarginMs: options.renewMarginMs ?? HOUR, renewRetryMs: 60_000,
     onSubnetChange: (lease, previous) => changes.push(`${previous.subnet} → ${lease.subnet}`),
   });
+  return { clock, subnetManager, log, keeper, changes };
+}
+
+/** Acquires and runs a keeper for the length of `body`, stopping it afterwards, also on failure. */
+async function withKeeper(options: Parameters<typeof setUp>[0], body: (setup: Setup) => Promise<void>): Promise<void> {
+  const setup = setUp(options);
   const controller = new AbortController();
-  const start = async () => {
-    await keeper.acquire(controller.signal);
-    const running = keeper.run(controller.signal);
-    await settle();
-    return async () => {
-      controller.abort();
-      await running;
-    };
-  };
-  return { clock, subnetManager, log, keeper, changes, start };
+  await setup.keeper.acquire(controller.signal);
+  const running = setup.keeper.run(controller.signal);
+  await settle();
+  try {
+    await body(setup);
+  } finally {
+    controller.abort();
+    await running;
+  }
 }
 
 describe('LeaseKeeper', () => {
   it('renews renewMarginMs before expiry, and again a lease later', async () => {
-    const { clock, subnetManager, keeper, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ clock, subnetManager, keeper }) => {
       const first = keeper.lease?.expiresAtMs as number;
       await clock.advance(23 * HOUR - 1);
       assert.deepEqual(subnetManager.calls, ['acquire -'], 'not a moment early');
@@ -74,28 +79,20 @@ describe('LeaseKeeper', () => {
       assert.equal(keeper.lease?.expiresAtMs, first + 23 * HOUR);
       await clock.advance(23 * HOUR);
       assert.equal(subnetManager.calls.length, 3);
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('a lease that never expires is never renewed, and the keeper sleeps instead of spinning', async () => {
-    const { clock, subnetManager, keeper, start } = setUp({ ttlMs: null });
-    const stop = await start();
-    try {
+    await withKeeper({ ttlMs: null }, async ({ clock, subnetManager, keeper }) => {
       await clock.advance(365 * 24 * HOUR, 10);
       assert.deepEqual(subnetManager.calls, ['acquire -']);
       assert.equal(keeper.lease?.expiresAtMs, undefined);
       assert.equal(clock.pending, 1, 'one sleep, waiting for an incident');
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('retries a failed renewal after renewRetryMs', async () => {
-    const { clock, subnetManager, log, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ clock, subnetManager, log }) => {
       subnetManager.failures = 2;
       await clock.advance(23 * HOUR);
       assert.equal(subnetManager.calls.length, 2);
@@ -107,15 +104,11 @@ describe('LeaseKeeper', () => {
       assert.deepEqual(subnetManager.calls.slice(1), ['renew 10.244.7.0/24', 'renew 10.244.7.0/24', 'renew 10.244.7.0/24']);
       assert.equal(log.messages('error renewing lease; trying again').length, 2);
       assert.equal(log.messages('lease renewed').length, 1);
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('re-acquires a lost lease at once, same subnet preferred, retrying a failed acquisition with backoff', async () => {
-    const { clock, subnetManager, keeper, changes, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ clock, subnetManager, keeper, changes }) => {
       subnetManager.failures = 1;
       keeper.lost();
       await settle();
@@ -124,29 +117,21 @@ describe('LeaseKeeper', () => {
       assert.deepEqual(subnetManager.calls, ['acquire -', 'acquire 10.244.7.0/24', 'acquire 10.244.7.0/24']);
       assert.equal(keeper.lease?.subnet.toString(), '10.244.7.0/24');
       assert.deepEqual(changes, []);
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('reports a re-acquisition that produced another subnet', async () => {
-    const { subnetManager, keeper, changes, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ subnetManager, keeper, changes }) => {
       subnetManager.acquireLease = async () => ({ subnet: Cidr.parse('10.244.9.0/24'), attrs });
       keeper.lost();
       await settle();
       assert.deepEqual(changes, ['10.244.7.0/24 → 10.244.9.0/24']);
       assert.equal(keeper.lease && leaseKey(keeper.lease), '10.244.9.0-24');
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('our key overwritten while our lease is valid: our value is written back, the other host named in an error', async () => {
-    const { subnetManager, keeper, log, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ subnetManager, keeper, log }) => {
       const foreign: Lease = { subnet: Cidr.parse('10.244.7.0/24'), attrs: { publicIP: IpAddress.parse('198.18.0.77'), backendType: 'host-gw' } };
       keeper.overwritten(foreign);
       await settle();
@@ -155,15 +140,11 @@ describe('LeaseKeeper', () => {
       assert.match(conflict?.msg ?? '', /CONFLICT/);
       assert.equal(conflict?.otherPublicIP, '198.18.0.77');
       assert.equal(keeper.lease?.subnet.toString(), '10.244.7.0/24');
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('a key that keeps being overwritten is re-asserted with backoff', async () => {
-    const { clock, subnetManager, keeper, start } = setUp();
-    const stop = await start();
-    try {
+    await withKeeper({}, async ({ clock, subnetManager, keeper }) => {
       const foreign: Lease = { subnet: Cidr.parse('10.244.7.0/24'), attrs: { publicIP: IpAddress.parse('198.18.0.77'), backendType: 'host-gw' } };
       const renewals = () => subnetManager.calls.filter((call) => call.startsWith('renew')).length;
       keeper.overwritten(foreign);
@@ -179,15 +160,11 @@ describe('LeaseKeeper', () => {
       assert.equal(renewals(), 2);
       await clock.advance(1);
       assert.equal(renewals(), 3, 'the third after 2 s');
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it('our key overwritten after our lease expired: the other host may hold it; we acquire again', async () => {
-    const { clock, subnetManager, keeper, start } = setUp({ renewMarginMs: 0 });
-    const stop = await start();
-    try {
+    await withKeeper({ renewMarginMs: 0 }, async ({ clock, subnetManager, keeper }) => {
       subnetManager.failures = 1;
       await clock.advance(24 * HOUR);
       assert.deepEqual(subnetManager.calls, ['acquire -', 'renew 10.244.7.0/24'], 'the renewal at expiry failed');
@@ -196,8 +173,6 @@ describe('LeaseKeeper', () => {
       keeper.overwritten({ subnet: Cidr.parse('10.244.7.0/24'), attrs: { publicIP: IpAddress.parse('198.18.0.77'), backendType: 'host-gw' } });
       await settle();
       assert.equal(keeper.lease?.subnet.toString(), '10.244.8.0/24');
-    } finally {
-      await stop();
-    }
+    });
   });
 });
