@@ -88,16 +88,16 @@ function registryContract(name: string, setUp: () => Promise<Harness>, tearDown:
     it('reports when each key was created: a rewrite keeps it, a later key is later, a watch says the same', async () => {
       const from = (await harness.registry.listLeases()).revision + 1n;
       const createdOf = async (subnet: string) => (await harness.registry.listLeases()).leases.find((l) => l.subnet.toString() === subnet)?.createRevision;
-      await harness.registry.createLease(lease('10.244.6.0/24', '198.18.0.16'), 86400);
-      const first = await createdOf('10.244.6.0/24');
-      await harness.registry.updateLease(lease('10.244.6.0/24', '198.18.0.17'), 86400);
-      harness.putRaw('10.244.7.0-24', '{"PublicIP":"198.18.0.18"}');
+      await harness.registry.createLease(lease('10.244.8.0/24', '198.18.0.16'), 86400);
+      const first = await createdOf('10.244.8.0/24');
+      await harness.registry.updateLease(lease('10.244.8.0/24', '198.18.0.17'), 86400);
+      harness.putRaw('10.244.9.0-24', '{"PublicIP":"198.18.0.18"}');
       assert.ok(first !== undefined && first > 0n);
-      assert.equal(await createdOf('10.244.6.0/24'), first, 'renewal keeps the creation revision');
-      assert.ok(((await createdOf('10.244.7.0/24')) ?? 0n) > first);
+      assert.equal(await createdOf('10.244.8.0/24'), first, 'renewal keeps the creation revision');
+      assert.ok(((await createdOf('10.244.9.0/24')) ?? 0n) > first);
       const watched = (await collect(harness.registry, from, 3)).flatMap((b) => b.events).map((e) => (e.type === 'added' ? e.lease.createRevision : undefined));
       assert.deepEqual(watched.slice(0, 2), [first, first]);
-      await harness.registry.deleteLease({ subnet: Cidr.parse('10.244.7.0/24') });
+      await harness.registry.deleteLease({ subnet: Cidr.parse('10.244.9.0/24') });
     });
     it('a compacted revision is COMPACTED', async () => {
       const old = (await harness.registry.listLeases()).revision;

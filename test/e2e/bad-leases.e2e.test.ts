@@ -16,7 +16,8 @@ import { inNetns } from '../../src/lab/shell.js';
 import { labForSuite, waitFor } from '../support/lab-suite.js';
 
 const SUBNETS = '/coreos.com/network/subnets/';
-const lab = labForSuite({ prefix: 'ftb', hosts: 3, backend: 'vxlan' });
+// JSON logs: the assertions read the logged fields.
+const lab = labForSuite({ prefix: 'ftb', hosts: 3, backend: 'vxlan', flanneldArgs: ['--logging-format=json'] });
 const hosts = lab.layout.hosts as readonly LabHost[];
 const [h1, h2, h3] = hosts as [LabHost, LabHost, LabHost];
 
