@@ -6,6 +6,7 @@
  * flags take the env value as one element. Pure: argv and env in, options or a typed error out.
  */
 import { FlannelError } from '../support/errors.js';
+import { checkEtcdEndpoints, checkIfaceRegexes, checkListenHost, checkOptionalIp } from './flag-checks.js';
 
 type Kind = 'string' | 'bool' | 'int' | 'list';
 
@@ -205,8 +206,9 @@ const NOT_SUPPORTED_YET: ReadonlyArray<[string, (values: FlagValues) => boolean]
 ];
 
 /**
- * Typed options, or FlannelError: renew margin out of range (BAD_FLAG) or a feature not built yet
- * (NOT_SUPPORTED). `warnings` lists default-on features that are not built yet.
+ * Typed options, or FlannelError: a bad value (BAD_FLAG: renew margin out of range, an etcd endpoint that is not
+ * an http(s) URL, a --healthz-ip that is no address, an --iface-regex that is not valid Go, an address flag that
+ * is no IP), or a feature not built yet (NOT_SUPPORTED). `warnings` lists default-on features that are not built yet.
  */
 export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; warnings: string[] } {
   const values = parsed.values;
@@ -228,9 +230,17 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
   if (resync <= 0) throw new FlannelError('BAD_FLAG', `invalid --iptables-resync ${resync}: want a positive number of seconds`);
   const loggingFormat = text('logging-format');
   if (loggingFormat !== 'text' && loggingFormat !== 'json') throw new FlannelError('BAD_FLAG', `invalid --logging-format ${JSON.stringify(loggingFormat)}: want text or json`);
+  const tls = [text('etcd-cafile'), text('etcd-certfile'), text('etcd-keyfile')].some((file) => file !== '');
+  const etcdEndpoints = checkEtcdEndpoints(text('etcd-endpoints'), tls);
+  // The address is used only when the server runs (upstream ignores it otherwise, so do we).
+  if (port > 0) checkListenHost('healthz-ip', text('healthz-ip'));
+  checkIfaceRegexes(values['iface-regex'] as string[]);
+  checkOptionalIp('iface-can-reach', text('iface-can-reach'));
+  checkOptionalIp('public-ip', text('public-ip'), 4);
+  checkOptionalIp('public-ipv6', text('public-ipv6'), 6);
   return {
     options: {
-      etcdEndpoints: text('etcd-endpoints').split(','),
+      etcdEndpoints,
       etcdPrefix: text('etcd-prefix'),
       etcdKeyfile: text('etcd-keyfile'),
       etcdCertfile: text('etcd-certfile'),

@@ -2,6 +2,8 @@
  * Choosing the external interface and the public address (reference §10), over the Kernel port's read
  * methods only: `--iface` (IP or name, in order), then `--iface-regex` (addresses first, then names), then
  * `--iface-can-reach`; with none of them, the interface owning `--public-ip`, else the default-route interface.
+ * A regex that matches an address selects that address (not the link's first one), as upstream; regexes have
+ * Go's meaning (go-regexp.ts).
  * Errors name what was asked for and what exists.
  */
 import type { ExternalInterface } from '../backend/backend.js';
@@ -10,7 +12,8 @@ import {
 } from '../dataplane/kernel-objects.js';
 import type { Kernel } from '../dataplane/kernel.js';
 import { Cidr, IpAddress, type IpFamily } from '../net/ip.js';
-import { FlannelError } from '../support/errors.js';
+import { compileGoRegexp } from '../config/go-regexp.js';
+import { FlannelError, errorMessage } from '../support/errors.js';
 
 export interface InterfaceSelectionOptions {
   readonly iface: readonly string[];
@@ -75,18 +78,12 @@ export async function selectExternalInterface(kernel: Kernel, options: Interface
     notes.push(`Could not find valid interface matching ${candidate}: no such interface`);
   }
   for (const pattern of options.ifaceRegex) {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(pattern);
-    } catch (error) {
-      throw new FlannelError('BAD_FLAG', `could not compile the IP address regex '${pattern}': ${(error as Error).message}`);
-    }
-    const byAddress = links.find((link) =>
-      families.every((family) => usableAddresses(addresses, link.index, family).some((a) => regex.test(a.address.ip.toString()))),
-    );
-    const link = byAddress ?? links.find((l) => regex.test(l.name));
+    const regex = compileIfaceRegex(pattern);
+    const byAddress = matchAddresses(regex, links, addresses, families);
+    if (byAddress) return { externalInterface: build(byAddress.link, byAddress.fixed), notes };
+    const link = links.find((l) => regex.test(l.name));
     if (link) return { externalInterface: build(link), notes };
-    const available = links.map((l) => `${l.name}:[${usableAddresses(addresses, l.index).map((a) => a.address.ip).join(' ')}]`);
+    const available = links.map((l) => `${l.name}:[${usableAddresses(addresses, l.index, families.length === 1 ? families[0] : 4).map((a) => a.address.ip).join(' ')}]`);
     notes.push(`could not match pattern ${pattern} to any of the available network interfaces (${available.join(', ')})`);
   }
   if (options.ifaceCanReach !== '') {
@@ -102,6 +99,32 @@ export async function selectExternalInterface(kernel: Kernel, options: Interface
   throw new FlannelError('NO_INTERFACE', `Failed to find interface to use that matches the interfaces and/or regexes provided: ${notes.join('; ')}`);
 }
 
+/** An `--iface-regex` value compiled with Go's (RE2) meaning; FlannelError('BAD_FLAG') naming it otherwise. */
+export function compileIfaceRegex(pattern: string): RegExp {
+  try {
+    return compileGoRegexp(pattern);
+  } catch (error) {
+    throw new FlannelError('BAD_FLAG', `--iface-regex: could not compile the IP address regex '${pattern}': ${errorMessage(error)}`);
+  }
+}
+
+/**
+ * The first link (kernel order) with a usable address of every family the regex matches, and those addresses
+ * (as upstream's LookupExtIface: dual stack needs a v4 match and a v6 match on the same link).
+ */
+function matchAddresses(regex: RegExp, links: readonly Link[], addresses: readonly Address[], families: readonly IpFamily[]): { link: Link; fixed: Partial<Record<IpFamily, Cidr>> } | undefined {
+  for (const link of links) {
+    const fixed: Partial<Record<IpFamily, Cidr>> = {};
+    for (const family of families) {
+      const match = usableAddresses(addresses, link.index, family).find((address) => regex.test(address.address.ip.toString()));
+      if (!match) break;
+      fixed[family] = match.address;
+    }
+    if (families.every((family) => fixed[family] !== undefined)) return { link, fixed };
+  }
+  return undefined;
+}
+
 function parseOptional(text: string, family: IpFamily, what: string): IpAddress | undefined {
   if (text === '') return undefined;
   const ip = IpAddress.tryParse(text);
@@ -109,15 +132,20 @@ function parseOptional(text: string, family: IpFamily, what: string): IpAddress 
   return ip;
 }
 
-/** Addresses of a link usable as its external address, best first (global, permanent, non-temporary). */
+/**
+ * Addresses of a link usable as its external address, best first (global, permanent, non-temporary): as Go's
+ * IsGlobalUnicast || IsLinkLocalUnicast, so never loopback, multicast, broadcast or unspecified.
+ */
 function usableAddresses(addresses: readonly Address[], linkIndex: number, family?: IpFamily): Address[] {
   const rank = (address: Address) =>
     (address.address.ip.isLinkLocal() ? 4 : 0) + (address.flags & IFA_F_PERMANENT ? 0 : 2) + (address.flags & IFA_F_TEMPORARY ? 1 : 0);
   return addresses
     .filter((a) => a.linkIndex === linkIndex && (family === undefined || a.address.family === family))
-    .filter((a) => !(a.flags & IFA_F_DEPRECATED) && !a.address.ip.isUnspecified())
+    .filter((a) => !(a.flags & IFA_F_DEPRECATED) && !a.address.ip.isUnspecified() && !NOT_UNICAST.some((range) => range.contains(a.address.ip)))
     .sort((a, b) => rank(a) - rank(b));
 }
+
+const NOT_UNICAST = ['127.0.0.0/8', '224.0.0.0/4', '255.255.255.255/32', '::1/128', 'ff00::/8'].map((text) => Cidr.parse(text));
 
 function describe(
   link: Link,

@@ -55,4 +55,37 @@ describe('flanneld flags', () => {
     assert.deepEqual(['10', '0x10', '010', '0o10', '0b10', '1_000', '-5'].map(parseGoInt), [10, 16, 8, 8, 2, 1000, -5]);
     assert.deepEqual(['08', '1__0', '_1', 'x', ''].map(parseGoInt), [undefined, undefined, undefined, undefined, undefined]);
   });
+
+  it('fails at start on a bad address flag, naming the flag and the value', () => {
+    const table: Array<[string[], RegExp]> = [
+      [['--etcd-endpoints=http://etcd:99999'], /invalid value "http:\/\/etcd:99999" for --etcd-endpoints: not a URL/],
+      [['--etcd-endpoints=http://a:2379,ftp://b'], /invalid value "ftp:\/\/b" for --etcd-endpoints: scheme ftp is not supported/],
+      [['--etcd-endpoints=http://[::1'], /invalid value "http:\/\/\[::1" for --etcd-endpoints/],
+      [['--etcd-endpoints=http://etcd:2379/v3'], /for --etcd-endpoints: a path, query or fragment/],
+      [['--etcd-endpoints=http://u:p@etcd:2379'], /for --etcd-endpoints: credentials/],
+      [['--etcd-endpoints= , '], /for --etcd-endpoints: no endpoint given/],
+      [['--healthz-port=8471', '--healthz-ip=300.1.1.1'], /invalid value "300.1.1.1" for --healthz-ip: not an IP address/],
+      [['--healthz-port=8471', '--healthz-ip=[::1]'], /invalid value "\[::1\]" for --healthz-ip/],
+      [['--healthz-port=8471', '--healthz-ip=bad host!'], /invalid value "bad host!" for --healthz-ip: neither an IP address nor a host name/],
+      [['--iface-regex=eth0', '--iface-regex=(?<=x)'], /invalid value "\(\?<=x\)" for --iface-regex: could not compile the regex: lookaround/],
+      [['--iface-regex=[[:nope:]]'], /for --iface-regex: could not compile the regex: invalid character class/],
+      [['--iface-can-reach=10.0.0'], /invalid value "10.0.0" for --iface-can-reach: not an IP address/],
+      [['--public-ip=fd00::1'], /invalid value "fd00::1" for --public-ip: not an IPv4 address/],
+    ];
+    for (const [argv, message] of table) {
+      assert.throws(() => toDaemonOptions(parseFlags(argv, {})), (error: Error & { code?: string }) => error.code === 'BAD_FLAG' && message.test(error.message), argv.join(' '));
+    }
+    // From the environment too.
+    assert.throws(() => toDaemonOptions(parseFlags([], { FLANNELD_ETCD_ENDPOINTS: 'http://etcd:99999' })), /for --etcd-endpoints/);
+  });
+  it('normalises etcd endpoints (bare host:port as etcd\'s client), and accepts good address flags', () => {
+    const { options } = toDaemonOptions(parseFlags(['--etcd-endpoints=http://a:2379/, 10.0.0.2:2379,https://[fd00::2]:2379', '--healthz-port=1', '--healthz-ip=::'], {}));
+    assert.deepEqual(options.etcdEndpoints, ['http://a:2379', 'http://10.0.0.2:2379', 'https://[fd00::2]:2379']);
+    const tls = toDaemonOptions(parseFlags(['--etcd-endpoints=etcd:2379', '--etcd-cafile=/ca.pem'], {})).options;
+    assert.deepEqual(tls.etcdEndpoints, ['https://etcd:2379']);
+    for (const ip of ['', '127.0.0.1', 'localhost', 'node-1.example.com']) {
+      assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--healthz-port=8471', `--healthz-ip=${ip}`], {})), ip);
+    }
+    assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--healthz-ip=junk!'], {})), 'unused without --healthz-port');
+  });
 });

@@ -78,7 +78,7 @@ describe('health server against slow and greedy clients', () => {
     const closed = await Promise.all(idle.map((socket) => new Promise<boolean>((resolve) => {
       if (socket.destroyed) resolve(true);
       socket.once('close', () => resolve(true));
-      setTimeout(() => resolve(false), 3000);
+      setTimeout(() => resolve(false), 3000).unref();
     })));
     assert.ok(closed.every(Boolean), 'every idle connection was closed by the server');
     assert.equal(statusOf((await rawRequest('127.0.0.1', server.port, get('/healthz'))).response), '200');

@@ -57,7 +57,9 @@ export async function startHealthServer(host: string, port: number, isReady: () 
   server.on('clientError', refuse);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new FlannelError('BAD_FLAG', `cannot serve health checks on --healthz-ip=${host} --healthz-port=${port}: ${errorMessage(error)}`, { cause: error })));
-    server.listen(port, host, () => resolve());
+    // '' means every interface, as Go's ":port".
+    if (host === '') server.listen(port, () => resolve());
+    else server.listen(port, host, () => resolve());
   });
   // After listening, an 'error' without a listener would throw; there is nothing a client can do to cause one.
   server.on('error', (error) => report(`health server: ${errorMessage(error)}`));
