@@ -1,20 +1,22 @@
 /**
  * The flannel CNI plugin's commands (reference §9) over injected I/O, so that the logic tests without root:
  * ADD builds the delegate config from subnet.env, saves it under `<dataDir>/<containerID>` before calling the
- * delegate, and returns the delegate's result; DEL replays the saved config to the delegate; CHECK succeeds;
- * VERSION lists the spec versions.
+ * delegate, and returns the delegate's result; DEL replays the saved config to the delegate; CHECK succeeds
+ * (from CNI 0.4.0 on); VERSION lists the spec versions. Requests are validated first (cni-request.ts).
  *
  * Difference from upstream: when the delegate's DEL fails, the saved config is kept and the error returned,
  * so the runtime's retry can still release the pod's address (upstream deletes it and leaks the IP).
  */
 import { join } from 'node:path';
 import { errorMessage } from '../support/errors.js';
+import { parseCniRequest } from './cni-request.js';
+import { PREFERRED_VERSION, SUPPORTED_VERSIONS } from './cni-versions.js';
 import {
-  CNI_ERROR, CniConfigError, buildDelegateConfig, parseNetConf, requireCompleteSubnetEnv,
+  CNI_ERROR, CniConfigError, buildDelegateConfig, marshalLikeGo, parseNetConf, requireCompleteSubnetEnv,
 } from './delegate-config.js';
 import { parseSubnetEnv } from './subnet-env.js';
 
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+export { SUPPORTED_VERSIONS } from './cni-versions.js';
 
 export interface DelegateOutcome {
   readonly exitCode: number;
@@ -22,6 +24,10 @@ export interface DelegateOutcome {
   readonly stderr: string;
 }
 
+/**
+ * The plugin's I/O. `writeScratch` and `readText` may throw; an I/O failure becomes CNI error 5 naming the
+ * path (never a stack trace).
+ */
 export interface CniIo {
   readText(path: string): string | undefined;
   writeScratch(path: string, contents: string): void;
@@ -35,37 +41,33 @@ export interface CniOutcome {
   readonly stdout: string;
 }
 
+/** Runs one command; never throws: every failure is a CNI error result (exit code 1). */
 export function runCniCommand(env: Readonly<Record<string, string | undefined>>, stdin: string, io: CniIo): CniOutcome {
-  const command = env.CNI_COMMAND ?? '';
-  let version = '1.0.0';
+  let version = PREFERRED_VERSION;
   try {
-    if (command === 'VERSION') {
-      return success({ cniVersion: '1.0.0', supportedVersions: [...SUPPORTED_VERSIONS] });
+    if (env.CNI_COMMAND === 'VERSION') {
+      return success({ cniVersion: PREFERRED_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] });
     }
+    const request = parseCniRequest(env, stdin);
+    version = request.cniVersion || version;
     const netconf = parseNetConf(stdin);
-    version = netconf.cniVersion || version;
-    if (netconf.cniVersion && !(SUPPORTED_VERSIONS as readonly string[]).includes(netconf.cniVersion)) {
-      throw new CniConfigError(CNI_ERROR.incompatibleVersion, `incompatible CNI versions: config is ${JSON.stringify(netconf.cniVersion)}, plugin supports ${SUPPORTED_VERSIONS.join(', ')}`);
-    }
-    const containerId = requireEnv(env, 'CNI_CONTAINERID');
-    const scratch = join(netconf.dataDir, containerId);
-    switch (command) {
+    const scratch = join(netconf.dataDir, request.containerId);
+    switch (request.command) {
       case 'ADD': {
-        requireEnv(env, 'CNI_IFNAME');
-        const text = io.readText(netconf.subnetFile);
+        const text = ioStep(`read ${netconf.subnetFile}`, () => io.readText(netconf.subnetFile));
         if (text === undefined) {
           throw new CniConfigError(CNI_ERROR.tryAgainLater, `failed to load flannel 'subnet.env' file: open ${netconf.subnetFile}: no such file or directory. Check the flannel pod log for this node.`);
         }
         const subnetEnv = parseSubnetEnv(text);
         requireCompleteSubnetEnv(subnetEnv, netconf.subnetFile);
         const delegate = buildDelegateConfig(netconf, subnetEnv);
-        const delegateText = JSON.stringify(delegate);
+        const delegateText = marshalLikeGo(delegate);
         io.debug(`delegate config: ${delegateText}`);
-        io.writeScratch(scratch, delegateText);
+        ioStep(`save the delegate config to ${scratch} (dataDir ${netconf.dataDir})`, () => io.writeScratch(scratch, delegateText));
         return delegateResult(io.runDelegate(delegate.type as string, delegateText), version);
       }
       case 'DEL': {
-        const saved = io.readText(scratch);
+        const saved = ioStep(`read ${scratch}`, () => io.readText(scratch));
         if (saved === undefined) return { exitCode: 0, stdout: '' };
         let type: unknown;
         try {
@@ -80,24 +82,25 @@ export function runCniCommand(env: Readonly<Record<string, string | undefined>>,
         }
         const outcome = io.runDelegate(type, saved);
         if (outcome.exitCode !== 0) return delegateResult(outcome, version);
-        io.removeScratch(scratch);
+        ioStep(`remove ${scratch}`, () => io.removeScratch(scratch));
         return { exitCode: 0, stdout: '' };
       }
       case 'CHECK':
         return { exitCode: 0, stdout: '' };
-      default:
-        throw new CniConfigError(CNI_ERROR.invalidEnvironment, `unknown CNI_COMMAND: ${JSON.stringify(command)}`);
     }
   } catch (error) {
     const code = error instanceof CniConfigError ? error.cniCode : CNI_ERROR.internal;
-    return failure(version, code, errorMessage(error));
+    return failure(version, code, errorMessage(error), error instanceof CniConfigError ? error.details : undefined);
   }
 }
 
-function requireEnv(env: Readonly<Record<string, string | undefined>>, name: string): string {
-  const value = env[name];
-  if (!value) throw new CniConfigError(CNI_ERROR.invalidEnvironment, `required env variable ${name} is missing`);
-  return value;
+/** Runs an I/O step; its failure becomes CNI error 5 saying what was being done. */
+function ioStep<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    throw new CniConfigError(CNI_ERROR.ioFailure, `failed to ${what}: ${errorMessage(error)}`);
+  }
 }
 
 /** The delegate's stdout is passed on as is: its result on success, its error object on failure. */
@@ -116,6 +119,6 @@ function success(body: unknown): CniOutcome {
   return { exitCode: 0, stdout: JSON.stringify(body) };
 }
 
-function failure(cniVersion: string, code: number, msg: string): CniOutcome {
-  return { exitCode: 1, stdout: JSON.stringify({ cniVersion, code, msg }) };
+function failure(cniVersion: string, code: number, msg: string, details?: string): CniOutcome {
+  return { exitCode: 1, stdout: JSON.stringify({ cniVersion, code, msg, ...(details ? { details } : {}) }) };
 }

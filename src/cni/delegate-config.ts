@@ -8,10 +8,12 @@
 import { isJsonObject } from '../support/json-fields.js';
 import type { SubnetEnv } from './subnet-env.js';
 
+/** A CNI error result: spec error code, short message and optional details (CNI spec "Error"). */
 export class CniConfigError extends Error {
   constructor(
     readonly cniCode: number,
     message: string,
+    readonly details?: string,
   ) {
     super(message);
   }
@@ -20,6 +22,7 @@ export class CniConfigError extends Error {
 /** CNI spec error codes used here. */
 export const CNI_ERROR = {
   incompatibleVersion: 1,
+  unknownContainer: 3,
   invalidEnvironment: 4,
   ioFailure: 5,
   decodeFailure: 6,
@@ -108,10 +111,24 @@ export function buildDelegateConfig(netconf: FlannelNetConf, env: SubnetEnv): Re
     ...env.ipv6Networks.map((network) => ({ dst: network.toString() })),
   ];
   delegate.ipam = ipam;
-  return sortKeys(delegate);
+  return delegate;
 }
 
-/** Keys sorted, as upstream's Go map marshalling writes them (stable scratch files). */
-function sortKeys(object: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(object).sort().map((key) => [key, object[key]]));
+/**
+ * JSON as Go's encoding/json writes a map[string]interface{} (upstream's delegate): keys sorted at every
+ * level, and `<`, `>`, `&`, U+2028, U+2029 escaped as \u sequences. The scratch file and the delegate's
+ * stdin are byte-identical to upstream's, whatever order the netconf had.
+ */
+export function marshalLikeGo(value: unknown): string {
+  return encode(value).replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Our own walk, not JSON.stringify of a re-ordered object: JavaScript puts integer-like keys first. */
+function encode(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
+  if (isJsonObject(value)) {
+    const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${encode(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

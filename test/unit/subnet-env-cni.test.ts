@@ -74,7 +74,7 @@ function fakeIo(files: Record<string, string>, delegateExit = 0): CniIo & { call
 
 describe('flannel CNI plugin commands', () => {
   const netconf = '{"cniVersion":"1.0.0","name":"cbr0","type":"flannel","subnetFile":"/s.env","dataDir":"/d"}';
-  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: '/n' };
+  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: '/n', CNI_PATH: '/opt/cni/bin' };
   it('ADD saves the delegate config first and returns the delegate result', () => {
     const files: Record<string, string> = { '/s.env': ENV_TEXT };
     const outcome = runCniCommand(env, netconf, fakeIo(files));
@@ -114,7 +114,7 @@ describe('flannel CNI plugin commands', () => {
     assert.ok(files['/d/c1']);
   });
   it('VERSION and CHECK', () => {
-    assert.deepEqual(JSON.parse(runCniCommand({ CNI_COMMAND: 'VERSION' }, '', fakeIo({})).stdout).supportedVersions, ['0.3.0', '0.3.1', '0.4.0', '1.0.0']);
+    assert.deepEqual(JSON.parse(runCniCommand({ CNI_COMMAND: 'VERSION' }, '', fakeIo({})).stdout).supportedVersions, ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']);
     assert.equal(runCniCommand({ ...env, CNI_COMMAND: 'CHECK' }, netconf, fakeIo({})).exitCode, 0);
     assert.equal(JSON.parse(runCniCommand(env, netconf.replace('1.0.0', '9.9.9'), fakeIo({})).stdout).code, 1);
   });
