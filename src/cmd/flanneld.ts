@@ -82,6 +82,7 @@ async function main(): Promise<number> {
       ipMasq: options.ipMasq,
       firewalls: { iptables: new IptablesFirewall(), nftables: new NftablesFirewall() },
       forwardRules: options.iptablesForwardRules,
+      overlayIngressFilter: options.overlayIngressFilter,
       randomFullyDisabled: options.ipMasqFullyRandomDisable,
       firewallResyncMs: options.iptablesResyncSeconds * 1000,
       blackholeRoute: options.ipBlackholeRoute,
@@ -101,7 +102,7 @@ async function main(): Promise<number> {
         }),
     });
     if (options.healthzPort > 0) {
-      health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready);
+      health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready, { onError: (message) => logger.error({ err: message }, 'health server error') });
       logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
     }
     notify({ STATUS: 'starting: waiting for the network config and a subnet lease' });

@@ -1,5 +1,6 @@
 /**
- * flanneld's command line: every upstream flag with upstream's default (reference §1.1), Go `flag` syntax
+ * flanneld's command line: every upstream flag with upstream's default (reference §1.1) plus flannel-ts's own
+ * (`--overlay-ingress-filter`, default off), Go `flag` syntax
  * (`-name`, `--name`, `-name=value`, `-name value`, booleans as `--x` or `--x=false`, parsing stops at the first
  * non-flag), integers as Go's ParseInt base 0, and the FLANNELD_* environment mapping (§1.2): a flag not given
  * on the command line takes FLANNELD_<NAME> (upper case, `-` and `.` → `_`) when that is non-empty; repeatable
@@ -44,6 +45,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'iptables-resync', kind: 'int', fallback: 5, help: 'resync period for iptables rules, in seconds' },
   { name: 'iptables-forward-rules', kind: 'bool', fallback: true, help: 'add default accept rules to FORWARD chain in iptables' },
   { name: 'ip-blackhole-route', kind: 'bool', fallback: false, help: 'add blackhole route for own subnet' },
+  {
+    name: 'overlay-ingress-filter', kind: 'bool', fallback: false,
+    help: 'flannel-ts only: accept overlay UDP (the vxlan port) only from current peers\' public IPs and drop it from any other host, kept in sync with the leases (iptables mode needs the ipset tool)',
+  },
   { name: 'net-config-path', kind: 'string', fallback: '/etc/kube-flannel/net-conf.json', help: 'path to the network configuration file (Kubernetes mode)' },
   { name: 'set-node-network-unavailable', kind: 'bool', fallback: true, help: 'set NodeNetworkUnavailable after ready (Kubernetes mode)' },
   { name: 'logging-format', kind: 'string', fallback: 'text', help: 'log format: text (klog-style lines) or json (one JSON object per line)' },
@@ -194,6 +199,7 @@ export interface DaemonOptions {
   readonly healthzPort: number;
   readonly iptablesResyncSeconds: number;
   readonly iptablesForwardRules: boolean;
+  readonly overlayIngressFilter: boolean;
   readonly verbosity: number;
   readonly loggingFormat: 'text' | 'json';
 }
@@ -261,6 +267,7 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
       healthzPort: port,
       iptablesResyncSeconds: resync,
       iptablesForwardRules: values['iptables-forward-rules'] === true,
+      overlayIngressFilter: values['overlay-ingress-filter'] === true,
       verbosity: number('v'),
       loggingFormat,
     },

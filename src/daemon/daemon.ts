@@ -20,6 +20,7 @@ import { type Lease, encodeLeaseAttrs, hasIpv4 } from '../lease/lease.js';
 import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
 import type { Firewall, FirewallMode } from '../traffic/firewall.js';
 import { FirewallReconciler } from '../traffic/firewall-reconciler.js';
+import { overlayPortOf, peerAddresses } from '../traffic/ingress-rules.js';
 import type { TrafficSpec } from '../traffic/traffic-rules.js';
 import { blackholeGroup } from './blackhole-route.js';
 import { LeaseTracker } from '../lease/lease-tracker.js';
@@ -58,6 +59,8 @@ export interface DaemonDeps {
   /** Firewall implementations; the daemon uses the one the config selects and cleans up the other. */
   readonly firewalls?: Readonly<Record<FirewallMode, Firewall>>;
   readonly forwardRules?: boolean;
+  /** `--overlay-ingress-filter`: overlay UDP only from peers' public IPs. */
+  readonly overlayIngressFilter?: boolean;
   readonly randomFullyDisabled?: boolean;
   readonly firewallResyncMs?: number;
   readonly blackholeRoute?: boolean;
@@ -237,7 +240,10 @@ export class Daemon {
     const admission = this.admission as PeerAdmission;
     const dropped = this.tracker.setOwn(lease);
     const changed = [admission.update(dropped.map((key) => [key, undefined] as const)), admission.setOwn(lease)].map((report) => this.logAdmission(report, logger));
-    if (changed.some(Boolean)) this.reconcilerInstance?.markDirty();
+    if (changed.some(Boolean)) {
+      this.reconcilerInstance?.markDirty();
+      this.firewall?.markDirty();
+    }
   }
 
   private subnetChanged(lease: Lease, config: NetworkConfig, backend: Backend): void {
@@ -271,15 +277,24 @@ export class Daemon {
     }
     const randomFully = !this.deps.randomFullyDisabled && (await selected.supportsRandomFully());
     if (!this.deps.randomFullyDisabled && !randomFully && this.deps.ipMasq) logger.warn({ mode: selected.mode }, 'fully random masquerade unsupported; using plain masquerade');
+    const port = this.deps.overlayIngressFilter ? overlayPortOf(config) : undefined;
+    if (this.deps.overlayIngressFilter && port === undefined) logger.warn({ backend: config.backendType }, 'the overlay ingress filter has no effect: this backend sends no overlay UDP');
     const reconciler = new FirewallReconciler({
       firewall: selected,
       logger,
       resyncMs: this.deps.firewallResyncMs ?? 5000,
-      specs: () => trafficSpecs(config, this.lease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully }),
+      // The filter admits only peers that passed lease admission (a bad lease opens nothing).
+      specs: () => trafficSpecs(config, this.lease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully },
+        port === undefined ? undefined : { port, ...(this.leasesSeen ? { peers: (this.admission as PeerAdmission).peers() } : {}) }),
     });
+    this.firewall = reconciler;
     await reconciler.pass();
     return reconciler;
   }
+
+  /** The firewall reconciler, woken when peers change (the ingress filter follows them). */
+  private firewall: FirewallReconciler | undefined;
+  private leasesSeen = false;
 
   private async waitForConfig(signal: AbortSignal): Promise<NetworkConfig | undefined> {
     const { logger, subnetManager } = this.deps;
@@ -309,7 +324,10 @@ export class Daemon {
       const update = this.tracker.update(result);
       logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, changed: update.changed.length }, 'leases');
       if (result.kind === 'snapshot') firstSnapshot();
-      if (this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger)) reconciler.markDirty();
+      const peersChanged = this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger);
+      if (peersChanged) reconciler.markDirty();
+      if (peersChanged || (result.kind === 'snapshot' && !this.leasesSeen)) this.firewall?.markDirty();
+      this.leasesSeen ||= result.kind === 'snapshot';
       for (const event of update.own) {
         const ours = keeper.lease as Lease;
         if (event.type === 'removed') {
@@ -323,11 +341,26 @@ export class Daemon {
   }
 }
 
-/** The wanted firewall rules per enabled family. */
-export function trafficSpecs(config: NetworkConfig, lease: Lease, features: { ipMasq: boolean; forwardRules: boolean; randomFully: boolean }): TrafficSpec[] {
+/**
+ * The wanted firewall rules per enabled family. With `ingress`, overlay UDP to `port` is accepted only from the
+ * peers' public addresses of that family (peers undefined: not known yet, see FirewallReconciler).
+ */
+export function trafficSpecs(
+  config: NetworkConfig,
+  lease: Lease,
+  features: { ipMasq: boolean; forwardRules: boolean; randomFully: boolean },
+  ingress?: { port: number; peers?: readonly Lease[] },
+): TrafficSpec[] {
+  const filter = (family: 4 | 6) => ingress && {
+    ingress: {
+      protocol: 'udp' as const,
+      port: ingress.port,
+      ...(ingress.peers ? { peers: peerAddresses(ingress.peers.map((peer) => (family === 4 ? peer.attrs.publicIP : peer.attrs.publicIPv6)), family) } : {}),
+    },
+  };
   const specs: TrafficSpec[] = [];
-  if (config.enableIPv4 && config.network && hasIpv4(lease)) specs.push({ family: 4, network: config.network, subnet: lease.subnet, ...features });
-  if (config.enableIPv6 && config.ipv6Network && lease.ipv6Subnet) specs.push({ family: 6, network: config.ipv6Network, subnet: lease.ipv6Subnet, ...features });
+  if (config.enableIPv4 && config.network && hasIpv4(lease)) specs.push({ family: 4, network: config.network, subnet: lease.subnet, ...features, ...filter(4) });
+  if (config.enableIPv6 && config.ipv6Network && lease.ipv6Subnet) specs.push({ family: 6, network: config.ipv6Network, subnet: lease.ipv6Subnet, ...features, ...filter(6) });
   return specs;
 }
 

@@ -5,6 +5,12 @@
  * resync writes nothing and takes no xtables lock for writing (upstream rewrote every 5 s and starved
  * kube-proxy, flannel#933). A change of what is wanted (a new lease) is a difference too. Rules stay in place
  * when the daemon stops, so traffic flows across a restart.
+ *
+ * `markDirty()` asks for a pass now instead of at the next resync (a peer joined or left: the overlay ingress
+ * filter's peer set must follow at once). Requests during a pass coalesce into one more pass. While the
+ * filter's peers are not known yet (before the first lease snapshot), a family that already has rules of ours
+ * is left untouched, so a restart never drops peers' traffic; a family with none is written with an empty set
+ * (a fresh host has no pods to reach yet).
  */
 import type { IpFamily } from '../net/ip.js';
 import { errorMessage } from '../support/errors.js';
@@ -25,12 +31,20 @@ export class FirewallReconciler {
   /** Per family: the spec last written and the rules read back right after writing it. */
   private readonly written = new Map<IpFamily, { spec: string; rules: string }>();
   private writeCount = 0;
+  private dirty = false;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: FirewallReconcilerOptions) {}
 
   /** How many transactions this reconciler has written. */
   get writes(): number {
     return this.writeCount;
+  }
+
+  /** Runs a pass as soon as the loop is free (coalesced). */
+  markDirty(): void {
+    this.dirty = true;
+    this.wake?.();
   }
 
   /** One pass: read, compare, write where needed. Returns the number of families written. */
@@ -42,7 +56,8 @@ export class FirewallReconciler {
       const current = await firewall.read(spec.family);
       const last = this.written.get(spec.family);
       if (last !== undefined && last.spec === wanted && current === last.rules) continue;
-      if (!spec.ipMasq && !spec.forwardRules && current === '') {
+      if (spec.ingress && spec.ingress.peers === undefined && current !== '') continue;
+      if (!spec.ipMasq && !spec.forwardRules && !spec.ingress && current === '') {
         // Nothing wanted, nothing there: remember that without a write.
         this.written.set(spec.family, { spec: wanted, rules: current });
         continue;
@@ -52,7 +67,8 @@ export class FirewallReconciler {
       this.writeCount++;
       wrote++;
       const reason = last === undefined ? 'start' : last.spec !== wanted ? 'changed' : 'drift';
-      logger.info({ family: spec.family, mode: firewall.mode, reason, ipMasq: spec.ipMasq, forward: spec.forwardRules }, 'firewall rules written');
+      const ingressPeers = spec.ingress ? spec.ingress.peers?.length ?? 0 : undefined;
+      logger.info({ family: spec.family, mode: firewall.mode, reason, ipMasq: spec.ipMasq, forward: spec.forwardRules, ingressPeers }, 'firewall rules written');
     }
     return wrote;
   }
@@ -60,8 +76,17 @@ export class FirewallReconciler {
   /** Resync loop; failures are logged and retried on the next tick. Returns when `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await sleep(this.options.resyncMs, signal);
+      if (!this.dirty) {
+        const wake = new AbortController();
+        const stop = () => wake.abort();
+        this.wake = stop;
+        signal.addEventListener('abort', stop, { once: true });
+        await sleep(this.options.resyncMs, wake.signal);
+        signal.removeEventListener('abort', stop);
+        this.wake = undefined;
+      }
       if (signal.aborted) break;
+      this.dirty = false;
       try {
         await this.pass();
       } catch (error) {

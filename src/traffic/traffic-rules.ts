@@ -4,9 +4,11 @@
  *   exactly as `iptables-save` prints them so that what is read back can be compared line by line;
  * - nftables: tables `flannel-ipv4` / `flannel-ipv6` with chains `postrtg` and `forward`, as upstream.
  * Upstream's own rule-order and chain quirks (§13.5, §13.6) are kept where they are visible to a mixed cluster
- * (the rules themselves); cleanup targets the right chains.
+ * (the rules themselves); cleanup targets the right chains. The optional overlay ingress filter (ours, not
+ * upstream's) adds a chain and a peer set in each mode (ingress-rules.ts).
  */
 import type { Cidr, IpFamily } from '../net/ip.js';
+import { INGRESS_CHAIN, type IngressSpec, ingressIptablesRules, nftIngressLines } from './ingress-rules.js';
 
 export interface TrafficSpec {
   readonly family: IpFamily;
@@ -17,6 +19,8 @@ export interface TrafficSpec {
   readonly ipMasq: boolean;
   readonly forwardRules: boolean;
   readonly randomFully: boolean;
+  /** The overlay ingress filter (ingress-rules.ts); absent when off. */
+  readonly ingress?: IngressSpec;
 }
 
 export const MASQ_CHAIN = 'FLANNEL-POSTRTG';
@@ -29,7 +33,9 @@ export const KUBE_PROXY_MARK = '0x4000/0x4000';
 export interface IptablesTable {
   readonly table: 'nat' | 'filter';
   /** Built-in chain holding our jump. */
-  readonly hook: 'POSTROUTING' | 'FORWARD';
+  readonly hook: 'POSTROUTING' | 'FORWARD' | 'INPUT';
+  /** A missing jump is inserted first in the hook (a filter must run before others' ACCEPTs), else appended. */
+  readonly jumpFirst?: boolean;
   readonly chain: string;
   /** The jump rule, in iptables-save form (`-A POSTROUTING … -j FLANNEL-POSTRTG`). */
   readonly jump: string;
@@ -70,6 +76,9 @@ export function iptablesTables(spec: TrafficSpec): IptablesTable[] {
       rules: [`-A ${FORWARD_CHAIN} -s ${network} ${FORWARD_COMMENT} -j ACCEPT`, `-A ${FORWARD_CHAIN} -d ${network} ${FORWARD_COMMENT} -j ACCEPT`],
     });
   }
+  if (spec.ingress) {
+    tables.push({ table: 'filter', hook: 'INPUT', chain: INGRESS_CHAIN, jumpFirst: true, ...ingressIptablesRules(spec.family, spec.ingress) });
+  }
   return tables;
 }
 
@@ -78,7 +87,7 @@ export function iptablesTables(spec: TrafficSpec): IptablesTable[] {
  * them from the built-in chains, in order. This is what a resync compares.
  */
 export function ownIptablesLines(saved: string): string[] {
-  const ours = [MASQ_CHAIN, FORWARD_CHAIN];
+  const ours = [MASQ_CHAIN, FORWARD_CHAIN, INGRESS_CHAIN];
   const lines: string[] = [];
   let table = '';
   for (const raw of saved.split('\n')) {
@@ -98,30 +107,40 @@ export function ownIptablesLines(saved: string): string[] {
  */
 export function renderIptablesRestore(wanted: readonly IptablesTable[], saved: string): string {
   const present = ownIptablesLines(saved);
-  const sections: string[] = [];
   const all: Array<Pick<IptablesTable, 'table' | 'hook' | 'chain'>> = [
     { table: 'nat', hook: 'POSTROUTING', chain: MASQ_CHAIN },
     { table: 'filter', hook: 'FORWARD', chain: FORWARD_CHAIN },
+    { table: 'filter', hook: 'INPUT', chain: INGRESS_CHAIN },
   ];
+  // One section (one commit) per table; in it, declarations (which create or flush), then removals, then rules.
+  const sections = new Map<string, { declare: string[]; remove: string[]; add: string[] }>();
   for (const slot of all) {
+    const section = sections.get(slot.table) ?? { declare: [], remove: [], add: [] };
     const table = wanted.find((candidate) => candidate.chain === slot.chain);
     const jumps = present.filter((line) => line.startsWith(`*${slot.table} -A ${slot.hook} `) && line.endsWith(` -j ${slot.chain}`));
     const chainExists = present.some((line) => line === `*${slot.table} :${slot.chain} -`);
-    const lines: string[] = [];
     if (table) {
-      lines.push(`:${slot.chain} - [0:0]`);
+      section.declare.push(`:${slot.chain} - [0:0]`);
       // Keep one exact jump where it is (others' rules may sit around it); drop copies and stale variants.
       const keep = jumps.indexOf(`*${slot.table} ${table.jump}`);
-      jumps.forEach((jump, index) => index !== keep && lines.push(jump.replace(`*${slot.table} -A `, '-D ')));
-      if (keep < 0) lines.push(table.jump);
-      lines.push(...table.rules);
+      jumps.forEach((jump, index) => index !== keep && section.remove.push(jump.replace(`*${slot.table} -A `, '-D ')));
+      if (keep < 0) section.add.push(table.jumpFirst ? table.jump.replace(`-A ${slot.hook} `, `-I ${slot.hook} 1 `) : table.jump);
+      section.add.push(...table.rules);
     } else if (chainExists || jumps.length > 0) {
-      for (const jump of jumps) lines.push(jump.replace(`*${slot.table} -A `, '-D '));
-      if (chainExists) lines.push(`:${slot.chain} - [0:0]`, `-X ${slot.chain}`);
+      for (const jump of jumps) section.remove.push(jump.replace(`*${slot.table} -A `, '-D '));
+      if (chainExists) {
+        section.declare.push(`:${slot.chain} - [0:0]`);
+        section.remove.push(`-X ${slot.chain}`);
+      }
     }
-    if (lines.length > 0) sections.push(`*${slot.table}`, ...lines, 'COMMIT');
+    sections.set(slot.table, section);
   }
-  return sections.length > 0 ? sections.join('\n') + '\n' : '';
+  const lines: string[] = [];
+  for (const [name, section] of sections) {
+    const body = [...section.declare, ...section.remove, ...section.add];
+    if (body.length > 0) lines.push(`*${name}`, ...body, 'COMMIT');
+  }
+  return lines.length > 0 ? lines.join('\n') + '\n' : '';
 }
 
 /** The nftables table name of a family, as upstream. */
@@ -166,6 +185,7 @@ export function renderNftables(spec: TrafficSpec): string {
       '\t}',
     );
   }
+  if (spec.ingress) lines.push(...nftIngressLines(spec.family, spec.ingress));
   lines.push('}');
   return [`table ${family} ${name}`, `delete table ${family} ${name}`, ...lines].join('\n') + '\n';
 }

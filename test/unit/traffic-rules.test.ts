@@ -42,7 +42,7 @@ describe('iptables rule sets (golden, upstream order and comments)', () => {
     const payload = renderIptablesRestore(iptablesTables({ ...v4, forwardRules: false }), saved);
     assert.match(payload, /^\*nat\n:FLANNEL-POSTRTG - \[0:0\]\n-D POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG\n-A FLANNEL-POSTRTG -m mark/);
     assert.doesNotMatch(payload, /-A POSTROUTING/);
-    assert.match(payload, /\*filter\n-D FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD\n:FLANNEL-FWD - \[0:0\]\n-X FLANNEL-FWD\nCOMMIT\n$/);
+    assert.match(payload, /\*filter\n:FLANNEL-FWD - \[0:0\]\n-D FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD\n-X FLANNEL-FWD\nCOMMIT\n$/);
     assert.equal(renderIptablesRestore([], ''), '', 'nothing to remove, nothing written');
   });
   it('picks exactly our lines out of iptables-save', () => {

@@ -1,9 +1,13 @@
 /**
  * The iptables firewall: reads with `iptables-save -t nat -t filter` (no lock taken for writing), writes with one
  * `iptables-restore --noflush --wait` per family and change set (reference §7.1–7.3). ip6tables for IPv6.
+ * The overlay ingress filter's peers live in an ipset (`ipset restore`, written before the rules that use it,
+ * destroyed after them); `ipset` is needed only when the filter is on.
  */
 import type { IpFamily } from '../../net/ip.js';
+import { FlannelError } from '../../support/errors.js';
 import type { Firewall } from '../../traffic/firewall.js';
+import { ipsetName, ownIpsetLines, renderIpsetRestore } from '../../traffic/ingress-rules.js';
 import { type TrafficSpec, iptablesTables, ownIptablesLines, renderIptablesRestore } from '../../traffic/traffic-rules.js';
 import { runCommand } from './run-command.js';
 
@@ -15,19 +19,23 @@ export class IptablesFirewall implements Firewall {
   onWrite: (family: IpFamily) => void = () => undefined;
 
   async read(family: IpFamily): Promise<string> {
-    return ownIptablesLines(await this.save(family)).join('\n');
+    return [...ownIptablesLines(await this.save(family)), ...ownIpsetLines(await this.ipsetSave(family))].join('\n');
   }
 
   async write(spec: TrafficSpec): Promise<void> {
+    // The set first: iptables-restore refuses a rule naming a set that does not exist.
+    if (spec.ingress) await runCommand('ipset', ['restore', '-exist'], renderIpsetRestore(spec.family, spec.ingress.peers ?? []));
     const payload = renderIptablesRestore(iptablesTables(spec), await this.save(spec.family));
-    if (payload === '') return;
-    await runCommand(tool(spec.family, 'restore'), ['--noflush', '--wait'], payload);
-    this.onWrite(spec.family);
+    if (payload !== '') await runCommand(tool(spec.family, 'restore'), ['--noflush', '--wait'], payload);
+    const setLeft = !spec.ingress && (await this.ipsetSave(spec.family)) !== '';
+    if (setLeft) await runCommand('ipset', ['destroy', ipsetName(spec.family)]);
+    if (spec.ingress || payload !== '' || setLeft) this.onWrite(spec.family);
   }
 
   async remove(family: IpFamily): Promise<void> {
     const payload = renderIptablesRestore([], await this.save(family));
     if (payload !== '') await runCommand(tool(family, 'restore'), ['--noflush', '--wait'], payload);
+    if ((await this.ipsetSave(family)) !== '') await runCommand('ipset', ['destroy', ipsetName(family)]);
   }
 
   async supportsRandomFully(): Promise<boolean> {
@@ -36,6 +44,16 @@ export class IptablesFirewall implements Firewall {
     if (!version) return false;
     const [major, minor, patch] = version.slice(1).map(Number) as [number, number, number];
     return major > 1 || (major === 1 && (minor > 6 || (minor === 6 && patch >= 2)));
+  }
+
+  /** `ipset save` of our set; '' when it does not exist or ipset is not installed (nothing of ours there). */
+  private async ipsetSave(family: IpFamily): Promise<string> {
+    try {
+      return await runCommand('ipset', ['save', ipsetName(family)]);
+    } catch (error) {
+      if (error instanceof FlannelError && (error.code === 'FIREWALL_TOOL_MISSING' || /does not exist/.test(error.message))) return '';
+      throw error;
+    }
   }
 
   private save(family: IpFamily): Promise<string> {
