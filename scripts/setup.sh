@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(etcd-server etcd-client iproute2 iptables nftables containernetworking-plugins iperf3 iputils-ping tcpdump openssl procps ca-certificates
+packages=(etcd-server etcd-client iproute2 iptables ipset nftables containernetworking-plugins iperf3 iputils-ping tcpdump openssl procps ca-certificates
   systemd docker.io busybox-static)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()

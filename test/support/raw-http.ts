@@ -12,9 +12,9 @@ export interface RawExchange {
  * Connects to host:port, writes each chunk (pausing `gapMs` between chunks), and collects the reply until
  * the server closes the connection or `timeoutMs` passes. Never throws for a reset connection.
  */
-export function rawRequest(host: string, port: number, chunks: readonly (string | Buffer)[], options: { gapMs?: number; timeoutMs?: number } = {}): Promise<RawExchange> {
+export function rawRequest(host: string, port: number, chunks: readonly (string | Buffer)[], options: { gapMs?: number; timeoutMs?: number; localAddress?: string } = {}): Promise<RawExchange> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    const socket = connect({ host, port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     let response = '';
     let done = false;
     const finish = (closedByServer: boolean) => {

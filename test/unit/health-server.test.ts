@@ -58,7 +58,7 @@ describe('health server against slow and greedy clients', () => {
   let server: HealthServer;
   before(async () => {
     server = await startHealthServer('127.0.0.1', 0, () => true, {
-      limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, idleSocketTimeoutMs: 600, maxConnections: 4 },
+      limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, idleSocketTimeoutMs: 600, maxConnections: 8, maxConnectionsPerClient: 4 },
     });
   });
   after(() => server.close());
@@ -69,6 +69,18 @@ describe('health server against slow and greedy clients', () => {
     const reply = await rawRequest('127.0.0.1', server.port, bytes, { gapMs: 50, timeoutMs: 4000 });
     assert.ok(reply.closedByServer, 'the server closed the connection');
     assert.ok(Date.now() - started < 3000, `closed after ${Date.now() - started} ms`);
+  });
+
+  it('a flood from one client address does not starve a prober on another', async () => {
+    const { connect } = await import('node:net');
+    const flood = Array.from({ length: 20 }, () => connect({ host: '127.0.0.1', port: server.port }).on('error', () => undefined));
+    await new Promise((resume) => setTimeout(resume, 100));
+    try {
+      const probe = await rawRequest('127.0.0.1', server.port, get('/healthz'), { localAddress: '127.0.0.2' });
+      assert.equal(statusOf(probe.response), '200', 'answered while 20 idle connections come from 127.0.0.1');
+    } finally {
+      for (const socket of flood) socket.destroy();
+    }
   });
 
   it('caps open connections, and answers again once idle ones are dropped', async () => {

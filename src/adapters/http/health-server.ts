@@ -2,11 +2,13 @@
  * The health endpoints (reference §8) on a hardened HTTP server: the answers come from `healthAnswer` (Go's
  * mux behaviour, never a throw), and no client can hold the server: headers must arrive within 5 s and a
  * whole request within 10 s (slowloris), idle keep-alive connections close after 5 s, headers are limited to
- * 8 KiB (431 above), and at most 128 connections are open at once (more are refused until one closes).
+ * 8 KiB (431 above), and at most 128 connections are open at once, 16 per client address (more are closed at
+ * once, so a flood from one host does not starve kubelet's probes from another).
  * Malformed requests get Node's 400/408/431 and a closed connection. Nothing a client sends ends the process:
  * an unexpected failure inside a handler answers 500 and is reported through `onError`.
  */
 import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FlannelError, errorMessage } from '../../support/errors.js';
 import { healthAnswer } from './health-routes.js';
@@ -33,6 +35,8 @@ export const HEALTH_LIMITS = {
   idleSocketTimeoutMs: 10_000,
   maxHeaderBytes: 8 * 1024,
   maxConnections: 128,
+  /** Per client address, so that one host flooding the port cannot starve kubelet's probes from another. */
+  maxConnectionsPerClient: 16,
   maxRequestsPerSocket: 100,
 } as const;
 
@@ -55,6 +59,7 @@ export async function startHealthServer(host: string, port: number, isReady: () 
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   server.setTimeout(limits.idleSocketTimeoutMs, (socket) => socket.destroy());
   server.on('clientError', refuse);
+  server.on('connection', limitPerClient(limits.maxConnectionsPerClient));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new FlannelError('BAD_FLAG', `cannot serve health checks on --healthz-ip=${host} --healthz-port=${port}: ${errorMessage(error)}`, { cause: error })));
     // '' means every interface, as Go's ":port".
@@ -70,6 +75,25 @@ export async function startHealthServer(host: string, port: number, isReady: () 
       server.closeAllConnections();
       server.close(() => resolve());
     }),
+  };
+}
+
+/** A 'connection' listener closing a client's connections beyond `limit` open at once. */
+function limitPerClient(limit: number): (socket: Socket) => void {
+  const open = new Map<string, number>();
+  return (socket) => {
+    const client = socket.remoteAddress ?? '';
+    const count = (open.get(client) ?? 0) + 1;
+    if (count > limit) {
+      socket.destroy();
+      return;
+    }
+    open.set(client, count);
+    socket.once('close', () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left > 0) open.set(client, left);
+      else open.delete(client);
+    });
   };
 }
 
