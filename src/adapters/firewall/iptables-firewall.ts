@@ -7,10 +7,11 @@
 import type { IpFamily } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
 import type { Firewall } from '../../traffic/firewall.js';
-import { ipsetName, ownIpsetLines, renderIpsetRestore } from '../../traffic/ingress-rules.js';
+import { INGRESS_CHAIN, ipsetName, ownIpsetLines, renderIpsetRestore } from '../../traffic/ingress-rules.js';
 import { type TrafficSpec, iptablesTables, ownIptablesLines, renderIptablesRestore } from '../../traffic/traffic-rules.js';
 import { runCommand } from './run-command.js';
 
+const usesPeerSet = (line: string) => line.includes(INGRESS_CHAIN);
 const tool = (family: IpFamily, name: 'save' | 'restore' | '') => `${family === 4 ? 'iptables' : 'ip6tables'}${name ? `-${name}` : ''}`;
 
 export class IptablesFirewall implements Firewall {
@@ -19,22 +20,30 @@ export class IptablesFirewall implements Firewall {
   onWrite: (family: IpFamily) => void = () => undefined;
 
   async read(family: IpFamily): Promise<string> {
-    return [...ownIptablesLines(await this.save(family)), ...ownIpsetLines(await this.ipsetSave(family))].join('\n');
+    const rules = ownIptablesLines(await this.save(family));
+    // The set matters only while our chain uses it; without the filter a read costs no extra command.
+    const set = rules.some(usesPeerSet) ? ownIpsetLines(await this.ipsetSave(family)) : [];
+    return [...rules, ...set].join('\n');
   }
 
   async write(spec: TrafficSpec): Promise<void> {
     // The set first: iptables-restore refuses a rule naming a set that does not exist.
     if (spec.ingress) await runCommand('ipset', ['restore', '-exist'], renderIpsetRestore(spec.family, spec.ingress.peers ?? []));
-    const payload = renderIptablesRestore(iptablesTables(spec), await this.save(spec.family));
+    const saved = await this.save(spec.family);
+    const payload = renderIptablesRestore(iptablesTables(spec), saved);
     if (payload !== '') await runCommand(tool(spec.family, 'restore'), ['--noflush', '--wait'], payload);
-    const setLeft = !spec.ingress && (await this.ipsetSave(spec.family)) !== '';
-    if (setLeft) await runCommand('ipset', ['destroy', ipsetName(spec.family)]);
-    if (spec.ingress || payload !== '' || setLeft) this.onWrite(spec.family);
+    // The filter turned off: its set goes once no rule refers to it.
+    if (!spec.ingress && ownIptablesLines(saved).some(usesPeerSet)) await this.destroySet(spec.family);
+    if (spec.ingress || payload !== '') this.onWrite(spec.family);
   }
 
   async remove(family: IpFamily): Promise<void> {
     const payload = renderIptablesRestore([], await this.save(family));
     if (payload !== '') await runCommand(tool(family, 'restore'), ['--noflush', '--wait'], payload);
+    await this.destroySet(family);
+  }
+
+  private async destroySet(family: IpFamily): Promise<void> {
     if ((await this.ipsetSave(family)) !== '') await runCommand('ipset', ['destroy', ipsetName(family)]);
   }
 

