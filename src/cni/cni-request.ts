@@ -5,9 +5,8 @@
  * a path outside dataDir) (4), CNI_IFNAME as the kernel allows (4), then the version: supported (1), and
  * for CHECK at least 0.4.0 (1, "config version does not allow CHECK"). Pure.
  */
-import { CNI_ERROR, CniConfigError } from './delegate-config.js';
+import { CNI_ERROR, CniConfigError, decodeNetConfObject } from './delegate-config.js';
 import { CHECK_SINCE, IMPLIED_VERSION, requireSupportedVersion, versionAtLeast } from './cni-versions.js';
-import { isJsonObject } from '../support/json-fields.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
 
@@ -55,14 +54,7 @@ export function parseCniRequest(env: Env, stdin: string): CniRequest {
 
 /** The config's name check and its cniVersion ('' when absent). */
 function networkVersion(stdin: string): string {
-  let document: unknown;
-  try {
-    document = JSON.parse(stdin);
-  } catch (error) {
-    throw new CniConfigError(CNI_ERROR.decodeFailure, `error unmarshalling network config: ${(error as Error).message}`);
-  }
-  if (!isJsonObject(document)) throw new CniConfigError(CNI_ERROR.decodeFailure, 'error unmarshalling network config: not a JSON object');
-  const { name, cniVersion } = document;
+  const { name, cniVersion } = decodeNetConfObject(stdin, 'error unmarshalling network config');
   if (name !== undefined && typeof name !== 'string') throw new CniConfigError(CNI_ERROR.decodeFailure, `error unmarshalling network config: name must be a string, got ${JSON.stringify(name)}`);
   if (!name) throw new CniConfigError(CNI_ERROR.invalidConfig, 'missing network name');
   if (!CNI_NAME.test(name)) throw new CniConfigError(CNI_ERROR.invalidConfig, 'invalid characters found in network name', name);

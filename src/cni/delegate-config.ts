@@ -44,14 +44,20 @@ export interface FlannelNetConf {
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 export const DEFAULT_DATA_DIR = '/var/lib/cni/flannel';
 
-export function parseNetConf(text: string): FlannelNetConf {
+/** The config as a JSON object, or CniConfigError(decodeFailure) starting with `context`. */
+export function decodeNetConfObject(text: string, context: string): Record<string, unknown> {
   let document: unknown;
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new CniConfigError(CNI_ERROR.decodeFailure, `failed to load netconf: ${(error as Error).message}`);
+    throw new CniConfigError(CNI_ERROR.decodeFailure, `${context}: ${(error as Error).message}`);
   }
-  if (!isJsonObject(document)) throw new CniConfigError(CNI_ERROR.decodeFailure, 'failed to load netconf: not a JSON object');
+  if (!isJsonObject(document)) throw new CniConfigError(CNI_ERROR.decodeFailure, `${context}: not a JSON object`);
+  return document;
+}
+
+export function parseNetConf(text: string): FlannelNetConf {
+  const document = decodeNetConfObject(text, 'failed to load netconf');
   const field = <T>(key: string, check: (value: unknown) => value is T, what: string): T | undefined => {
     const value = document[key];
     if (value === undefined) return undefined;

@@ -4,11 +4,10 @@
  * pings arrive at the target's UDP port as genuine VXLAN frames (VNI, inner MAC = the target's VTEP MAC).
  */
 import { readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import type { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
 import { inNetns } from '../../src/lab/shell.js';
-import { waitFor } from './lab-suite.js';
+import { captureWhile } from './lab-suite.js';
 
 export interface Intruder {
   /** The intruder's inner (overlay) address, the source of its pings. */
@@ -54,15 +53,6 @@ export function makeIntruder(lab: Lab, vni = 1, port = 8472): Intruder {
  * `seconds` (or after the first packet), so a negative answer costs `seconds`.
  */
 export async function echoRequestsSeen(netns: string, source: string, seconds: number, traffic: () => void): Promise<number> {
-  const args = ['netns', 'exec', netns, 'timeout', String(seconds), 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '1', 'icmp[icmptype] == icmp-echo and src', source];
-  const tcpdump = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let listening = false;
-  tcpdump.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  tcpdump.stderr.on('data', (chunk: Buffer) => (listening ||= chunk.toString().includes('listening')));
-  const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
-  await waitFor('tcpdump listening', () => listening, 5000);
-  traffic();
-  await exited;
+  const output = await captureWhile(netns, 'eth0', ['icmp[icmptype] == icmp-echo and src', source], 1, traffic, seconds);
   return output.split('\n').filter((line) => line.includes('ICMP echo request')).length;
 }

@@ -97,6 +97,13 @@ describe('trafficSpecs with the ingress filter', () => {
   });
 });
 
+async function until(what: string, condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > timeoutMs) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 /** A firewall whose "kernel" is the nftables script last written per family. */
 class ScriptFirewall implements Firewall {
   readonly mode = 'nftables' as const;
@@ -140,12 +147,6 @@ describe('FirewallReconciler and the ingress filter', () => {
     const controller = new AbortController();
     reconciler.markDirty();
     const running = reconciler.run(controller.signal);
-    const until = async (what: string, condition: () => boolean) => {
-      for (let waited = 0; !condition(); waited += 5) {
-        if (waited > 2000) assert.fail(`timed out waiting for ${what}`);
-        await sleep(5);
-      }
-    };
     await until('the first write', () => firewall.writes === 1);
     peers = [ip('198.18.0.12'), ip('198.18.0.14')];
     reconciler.markDirty();
@@ -179,12 +180,6 @@ describe('daemons with the ingress filter on MemoryRegistry + MemoryKernel', () 
     });
     const [a, b] = hosts as [typeof hosts[0], typeof hosts[0]];
     const peersOf = (host: typeof a) => host.firewall.specs.get(4)?.ingress?.peers?.map(String);
-    const until = async (what: string, condition: () => boolean) => {
-      for (let waited = 0; !condition(); waited += 5) {
-        if (waited > 3000) assert.fail(`timed out waiting for ${what}`);
-        await sleep(5);
-      }
-    };
     try {
       a.running = a.daemon.run(a.controller.signal);
       await until('a ready with an empty peer set', () => a.daemon.ready && peersOf(a)?.length === 0);
