@@ -45,6 +45,23 @@ describe('flanneld command line', () => {
   });
 });
 
+describe('flanneld start-up checks of address flags', () => {
+  for (const [args, message] of [
+    [['--etcd-endpoints=http://etcd:99999'], /invalid value \\?"http:\/\/etcd:99999\\?" for --etcd-endpoints/],
+    [['--healthz-port=8471', '--healthz-ip=1.2.3.4.5'], /invalid value \\?"1\.2\.3\.4\.5\\?" for --healthz-ip/],
+    [['--iface-regex=(?=eth)'], /for --iface-regex: could not compile the regex/],
+  ] as Array<[string[], RegExp]>) {
+    it(`${args.join(' ')} exits 1 naming the flag and the value`, () => {
+      const result = run('flanneld.js', args);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, message);
+    });
+  }
+  it('--help documents --overlay-ingress-filter with its FLANNELD_ variable', () => {
+    assert.match(run('flanneld.js', ['-h']).stderr, /-overlay-ingress-filter\n.*peers.*\[env FLANNELD_OVERLAY_INGRESS_FILTER\]/);
+  });
+});
+
 describe('flannelctl config check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'flannelctl-'));
   it('prints the effective config with upstream field names and exits 0', () => {
