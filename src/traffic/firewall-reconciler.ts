@@ -6,6 +6,10 @@
  * kube-proxy, flannel#933). A change of what is wanted (a new lease) is a difference too. Rules stay in place
  * when the daemon stops, so traffic flows across a restart.
  *
+ * The text read back right after a write is what later reads are compared with. When a rewrite of unchanged rules
+ * reads back differently from the last time, someone edited them in between: that text is not trusted and the
+ * rules are checked again at once.
+ *
  * `markDirty()` asks for a pass now instead of at the next resync (a peer joined or left: the overlay ingress
  * filter's peer set must follow at once). Requests during a pass coalesce into one more pass. While the
  * filter's peers are not known yet (before the first lease snapshot), a family that already has rules of ours
@@ -63,10 +67,18 @@ export class FirewallReconciler {
         continue;
       }
       await firewall.write(spec);
-      this.written.set(spec.family, { spec: wanted, rules: await firewall.read(spec.family) });
+      const readBack = await firewall.read(spec.family);
       this.writeCount++;
       wrote++;
       const reason = last === undefined ? 'start' : last.spec !== wanted ? 'changed' : 'drift';
+      if (reason === 'drift' && readBack !== last?.rules) {
+        // We rewrote rules we had written before, yet they read back differently: someone changed them between
+        // our write and our read. Keep the known-good text, so the next pass (at once) sees the change as drift
+        // instead of taking it for what we wrote.
+        this.dirty = true;
+      } else {
+        this.written.set(spec.family, { spec: wanted, rules: readBack });
+      }
       const ingressPeers = spec.ingress ? spec.ingress.peers?.length ?? 0 : undefined;
       logger.info({ family: spec.family, mode: firewall.mode, reason, ipMasq: spec.ipMasq, forward: spec.forwardRules, ingressPeers }, 'firewall rules written');
     }

@@ -12,6 +12,8 @@ class TextFirewall implements Firewall {
   readonly rules = new Map<IpFamily, string>();
   writes = 0;
   reads = 0;
+  /** Runs once right after the next write (someone editing the rules between our write and our read-back). */
+  afterWrite: (() => void) | undefined;
   async read(family: IpFamily): Promise<string> {
     this.reads++;
     return this.rules.get(family) ?? '';
@@ -19,6 +21,9 @@ class TextFirewall implements Firewall {
   async write(spec: TrafficSpec): Promise<void> {
     this.writes++;
     this.rules.set(spec.family, iptablesTables(spec).flatMap((table) => [table.jump, ...table.rules]).join('\n'));
+    const racer = this.afterWrite;
+    this.afterWrite = undefined;
+    racer?.();
   }
   async remove(family: IpFamily): Promise<void> {
     this.rules.delete(family);
@@ -48,5 +53,19 @@ describe('FirewallReconciler', () => {
     assert.match(firewall.rules.get(4) ?? '', /-s 10\.244\.9\.0\/24 -d 10\.244\.0\.0\/16/);
     assert.equal(await reconciler.pass(), 0);
     assert.equal(reconciler.writes, 4);
+  });
+  it('an edit racing a drift repair is repaired too, not taken for what we wrote', async () => {
+    const firewall = new TextFirewall();
+    const reconciler = new FirewallReconciler({ firewall, specs: () => [spec], logger: silentLogger(), resyncMs: 1000 });
+    await reconciler.pass();
+    const good = firewall.rules.get(4);
+    const reorder = () => firewall.rules.set(4, (firewall.rules.get(4) ?? '').split('\n').reverse().join('\n'));
+    firewall.rules.delete(4);
+    firewall.afterWrite = reorder;
+    assert.equal(await reconciler.pass(), 1, 'the deletion is repaired; the reorder lands right after');
+    assert.notEqual(firewall.rules.get(4), good);
+    assert.equal(await reconciler.pass(), 1, 'the next pass sees the reorder as drift');
+    assert.equal(firewall.rules.get(4), good);
+    assert.equal(await reconciler.pass(), 0);
   });
 });
