@@ -1,0 +1,376 @@
+/**
+ * A fake Kubernetes API server on the real wire format, for what flannel uses (and what kubectl needs to talk to
+ * it): discovery, GET/LIST/WATCH/POST/DELETE/PATCH nodes, GET/PATCH nodes/<n>/status, GET/POST/DELETE pods.
+ * State and semantics live in ClusterStore (src/kube-fake/); this file is HTTP: routing, bearer-token and
+ * client-certificate authentication, TLS, list paging, chunked watch streams, and fault knobs for tests:
+ *
+ * - watch: `resourceVersion` replay, synthetic ADDED events from "" / "0", `sendInitialEvents` (watch-list),
+ *   BOOKMARK every `bookmarkIntervalMs` only with `allowWatchBookmarks=true`, `timeoutSeconds`, and 410 Gone for a
+ *   compacted resourceVersion either as an HTTP status or as an ERROR event followed by a close (`goneAs`);
+ * - `dropWatches({ midEvent })` cuts every open watch (optionally after half an event), `failNext(n, status,
+ *   retryAfterSeconds)` fails the next n requests, `requests` records what clients sent.
+ */
+import { randomBytes } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ApiStatusError, type JsonObject, badRequest, statusObject } from '../../kube-fake/api-status.js';
+import { ClusterStore, type NodeEvent } from '../../kube-fake/cluster-store.js';
+import { PATCH_TYPES, type PatchType } from '../../kube-fake/patches.js';
+import { API_GROUP_LIST, API_V1_RESOURCES, API_VERSIONS, VERSION_INFO } from '../../kube-fake/discovery.js';
+
+export interface FakeApiServerOptions {
+  readonly store?: ClusterStore;
+  readonly host?: string;
+  readonly port?: number;
+  /** PEM server certificate and key: serve https. */
+  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string; readonly clientCa?: Buffer | string };
+  /** Accepted bearer tokens. With none and no client CA, every request is allowed (anonymous). */
+  readonly tokens?: readonly string[];
+  readonly goneAs?: 'event' | 'status';
+  /** 0: never send bookmarks. */
+  readonly bookmarkIntervalMs?: number;
+  /** Delay before the controller-manager part assigns a new node's pod CIDR (0: at once). */
+  readonly podCidrDelayMs?: number;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly contentType: string;
+  readonly body: string;
+  readonly user: string;
+}
+
+interface Watch {
+  readonly response: ServerResponse;
+  readonly bookmarks: boolean;
+  readonly matches: (object: JsonObject) => boolean;
+  lastResourceVersion: number;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+export class FakeApiServer {
+  readonly store: ClusterStore;
+  readonly requests: RecordedRequest[] = [];
+  goneAs: 'event' | 'status';
+  private tokens: Set<string>;
+  private readonly watches = new Set<Watch>();
+  private failures: { count: number; status: number; retryAfterSeconds?: number } | undefined;
+  private readonly continuations = new Map<string, { items: JsonObject[]; resourceVersion: string }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly unsubscribe: () => void;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly options: FakeApiServerOptions,
+    store: ClusterStore,
+  ) {
+    this.store = store;
+    this.goneAs = options.goneAs ?? 'event';
+    this.tokens = new Set(options.tokens ?? []);
+    this.unsubscribe = store.subscribe((event) => this.broadcast(event));
+  }
+
+  static async start(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+    const store = options.store ?? new ClusterStore({ clusterCidr: undefined });
+    const server = options.tls
+      ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) })
+      : http.createServer();
+    const fake = new FakeApiServer(server, options, store);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => fake.handle(request, response));
+    server.on('clientError', (_error, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    return fake;
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `${this.options.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  }
+
+  setTokens(tokens: readonly string[]): void {
+    this.tokens = new Set(tokens);
+  }
+
+  /** Cut every open watch; with `midEvent`, after writing the first half of a made-up event. */
+  dropWatches(options: { midEvent?: boolean } = {}): number {
+    const count = this.watches.size;
+    for (const watch of [...this.watches]) {
+      if (options.midEvent) watch.response.write('{"type":"MODIFIED","object":{"kind":"Node","apiVersion":"v1","metadata":{"name":"half');
+      watch.response.socket?.destroy();
+      this.watches.delete(watch);
+    }
+    return count;
+  }
+
+  /** The next `count` requests fail with `status` (429 and 503 carry Retry-After when given). */
+  failNext(count: number, status: number, retryAfterSeconds?: number): void {
+    this.failures = { count, status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+  }
+
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.dropWatches();
+    this.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://fake');
+    let body = '';
+    try {
+      body = await readRequest(request);
+      const user = this.authenticate(request);
+      this.requests.push({ method: request.method ?? '', path: url.pathname, query: url.search, contentType: request.headers['content-type'] ?? '', body, user });
+      if (user === '' && !PUBLIC_PATHS.has(url.pathname)) throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
+      if (this.failures && this.failures.count > 0) {
+        this.failures.count--;
+        const { status, retryAfterSeconds } = this.failures;
+        if (retryAfterSeconds !== undefined) response.setHeader('retry-after', String(retryAfterSeconds));
+        throw new ApiStatusError(status, status === 429 ? 'TooManyRequests' : 'InternalError', `injected failure ${status}`);
+      }
+      await this.route(request.method ?? 'GET', url, body, request, response);
+    } catch (error) {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const status = error instanceof ApiStatusError ? error : new ApiStatusError(500, 'InternalError', (error as Error).message);
+      send(response, status.code, status.toStatus());
+    }
+  }
+
+  private authenticate(request: IncomingMessage): string {
+    const socket = request.socket as TLSSocket;
+    if (this.options.tls?.clientCa && socket.authorized) {
+      // authorized can be true without a client certificate (no certificate, nothing to reject).
+      const subject = socket.getPeerCertificate?.()?.subject as { CN?: string } | undefined;
+      if (subject?.CN) return `cert:${subject.CN}`;
+    }
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+    if (token !== undefined && this.tokens.has(token)) return `token:${token.slice(0, 6)}…`;
+    if (this.tokens.size === 0 && !this.options.tls?.clientCa) return 'anonymous';
+    return '';
+  }
+
+  private async route(method: string, url: URL, body: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const query = url.searchParams;
+    const parts = path.split('/').filter((part) => part !== '').map(decodeURIComponent);
+    const store = this.store;
+    if (method === 'GET') {
+      if (path === '/healthz' || path === '/livez' || path === '/readyz') return sendText(response, 200, 'ok');
+      if (path === '/version') return send(response, 200, VERSION_INFO);
+      if (path === '/api') return send(response, 200, API_VERSIONS);
+      if (path === '/apis') return send(response, 200, API_GROUP_LIST);
+      if (path === '/api/v1') return send(response, 200, API_V1_RESOURCES);
+    }
+    if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'nodes') {
+      const name = parts[3];
+      if (name === undefined) {
+        if (method === 'GET') return isWatch(query) ? this.watch(query, request, response) : this.list(query, response);
+        if (method === 'POST') {
+          const node = store.createNode(parseBody(body), { assignPodCidr: (this.options.podCidrDelayMs ?? 0) === 0 });
+          this.scheduleCidr(node);
+          return send(response, 201, node);
+        }
+      } else if (parts.length === 4 || (parts.length === 5 && parts[4] === 'status')) {
+        const subresource = parts[4] === 'status' ? 'status' : undefined;
+        if (method === 'GET') return send(response, 200, store.getNode(name));
+        if (method === 'PATCH') return send(response, 200, store.patchNode(name, patchType(request), body, subresource));
+        if (method === 'DELETE' && !subresource) return send(response, 200, store.deleteNode(name));
+      }
+    }
+    if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'namespaces' && parts[3] !== undefined && parts[4] === 'pods') {
+      const namespace = parts[3];
+      const name = parts[5];
+      if (name === undefined && method === 'POST') return send(response, 201, store.createPod(namespace, parseBody(body)));
+      if (name !== undefined && parts.length === 6) {
+        if (method === 'GET') return send(response, 200, store.getPod(namespace, name));
+        if (method === 'DELETE') return send(response, 200, store.deletePod(namespace, name));
+      }
+    }
+    const known = parts[0] === 'api' && parts[1] === 'v1' && (parts[2] === 'nodes' || parts[2] === 'namespaces');
+    if (known) throw new ApiStatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${path})`);
+    throw new ApiStatusError(404, 'NotFound', 'the server could not find the requested resource');
+  }
+
+  private list(query: URLSearchParams, response: ServerResponse): void {
+    const matches = fieldSelector(query);
+    const token = query.get('continue') ?? '';
+    const limit = Number(query.get('limit') ?? '0');
+    let items: JsonObject[];
+    let resourceVersion: string;
+    if (token !== '') {
+      const saved = this.continuations.get(token);
+      if (!saved) throw new ApiStatusError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      this.continuations.delete(token);
+      ({ items, resourceVersion } = saved);
+    } else {
+      ({ items, resourceVersion } = this.store.listNodes());
+      items = items.filter(matches);
+    }
+    const metadata: JsonObject = { resourceVersion };
+    // resourceVersion=0 may be served from the cache, which ignores limit (as the API server's watch cache).
+    if (Number.isInteger(limit) && limit > 0 && items.length > limit && query.get('resourceVersion') !== '0') {
+      const next = randomBytes(9).toString('base64url');
+      this.continuations.set(next, { items: items.slice(limit), resourceVersion });
+      if (this.continuations.size > 100) this.continuations.delete(this.continuations.keys().next().value as string);
+      metadata.continue = next;
+      metadata.remainingItemCount = items.length - limit;
+      items = items.slice(0, limit);
+    }
+    send(response, 200, { kind: 'NodeList', apiVersion: 'v1', metadata, items: items.map(withoutKind) });
+  }
+
+  private watch(query: URLSearchParams, request: IncomingMessage, response: ServerResponse): void {
+    const matches = fieldSelector(query);
+    const bookmarks = query.get('allowWatchBookmarks') === 'true';
+    const initialEvents = query.get('sendInitialEvents') === 'true';
+    const from = initialEvents ? '0' : query.get('resourceVersion') ?? '';
+    let backlog: NodeEvent[];
+    try {
+      backlog = this.store.changesSince(from);
+    } catch (error) {
+      if (!(error instanceof ApiStatusError) || error.code !== 410 || this.goneAs === 'status') throw error;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ type: 'ERROR', object: error.toStatus() }) + '\n');
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+    response.flushHeaders();
+    request.socket.setNoDelay(true);
+    const watch: Watch = { response, bookmarks, matches, lastResourceVersion: Number(this.store.resourceVersion) };
+    for (const event of backlog) this.deliver(watch, event);
+    if (initialEvents) {
+      response.write(JSON.stringify({ type: 'BOOKMARK', object: bookmarkObject(this.store.resourceVersion, true) }) + '\n');
+    }
+    this.watches.add(watch);
+    const timers: NodeJS.Timeout[] = [];
+    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '0');
+    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) timers.push(setTimeout(() => response.end(), timeoutSeconds * 1000));
+    const interval = this.options.bookmarkIntervalMs ?? 0;
+    if (bookmarks && interval > 0) {
+      timers.push(setInterval(() => response.write(JSON.stringify({ type: 'BOOKMARK', object: bookmarkObject(this.store.resourceVersion, false) }) + '\n'), interval));
+    }
+    const finish = () => {
+      for (const timer of timers) clearTimeout(timer);
+      this.watches.delete(watch);
+    };
+    response.on('close', finish);
+  }
+
+  private broadcast(event: NodeEvent): void {
+    for (const watch of this.watches) this.deliver(watch, event);
+  }
+
+  private deliver(watch: Watch, event: NodeEvent): void {
+    if (!watch.matches(event.object)) return;
+    watch.lastResourceVersion = event.resourceVersion;
+    watch.response.write(JSON.stringify({ type: event.type, object: { kind: 'Node', apiVersion: 'v1', ...event.object } }) + '\n');
+  }
+
+  private scheduleCidr(node: JsonObject): void {
+    const delay = this.options.podCidrDelayMs ?? 0;
+    if (delay <= 0 || !this.store.allocateNodeCidrs) return;
+    const name = (node.metadata as JsonObject).name as string;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      try {
+        this.store.assignPodCidrs(name);
+      } catch {
+        // The node was deleted meanwhile.
+      }
+    }, delay);
+    this.timers.add(timer);
+  }
+}
+
+function isWatch(query: URLSearchParams): boolean {
+  const value = query.get('watch');
+  return value === 'true' || value === '1';
+}
+
+/** `metadata.name=X` (also `==`) is the one field selector flannel's and kubectl's requests use. */
+function fieldSelector(query: URLSearchParams): (object: JsonObject) => boolean {
+  const selector = query.get('fieldSelector') ?? '';
+  if (query.get('labelSelector')) throw badRequest('the fake API server does not support labelSelector');
+  if (selector === '') return () => true;
+  const match = /^metadata\.name==?(.*)$/.exec(selector);
+  if (!match) throw badRequest(`field label not supported: ${selector}`);
+  const name = match[1];
+  return (object) => (object.metadata as JsonObject | undefined)?.name === name;
+}
+
+function patchType(request: IncomingMessage): PatchType {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  if ((PATCH_TYPES as readonly string[]).includes(type)) return type as PatchType;
+  throw new ApiStatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}, application/apply-patch+yaml`);
+}
+
+function bookmarkObject(resourceVersion: string, initialEventsEnd: boolean): JsonObject {
+  return {
+    kind: 'Node', apiVersion: 'v1',
+    metadata: { resourceVersion, creationTimestamp: null, ...(initialEventsEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}) },
+    spec: {}, status: { daemonEndpoints: { kubeletEndpoint: { Port: 0 } }, nodeInfo: {} },
+  };
+}
+
+function withoutKind(object: JsonObject): JsonObject {
+  const { kind: _kind, apiVersion: _apiVersion, ...rest } = object;
+  return rest;
+}
+
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw badRequest(`the body of the request is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function send(response: ServerResponse, status: number, document: JsonObject): void {
+  const text = JSON.stringify(document);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  response.end(text);
+}
+
+function readRequest(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        reject(new ApiStatusError(413, 'RequestEntityTooLarge', 'request entity too large'));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+export { statusObject };
