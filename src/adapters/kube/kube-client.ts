@@ -192,7 +192,24 @@ export class KubeClient implements KubeApi {
     }
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const request = transport.request(url, { method: spec.method, headers, agent: this.agent, ...(spec.signal ? { signal: spec.signal } : {}) }, resolve);
+      const { signal } = spec;
+      let answer: IncomingMessage | undefined;
+      // Aborting ends the exchange (no error object: a pooled keep-alive socket must not emit one unheard).
+      const abort = () => {
+        if (!answer?.complete) request.destroy();
+      };
+      const detach = () => signal?.removeEventListener('abort', abort);
+      const request = transport.request(url, { method: spec.method, headers, agent: this.agent }, (response) => {
+        answer = response;
+        // Whoever reads the response handles its errors; one arriving after reading stopped must not crash us.
+        response.on('error', () => undefined);
+        response.on('end', detach);
+        response.on('close', detach);
+        resolve(response);
+      });
+      if (signal?.aborted) abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      request.on('close', detach);
       request.setTimeout(spec.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000, () => request.destroy(new Error('no answer in time')));
       request.on('error', (error) => reject(new KubeApiError(0, `${spec.method} ${spec.path}: ${this.base.host}: ${errorMessage(error)}`, { cause: error })));
       request.end(spec.body);
