@@ -12,7 +12,11 @@ fi
 
 packages=(etcd-server etcd-client iproute2 iptables ipset nftables containernetworking-plugins iperf3 iputils-ping tcpdump openssl procps ca-certificates
   systemd docker.io busybox-static)
+# The image (scripts/build-image.sh): podman, and mmdebstrap to make its base from Debian packages.
+packages+=(podman mmdebstrap uidmap)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+# kubectl is the independent client of the fake API server's contract test; Debian's (1.20) if there is none.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -27,6 +27,9 @@ export function statusObject(code: number, reason: string, message: string, deta
 export const notFound = (kind: string, name: string) =>
   new ApiStatusError(404, 'NotFound', `${kind} ${JSON.stringify(name)} not found`, { name, kind: kind.toLowerCase() + 's' });
 export const badRequest = (message: string) => new ApiStatusError(400, 'BadRequest', message);
-export const invalid = (kind: string, name: string, message: string) =>
-  new ApiStatusError(422, 'Invalid', `${kind} ${JSON.stringify(name)} is invalid: ${message}`, { name, kind: kind.toLowerCase() + 's' });
+/** 422 Invalid with one cause, as the API server words it: `Node "n1" is invalid: <field>: <message>`. */
+export const invalid = (kind: string, name: string, field: string, message: string) =>
+  new ApiStatusError(422, 'Invalid', `${kind} ${JSON.stringify(name)} is invalid: ${field}: ${message}`, {
+    name, kind, causes: [{ reason: 'FieldValueInvalid', message, field }],
+  });
 export const gone = (message: string) => new ApiStatusError(410, 'Expired', message);

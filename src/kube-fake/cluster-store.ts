@@ -115,16 +115,15 @@ export class ClusterStore {
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== oldMeta.resourceVersion) {
       throw new ApiStatusError(409, 'Conflict', `Operation cannot be fulfilled on nodes ${JSON.stringify(name)}: the object has been modified; please apply your changes to the latest version and try again`);
     }
-    if (meta.name !== undefined && meta.name !== name) throw invalid('Node', name, 'metadata.name: Invalid value: field is immutable');
+    if (meta.name !== undefined && meta.name !== name) throw invalid('Node', name, 'metadata.name', 'Invalid value: field is immutable');
     const next: JsonObject = { ...patched, kind: 'Node', apiVersion: 'v1', metadata: { ...meta, name, uid: oldMeta.uid, creationTimestamp: oldMeta.creationTimestamp, resourceVersion: oldMeta.resourceVersion } };
     if (subresource === 'status') next.spec = old.spec;
     else next.status = old.status;
-    validateNode(next, name);
     const before = podCidrsOf(old);
-    const after = podCidrsOf(next);
-    if (before.length > 0 && !deepEqual(before, after)) {
-      throw invalid('Node', name, 'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid');
+    if (before.length > 0 && !deepEqual(before, podCidrsOf(next))) {
+      throw invalid('Node', name, 'spec.podCIDRs', 'Forbidden: node updates may not change podCIDR except from "" to valid');
     }
+    validateNode(next, name);
     if (deepEqual(next, old)) return old;
     this.write(name, next, 'MODIFIED');
     return this.getNode(name);
@@ -190,7 +189,7 @@ export class ClusterStore {
     const meta = isObject(copy.metadata) ? copy.metadata : {};
     const name = meta.name;
     if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
-      throw invalid(kind, String(name ?? ''), `metadata.name: Invalid value: ${JSON.stringify(name ?? '')}: a lowercase RFC 1123 subdomain is required`);
+      throw invalid(kind, String(name ?? ''), 'metadata.name', `Invalid value: ${JSON.stringify(name ?? '')}: a lowercase RFC 1123 subdomain is required`);
     }
     const created = new Date(Math.floor((this.options.now ?? Date.now)() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     const uid = this.options.uid?.() ?? `00000000-0000-4000-8000-${String(++this.uidCounter).padStart(12, '0')}`;
@@ -227,22 +226,22 @@ function validateNode(node: JsonObject, name: string): void {
   for (const field of ['annotations', 'labels'] as const) {
     const map = meta[field];
     if (map === undefined || map === null) continue;
-    if (!isObject(map)) throw invalid('Node', name, `metadata.${field}: must be a map of strings`);
+    if (!isObject(map)) throw invalid('Node', name, `metadata.${field}`, 'must be a map of strings');
     for (const [key, value] of Object.entries(map)) {
-      if (typeof value !== 'string') throw invalid('Node', name, `metadata.${field}[${JSON.stringify(key)}]: must be a string, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string') throw invalid('Node', name, `metadata.${field}[${JSON.stringify(key)}]`, `must be a string, got ${JSON.stringify(value)}`);
     }
   }
   const spec = node.spec;
-  if (spec !== undefined && !isObject(spec)) throw invalid('Node', name, 'spec: must be an object');
+  if (spec !== undefined && !isObject(spec)) throw invalid('Node', name, 'spec', 'must be an object');
   const cidrs = podCidrsOf(node);
-  for (const cidr of cidrs) if (!Cidr.tryParse(cidr)) throw invalid('Node', name, `spec.podCIDRs: Invalid value: ${JSON.stringify(cidr)}: must be a valid CIDR`);
+  for (const cidr of cidrs) if (!Cidr.tryParse(cidr)) throw invalid('Node', name, 'spec.podCIDRs', `Invalid value: ${JSON.stringify(cidr)}: must be a valid CIDR`);
   if (isObject(spec) && Array.isArray(spec.podCIDRs) && spec.podCIDRs.length > 0 && spec.podCIDR !== spec.podCIDRs[0]) {
-    throw invalid('Node', name, 'spec.podCIDR: must equal the first entry of spec.podCIDRs');
+    throw invalid('Node', name, 'spec.podCIDR', 'must equal the first entry of spec.podCIDRs');
   }
   const status = node.status;
   if (isObject(status) && status.conditions !== undefined) {
     if (!Array.isArray(status.conditions) || !status.conditions.every((c) => isObject(c) && typeof c.type === 'string' && typeof (c.status ?? '') === 'string')) {
-      throw invalid('Node', name, 'status.conditions: each condition needs a string type and status');
+      throw invalid('Node', name, 'status.conditions', 'each condition needs a string type and status');
     }
   }
 }
