@@ -6,10 +6,15 @@
  *   flannelctl leases [--etcd-endpoints …] [--etcd-prefix …]   list the leases in etcd
  *   flannelctl uninstall                    remove everything flannel-ts owns on this host
  *   flannelctl docker-opts [-f -d -i -c -k -m]   Docker options from subnet.env (mk-docker-opts.sh)
+ *   flannelctl install-cni [--plugin-dir DIR] [--conf SRC --conf-dest DEST]   the DaemonSet's init containers
  *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cniInstallIo } from '../adapters/files/cni-install-io.js';
+import { installCni } from '../cni/install-cni.js';
+import { VERSION } from '../version.js';
 import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
 import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
@@ -28,6 +33,8 @@ const USAGE = `Usage:
   flannelctl leases [--etcd-endpoints URLS] [--etcd-prefix PREFIX]
   flannelctl uninstall      (stop flanneld first: removes its rules, routes and devices from this host)
   flannelctl docker-opts [-f FLANNEL-ENV-FILE] [-d DOCKER-ENV-FILE] [-i] [-c] [-m] [-k COMBINED-KEY]
+  flannelctl install-cni [--plugin-dir DIR] [--conf SRC --conf-dest DEST]
+                            (copy the CNI plugin into DIR; install the CNI network config SRC as DEST, atomically)
   flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P] [--keep]
   flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
   flannelctl lab status [--prefix P]
@@ -41,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'lab' && action) return lab(action, rest);
   if (group === 'uninstall') return removeEverything();
   if (group === 'docker-opts') return dockerOptsCommand(argv.slice(1));
+  if (group === 'install-cni') return installCniCommand([action ?? '', ...rest].filter((a) => a !== ''));
   process.stderr.write(USAGE);
   return group === undefined || group === '--help' || group === '-h' ? 0 : 2;
 }
@@ -116,6 +124,23 @@ async function removeEverything(): Promise<number> {
     return report.problems.length === 0 ? 0 : 1;
   } finally {
     kernel.close();
+  }
+}
+
+function installCniCommand(args: string[]): number {
+  try {
+    const { values } = parseArgs({ args, options: { 'plugin-dir': { type: 'string' }, conf: { type: 'string' }, 'conf-dest': { type: 'string' } } });
+    if ((values.conf === undefined) !== (values['conf-dest'] === undefined)) throw new Error('--conf and --conf-dest go together');
+    const sources = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+    const report = installCni({
+      ...(values['plugin-dir'] ? { plugin: { directory: values['plugin-dir'], source: { runtime: process.execPath, sources, version: VERSION } } } : {}),
+      ...(values.conf && values['conf-dest'] ? { conf: { source: values.conf, destination: values['conf-dest'] } } : {}),
+    }, cniInstallIo);
+    for (const line of report.lines) process.stdout.write(line + '\n');
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${errorMessage(error)}\n${USAGE}`);
+    return 1;
   }
 }
 
