@@ -119,8 +119,8 @@ export class ClusterStore {
     const next: JsonObject = { ...patched, kind: 'Node', apiVersion: 'v1', metadata: { ...meta, name, uid: oldMeta.uid, creationTimestamp: oldMeta.creationTimestamp, resourceVersion: oldMeta.resourceVersion } };
     if (subresource === 'status') next.spec = old.spec;
     else next.status = old.status;
-    const before = podCidrsOf(old);
-    if (before.length > 0 && !deepEqual(before, podCidrsOf(next))) {
+    const cidrFields = (node: JsonObject) => (isObject(node.spec) ? [node.spec.podCIDR, node.spec.podCIDRs] : []);
+    if (podCidrsOf(old).length > 0 && !deepEqual(cidrFields(old), cidrFields(next))) {
       throw invalid('Node', name, 'spec.podCIDRs', 'Forbidden: node updates may not change podCIDR except from "" to valid');
     }
     validateNode(next, name);
