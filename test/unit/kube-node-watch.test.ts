@@ -97,3 +97,28 @@ describe('node list+watch loop', () => {
     assert.deepEqual(seen, ['malformed node list item: node without metadata.name', 'snapshot ', 'events +10.244.4.0-24@198.18.0.4']);
   });
 });
+
+describe('read-ahead queue (EVENT_QUEUE_DEPTH)', () => {
+  it('reads at most `depth` items ahead of the consumer and hands over batches; a source error comes after its items', async () => {
+    const { readAhead } = await import('../../src/subnet/kube-event-queue.js');
+    let produced = 0;
+    async function* source() {
+      for (let index = 1; index <= 5; index++) {
+        produced = index;
+        yield index;
+      }
+      throw new Error('stream broke');
+    }
+    const iterator = readAhead(source(), 2)[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(first.value, [1]);
+    assert.ok(produced <= 3, `read ${produced} items with a depth of 2 and one batch taken`);
+    const batches: number[][] = [first.value as number[]];
+    await assert.rejects(async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) batches.push(next.value);
+    }, /stream broke/);
+    assert.deepEqual(batches.flat(), [1, 2, 3, 4, 5]);
+    assert.ok(batches.every((batch) => batch.length <= 2));
+  });
+});
