@@ -15,10 +15,11 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ApiStatusError, type JsonObject, badRequest, statusObject } from '../../kube-fake/api-status.js';
+import { ApiStatusError, type JsonObject, badRequest } from '../../kube-fake/api-status.js';
 import { ClusterStore, type NodeEvent } from '../../kube-fake/cluster-store.js';
 import { PATCH_TYPES, type PatchType } from '../../kube-fake/patches.js';
 import { API_GROUP_LIST, API_V1_RESOURCES, API_VERSIONS, VERSION_INFO } from '../../kube-fake/discovery.js';
+import { readLimited } from './read-limited.js';
 
 export interface FakeApiServerOptions {
   readonly store?: ClusterStore;
@@ -356,21 +357,9 @@ function sendText(response: ServerResponse, status: number, text: string): void 
 }
 
 function readRequest(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        reject(new ApiStatusError(413, 'RequestEntityTooLarge', 'request entity too large'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
+  return readLimited(request, MAX_REQUEST_BYTES, {
+    tooLarge: () => new ApiStatusError(413, 'RequestEntityTooLarge', 'request entity too large'),
+    broken: (reason) => badRequest(`reading the request failed: ${reason}`),
   });
 }
 
-export { statusObject };

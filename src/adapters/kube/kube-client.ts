@@ -22,6 +22,7 @@ import { isJsonObject } from '../../support/json-fields.js';
 import { VERSION } from '../../version.js';
 import type { KubeConnection } from './kube-connection.js';
 import { decodeNode, decodeWatchLine } from './node-object.js';
+import { readLimited } from './read-limited.js';
 
 export interface KubeClientOptions {
   readonly connection: KubeConnection;
@@ -253,20 +254,8 @@ export class KubeClient implements KubeApi {
 }
 
 function readBody(response: IncomingMessage, what: string, limit = MAX_BODY_BYTES): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    response.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        response.destroy();
-        reject(new KubeApiError(response.statusCode ?? 0, `${what}: answer larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.on('error', (error) => reject(new KubeApiError(0, `${what}: ${errorMessage(error)}`, { cause: error })));
-    response.on('aborted', () => reject(new KubeApiError(0, `${what}: connection closed mid-answer`)));
+  return readLimited(response, limit, {
+    tooLarge: () => new KubeApiError(response.statusCode ?? 0, `${what}: answer larger than ${limit} bytes`),
+    broken: (reason, cause) => new KubeApiError(0, `${what}: ${reason}`, { cause }),
   });
 }
