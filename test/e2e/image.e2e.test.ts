@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
+import { PREFERRED_VERSION, SUPPORTED_VERSIONS } from '../../src/cni/cni-versions.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const image = `localhost/flannel-ts:${VERSION}`;
@@ -55,6 +56,6 @@ describe('the flannel-ts image', () => {
     assert.equal(readFileSync(join(netd, '10-flannel.conflist'), 'utf8'), conflist);
     const version = spawnSync(join(bin, 'flannel'), [], { env: { CNI_COMMAND: 'VERSION', PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
-    assert.deepEqual(JSON.parse(version.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
+    assert.deepEqual(JSON.parse(version.stdout), { cniVersion: PREFERRED_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] });
   });
 });
