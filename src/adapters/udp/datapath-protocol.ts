@@ -1,0 +1,34 @@
+/**
+ * What the udp data path's owner (udp-datapath.ts) and its worker (datapath-worker.ts) exchange: the worker's
+ * start data, control messages, reports, and the indexes of the shared flags. Kept apart from the worker body,
+ * which starts running as soon as it is imported.
+ */
+import type { RouteChanges } from '../../backend/udp/peer-routes.js';
+
+export interface DatapathWorkerData {
+  /** Int32 [stop, control pending]. */
+  readonly flags: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
+  readonly wakeFd: number;
+  readonly tunName: string;
+  readonly tunAddress: number;
+  readonly bindAddress: number;
+  readonly port: number;
+  readonly batchSize: number;
+  readonly maxPacketBytes: number;
+  readonly socketBufferBytes: number;
+  readonly routes: RouteChanges;
+}
+
+export type WorkerControl = { readonly type: 'routes'; readonly changes: RouteChanges };
+
+export type WorkerReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'device'; readonly name: string; readonly index: number; readonly reopened: boolean }
+  | { readonly type: 'device-error'; readonly code: string; readonly message: string }
+  | { readonly type: 'failed'; readonly code: string; readonly message: string };
+
+/** Set by the owner: the worker stops at its next batch. */
+export const FLAG_STOP = 0;
+/** Set by the owner after posting control messages: the worker pulls them between batches. */
+export const FLAG_CONTROL = 1;

@@ -1,0 +1,106 @@
+/**
+ * Worker thread body of the udp data path: owns the TUN device and the UDP socket and runs the forwarder in a
+ * loop that never yields to an event loop (a blocking FFI loop on the main thread would starve signals). It
+ * drains both directions while packets flow (a read that finds nothing is cheaper than poll) and sleeps in
+ * poll() over the TUN, the socket and a wake eventfd when both are idle.
+ *
+ * Control from the owner, without stalling the data path: route changes arrive as messages pulled
+ * synchronously between batches when the shared "control pending" flag is set; the owner writes the eventfd so
+ * an idle loop wakes at once. The shared stop flag ends the loop at the next batch; the descriptors close
+ * (the TUN device vanishes with them) and the worker exits.
+ *
+ * Reports to the owner: `ready`, `device` (each device opened: the first and every reopen after someone
+ * deleted it), `device-error` (gone and not reopenable yet; retried every second), `failed` (could not start).
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { Counter, DatapathCounters } from '../../backend/udp/datapath-counters.js';
+import type { RouteChanges } from '../../backend/udp/peer-routes.js';
+import { type DatapathWorkerData, FLAG_CONTROL, FLAG_STOP, type WorkerControl, type WorkerReport } from './datapath-protocol.js';
+import { UdpRouteTable } from '../../backend/udp/route-table.js';
+import { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
+import { FlannelError, errorMessage } from '../../support/errors.js';
+import { KernelTunOpener } from './kernel-tun.js';
+import { KernelUdpSocket } from './kernel-udp-socket.js';
+import * as S from './datapath-syscalls.js';
+
+const IDLE_POLL_MS = 1000;
+
+const data = workerData as DatapathWorkerData;
+const flags = new Int32Array(data.flags);
+const counters = new DatapathCounters(data.counters);
+const routes = new UdpRouteTable();
+const report = (message: WorkerReport) => parentPort?.postMessage(message);
+
+function applyRoutes(changes: RouteChanges): void {
+  for (const entry of changes.remove) routes.delete(entry.network, entry.prefixLength);
+  for (const entry of changes.set) routes.set(entry.network, entry.prefixLength, { address: entry.address, port: entry.port });
+}
+
+function drainControl(): void {
+  if (!parentPort) return;
+  for (let message = receiveMessageOnPort(parentPort); message; message = receiveMessageOnPort(parentPort)) {
+    const control = message.message as WorkerControl;
+    if (control.type === 'routes') applyRoutes(control.changes);
+  }
+}
+
+function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener } | undefined {
+  let udp: KernelUdpSocket | undefined;
+  let opener: KernelTunOpener | undefined;
+  try {
+    applyRoutes(data.routes);
+    opener = new KernelTunOpener(counters);
+    udp = new KernelUdpSocket({
+      address: data.bindAddress, port: data.port, bufferBytes: data.socketBufferBytes, batchSize: data.batchSize, counters,
+    });
+    const forwarder = new UdpForwarder({
+      tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress,
+      batchSize: data.batchSize, maxPacketBytes: data.maxPacketBytes,
+      onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
+      onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
+    });
+    return { forwarder, udp, opener };
+  } catch (error) {
+    udp?.close();
+    opener?.close();
+    report({ type: 'failed', code: error instanceof FlannelError ? error.code : 'UDP_DATAPATH_FAILED', message: errorMessage(error) });
+    return undefined;
+  }
+}
+
+function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
+  const pollSet = Buffer.alloc(8192);
+  const pollWords = new Int32Array(pollSet.buffer, pollSet.byteOffset, 6);
+  const pollAddress = S.addressOf(pollSet);
+  const scratch = Buffer.alloc(8192);
+  const scratchAddress = S.addressOf(scratch);
+  pollWords[2] = udp.fd;
+  pollWords[4] = data.wakeFd;
+  for (const entry of [0, 2, 4]) pollWords[entry + 1] = S.POLLIN; // events (revents, the high half, start at 0)
+  while (Atomics.load(flags, FLAG_STOP) === 0) {
+    if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
+      Atomics.store(flags, FLAG_CONTROL, 0);
+      drainControl();
+    }
+    if (forwarder.fromTun() + forwarder.fromUdp() > 0) continue;
+    const device = forwarder.device;
+    pollWords[0] = device ? device.pollDescriptor : -1;
+    for (const entry of [1, 3, 5]) pollWords[entry] = S.POLLIN;
+    counters.add(Counter.syscallPoll);
+    const ready = S.sys.poll(pollAddress, 3, IDLE_POLL_MS) as number;
+    if (ready < 0 && S.errno() !== S.EINTR) throw S.errnoError('poll');
+    if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, scratchAddress, 8);
+    if (!device) forwarder.ensureDevice();
+  }
+}
+
+const started = start();
+if (started) {
+  report({ type: 'ready' });
+  try {
+    run(started.forwarder, started.udp);
+  } finally {
+    started.forwarder.close();
+    started.opener.close();
+  }
+}

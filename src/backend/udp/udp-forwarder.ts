@@ -1,0 +1,258 @@
+/**
+ * The udp backend's packet logic between a TUN device and a UDP socket, one batch at a time, behind ports (no
+ * I/O of its own: the worker in src/adapters/udp/ drives it with a real TUN and socket, the component test with
+ * in-memory doubles).
+ *
+ * TUN → UDP: every packet read from the TUN is checked (runt, not IPv4, bad IHL: dropped), looked up by its
+ * destination (no route: ICMP net unreachable written back into the TUN, as upstream), has its TTL
+ * decremented (0: dropped) and goes to the peer's public IP and port, the whole batch in one send call.
+ * UDP → TUN: every datagram must come from a current peer's public IP (else dropped: upstream forwards
+ * anything that reaches its port into the pod network), is checked the same way, has its TTL decremented and
+ * is written into the TUN. Each datagram carries exactly one whole inner IPv4 packet, so upstream peers
+ * interoperate.
+ *
+ * The TUN device is ours for as long as we hold it; when someone deletes it, the forwarder opens it again
+ * under the same name and reports the new device (the reconciler then restores its address, MTU and route).
+ */
+import { Batch, Counter, type DatapathCounters } from './datapath-counters.js';
+import { PacketProblem, checkIpv4, decrementTtl, destinationAddress } from './ipv4-packet.js';
+import { NET_UNREACHABLE_MAX_BYTES, buildNetUnreachable } from './net-unreachable.js';
+import { PacketBatch, type TunDevice, type TunOpener, type UdpPort } from './packet-ports.js';
+import type { UdpRouteTable } from './route-table.js';
+import { FlannelError, errorMessage } from '../../support/errors.js';
+
+export interface UdpForwarderOptions {
+  readonly tunOpener: TunOpener;
+  /** Exact name or template (upstream: flannel%d). */
+  readonly tunName: string;
+  readonly udp: UdpPort;
+  readonly routes: UdpRouteTable;
+  readonly counters: DatapathCounters;
+  /** Our TUN address (the lease subnet's first address, network order): the source of ICMP replies. */
+  readonly tunAddress: number;
+  /** Packets per batch each way. */
+  readonly batchSize: number;
+  /** Largest packet accepted (TUN MTU, with headroom if the MTU may grow). */
+  readonly maxPacketBytes: number;
+  /** Called with every device the forwarder opens: the first, and each one after the device was deleted. */
+  readonly onDevice: (device: TunDevice, reopened: boolean) => void;
+  /** Called when the device is gone and could not be opened again (the caller retries with `ensureDevice`). */
+  readonly onDeviceError: (error: FlannelError) => void;
+}
+
+const DROP_COUNTER: Record<PacketProblem, number> = {
+  [PacketProblem.None]: -1,
+  [PacketProblem.Runt]: Counter.dropRunt,
+  [PacketProblem.NotIpv4]: Counter.dropNotIpv4,
+  [PacketProblem.BadHeaderLength]: Counter.dropBadHeaderLength,
+};
+
+export class UdpForwarder {
+  readonly #options: UdpForwarderOptions;
+  readonly #counters: DatapathCounters;
+  readonly #fromTun: PacketBatch;
+  readonly #fromUdp: PacketBatch;
+  readonly #sendList: Int32Array;
+  readonly #reply = Buffer.alloc(NET_UNREACHABLE_MAX_BYTES);
+  #device: TunDevice | undefined;
+  /** The name the kernel gave the first device: a reopened device keeps it (flannel0 stays flannel0). */
+  #deviceName: string;
+
+  /** Opens the TUN device (throws FlannelError when it cannot) and reports it through onDevice. */
+  constructor(options: UdpForwarderOptions) {
+    this.#options = options;
+    this.#counters = options.counters;
+    this.#fromTun = new PacketBatch(options.batchSize, options.maxPacketBytes);
+    this.#fromUdp = new PacketBatch(options.batchSize, options.maxPacketBytes);
+    this.#sendList = new Int32Array(options.batchSize);
+    this.#device = options.tunOpener.open(options.tunName);
+    this.#deviceName = this.#device.name;
+    options.onDevice(this.#device, false);
+  }
+
+  /** The current device, or undefined while it is gone and could not be reopened. */
+  get device(): TunDevice | undefined {
+    return this.#device;
+  }
+
+  /** Moves one batch from the TUN to peers; returns how many packets it read (0: the TUN had none). */
+  fromTun(): number {
+    const device = this.#device;
+    if (!device) return 0;
+    const batch = this.#fromTun;
+    let count: number;
+    try {
+      count = device.readBatch(batch, this.#options.batchSize);
+    } catch (error) {
+      this.#lost(device, error);
+      return 0;
+    }
+    if (count === 0) return 0;
+    const counters = this.#counters;
+    const buffer = batch.buffer;
+    const routes = this.#options.routes;
+    const sendList = this.#sendList;
+    let sends = 0;
+    let bytesRead = 0;
+    let bytesToSend = 0;
+    for (let slot = 0; slot < count; slot++) {
+      const offset = slot * batch.slotBytes;
+      const length = batch.lengths[slot] as number;
+      bytesRead += length;
+      const problem = checkIpv4(buffer, offset, length);
+      if (problem !== PacketProblem.None) {
+        counters.add(DROP_COUNTER[problem]);
+        continue;
+      }
+      const hop = routes.lookup(destinationAddress(buffer, offset));
+      if (!hop) {
+        counters.add(Counter.dropNoRoute);
+        this.#replyUnreachable(device, buffer, offset, length);
+        continue;
+      }
+      if (!decrementTtl(buffer, offset)) {
+        counters.add(Counter.dropTtlExpired);
+        continue;
+      }
+      batch.addresses[slot] = hop.address;
+      batch.ports[slot] = hop.port;
+      sendList[sends++] = slot;
+      bytesToSend += length;
+    }
+    counters.add(Counter.tunPacketsRead, count);
+    counters.add(Counter.tunBytesRead, bytesRead);
+    this.#counters.recordBatch(Batch.tunRead, count);
+    if (sends > 0) this.#send(batch, sends, bytesToSend);
+    return count;
+  }
+
+  /** Moves one batch from peers into the TUN; returns how many datagrams it received (0: none waiting). */
+  fromUdp(): number {
+    const batch = this.#fromUdp;
+    const count = this.#options.udp.receiveBatch(batch, this.#options.batchSize);
+    if (count === 0) return 0;
+    const counters = this.#counters;
+    const buffer = batch.buffer;
+    const routes = this.#options.routes;
+    let bytesReceived = 0;
+    let written = 0;
+    let bytesWritten = 0;
+    let device = this.#device;
+    for (let slot = 0; slot < count; slot++) {
+      const offset = slot * batch.slotBytes;
+      const length = batch.lengths[slot] as number;
+      if (length < 0) {
+        counters.add(Counter.dropTruncated);
+        continue;
+      }
+      bytesReceived += length;
+      if (!routes.isPeerSource(batch.addresses[slot] as number)) {
+        counters.add(Counter.dropUnknownSource);
+        continue;
+      }
+      const problem = checkIpv4(buffer, offset, length);
+      if (problem !== PacketProblem.None) {
+        counters.add(DROP_COUNTER[problem]);
+        continue;
+      }
+      if (!decrementTtl(buffer, offset)) {
+        counters.add(Counter.dropTtlExpired);
+        continue;
+      }
+      if (!device) {
+        counters.add(Counter.dropTunWriteFailed);
+        continue;
+      }
+      let accepted: boolean;
+      try {
+        accepted = device.write(buffer, offset, length);
+      } catch (error) {
+        this.#lost(device, error);
+        device = this.#device;
+        accepted = false;
+      }
+      if (accepted) {
+        written++;
+        bytesWritten += length;
+      } else {
+        counters.add(Counter.dropTunWriteFailed);
+      }
+    }
+    counters.add(Counter.udpPacketsReceived, count);
+    counters.add(Counter.udpBytesReceived, bytesReceived);
+    counters.add(Counter.tunPacketsWritten, written);
+    counters.add(Counter.tunBytesWritten, bytesWritten);
+    this.#counters.recordBatch(Batch.udpReceive, count);
+    return count;
+  }
+
+  /** Opens the device again if it is gone (called by the owner's loop after onDeviceError); true when present. */
+  ensureDevice(): boolean {
+    if (this.#device) return true;
+    try {
+      this.#device = this.#options.tunOpener.open(this.#deviceName);
+    } catch (error) {
+      // Someone took the name (e.g. made a different device flannel0): take the next free one instead.
+      try {
+        this.#device = this.#options.tunOpener.open(this.#options.tunName);
+      } catch {
+        this.#options.onDeviceError(asFlannelError(error));
+        return false;
+      }
+    }
+    this.#deviceName = this.#device.name;
+    this.#counters.add(Counter.deviceReopens);
+    this.#options.onDevice(this.#device, true);
+    return true;
+  }
+
+  /** Closes the device (it vanishes with its descriptor) and the socket. */
+  close(): void {
+    this.#device?.close();
+    this.#device = undefined;
+    this.#options.udp.close();
+  }
+
+  #send(batch: PacketBatch, sends: number, bytesToSend: number): void {
+    const counters = this.#counters;
+    const sent = this.#options.udp.sendBatch(batch, this.#sendList, sends);
+    let bytesSent = bytesToSend;
+    if (sent < sends) {
+      bytesSent = 0;
+      for (let index = 0; index < sends; index++) {
+        const length = batch.lengths[this.#sendList[index] as number] as number;
+        if (length > 0) bytesSent += length;
+      }
+      counters.add(Counter.dropSendFailed, sends - sent);
+    }
+    counters.add(Counter.udpPacketsSent, sent);
+    counters.add(Counter.udpBytesSent, bytesSent);
+    this.#counters.recordBatch(Batch.udpSend, sent);
+  }
+
+  #replyUnreachable(device: TunDevice, buffer: Buffer, offset: number, length: number): void {
+    const replyLength = buildNetUnreachable(buffer, offset, length, this.#options.tunAddress, this.#reply);
+    if (replyLength === 0) return;
+    let accepted = false;
+    try {
+      accepted = device.write(this.#reply, 0, replyLength);
+    } catch (error) {
+      this.#lost(device, error);
+    }
+    this.#counters.add(accepted ? Counter.icmpUnreachableSent : Counter.dropTunWriteFailed);
+  }
+
+  /** The device failed: if it is gone, drop it and open a new one; anything else is a bug or a broken kernel. */
+  #lost(device: TunDevice, error: unknown): void {
+    const failure = asFlannelError(error);
+    if (failure.code !== 'TUN_GONE') throw failure;
+    if (this.#device !== device) return;
+    device.close();
+    this.#device = undefined;
+    this.ensureDevice();
+  }
+}
+
+function asFlannelError(error: unknown): FlannelError {
+  return error instanceof FlannelError ? error : new FlannelError('TUN_FAILED', errorMessage(error), { cause: error });
+}
