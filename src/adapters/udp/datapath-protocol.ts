@@ -15,7 +15,7 @@ export interface DatapathWorkerData {
   readonly bindAddress: number;
   readonly port: number;
   readonly batchSize: number;
-  readonly maxPacketBytes: number;
+  readonly slotBytes: number;
   readonly socketBufferBytes: number;
   readonly routes: RouteChanges;
 }

@@ -14,7 +14,6 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Counter, DatapathCounters } from '../../backend/udp/datapath-counters.js';
-import type { RouteChanges } from '../../backend/udp/peer-routes.js';
 import { type DatapathWorkerData, FLAG_CONTROL, FLAG_STOP, type WorkerControl, type WorkerReport } from './datapath-protocol.js';
 import { UdpRouteTable } from '../../backend/udp/route-table.js';
 import { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
@@ -31,16 +30,11 @@ const counters = new DatapathCounters(data.counters);
 const routes = new UdpRouteTable();
 const report = (message: WorkerReport) => parentPort?.postMessage(message);
 
-function applyRoutes(changes: RouteChanges): void {
-  for (const entry of changes.remove) routes.delete(entry.network, entry.prefixLength);
-  for (const entry of changes.set) routes.set(entry.network, entry.prefixLength, { address: entry.address, port: entry.port });
-}
-
 function drainControl(): void {
   if (!parentPort) return;
   for (let message = receiveMessageOnPort(parentPort); message; message = receiveMessageOnPort(parentPort)) {
     const control = message.message as WorkerControl;
-    if (control.type === 'routes') applyRoutes(control.changes);
+    if (control.type === 'routes') routes.apply(control.changes);
   }
 }
 
@@ -48,14 +42,14 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
   let udp: KernelUdpSocket | undefined;
   let opener: KernelTunOpener | undefined;
   try {
-    applyRoutes(data.routes);
+    routes.apply(data.routes);
     opener = new KernelTunOpener(counters);
     udp = new KernelUdpSocket({
       address: data.bindAddress, port: data.port, bufferBytes: data.socketBufferBytes, batchSize: data.batchSize, counters,
     });
     const forwarder = new UdpForwarder({
       tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress,
-      batchSize: data.batchSize, maxPacketBytes: data.maxPacketBytes,
+      batchSize: data.batchSize, slotBytes: data.slotBytes,
       onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
     });

@@ -75,7 +75,9 @@ export class KernelTun implements TunDevice {
       calls++;
       const result = S.sys.read(this.#fd, base + count * slotBytes, slotBytes) as number;
       if (result >= 0) {
-        lengths[count++] = result;
+        // The kernel silently cuts a packet to the buffer and returns what it copied, so a read that fills the
+        // whole slot may have lost a tail: report it as too large rather than forward a cut packet.
+        lengths[count++] = result < slotBytes ? result : -1;
         continue;
       }
       const code = S.errno();

@@ -81,7 +81,7 @@ export class UdpDatapath {
     const workerData: DatapathWorkerData = {
       flags: flags.buffer as SharedArrayBuffer, counters: counters.values.buffer as SharedArrayBuffer, wakeFd,
       tunName: options.tunName ?? 'flannel%d', tunAddress: Number(options.tunAddress.value), bindAddress: Number(options.bindAddress.value),
-      port, batchSize: options.batchSize ?? 64, maxPacketBytes: packetBytesFor(options.mtu),
+      port, batchSize: options.batchSize ?? 64, slotBytes: packetBytesFor(options.mtu),
       socketBufferBytes: options.socketBufferBytes ?? 8 << 20, routes: initial.changes,
     };
     const worker = new Worker(new URL('./datapath-worker.js', import.meta.url), { workerData });
@@ -153,9 +153,12 @@ export class UdpDatapath {
   }
 }
 
-/** Packet slots: the MTU, at least 2 KiB (a TUN MTU raised behind our back still fits up to there). */
+/**
+ * Packet slots: above the MTU (a read that fills its slot counts as cut), at least 2 KiB, so a TUN MTU raised
+ * behind our back still fits up to there.
+ */
 function packetBytesFor(mtu: number): number {
-  return Math.max(2048, Math.ceil(mtu / 64) * 64);
+  return Math.max(2048, Math.ceil((mtu + 1) / 64) * 64);
 }
 
 function asFlannelError(error: unknown): FlannelError {

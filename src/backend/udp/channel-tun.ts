@@ -3,7 +3,9 @@
  * each `ChannelTun` is one open device, with a kernel side (`inject` a packet the kernel routes into the
  * device; `delivered` packets the data path wrote into the kernel). The kernel rules it keeps, checked against
  * a real TUN by the contract test:
- * - one whole packet per read, no packet-information header; reads never block (0 when empty);
+ * - one whole packet per read, no packet-information header; reads never block (0 when empty); a packet
+ *   that fills the whole slot or more is reported as length −1 (the kernel cuts silently, so a full slot
+ *   cannot be told from a cut packet);
  * - a queue of 500 packets (the TUN's txqueuelen); the kernel drops beyond it;
  * - a write must start with IP version 4 or 6 (the kernel answers EINVAL otherwise);
  * - a `%d` template resolves to the lowest free number; an exact name held by an open device is busy (EBUSY);
@@ -94,9 +96,12 @@ export class ChannelTun implements TunDevice {
     let count = 0;
     while (count < max && this.#queue.length > 0) {
       const packet = this.#queue.shift() as Uint8Array;
-      const length = Math.min(packet.length, batch.slotBytes);
-      batch.buffer.set(packet.subarray(0, length), batch.offsetOf(count));
-      batch.lengths[count++] = length;
+      if (packet.length >= batch.slotBytes) {
+        batch.lengths[count++] = -1;
+        continue;
+      }
+      batch.buffer.set(packet, batch.offsetOf(count));
+      batch.lengths[count++] = packet.length;
     }
     return count;
   }
@@ -105,7 +110,7 @@ export class ChannelTun implements TunDevice {
     this.#checkUsable('write');
     const version = length > 0 ? (buffer[offset] as number) >> 4 : 0;
     if (version !== 4 && version !== 6) return false;
-    const packet = buffer.slice(offset, offset + length);
+    const packet = Uint8Array.from(buffer.subarray(offset, offset + length));
     this.delivered.push(packet);
     this.onDeliver?.(packet);
     return true;

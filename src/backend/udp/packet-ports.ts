@@ -42,7 +42,9 @@ export interface TunDevice {
   readonly pollDescriptor: number;
   /**
    * Reads up to `max` packets into slots 0… of `batch` and returns how many; 0 when none is waiting (never
-   * blocks). Throws FlannelError TUN_GONE once the device has been deleted.
+   * blocks). A packet that fills a whole slot or more gets length −1 (the kernel cuts silently, so a full
+   * slot may hold a cut packet; someone raised the MTU past our slots). Throws
+   * FlannelError TUN_GONE once the device has been deleted.
    */
   readBatch(batch: PacketBatch, max: number): number;
   /** Writes one packet into the kernel; false when the kernel refused it. Throws TUN_GONE like readBatch. */

@@ -9,6 +9,8 @@
  * that forwards packets owns it and applies peer changes between batches.
  */
 
+import type { RouteChanges } from './peer-routes.js';
+
 /** Where packets for a subnet go: a peer's public IPv4 address and UDP port. */
 export interface NextHop {
   readonly address: number;
@@ -46,6 +48,12 @@ export class UdpRouteTable {
     else this.#size++;
     group.routes.set(key, nextHop);
     this.#sources.set(nextHop.address, (this.#sources.get(nextHop.address) ?? 0) + 1);
+  }
+
+  /** Applies changes computed by PeerRoutes: removals first, then additions and replacements. */
+  apply(changes: RouteChanges): void {
+    for (const entry of changes.remove) this.delete(entry.network, entry.prefixLength);
+    for (const entry of changes.set) this.set(entry.network, entry.prefixLength, { address: entry.address, port: entry.port });
   }
 
   /** Removes the route for `network/prefixLength`; false when there was none. */

@@ -32,8 +32,8 @@ export interface UdpForwarderOptions {
   readonly tunAddress: number;
   /** Packets per batch each way. */
   readonly batchSize: number;
-  /** Largest packet accepted (TUN MTU, with headroom if the MTU may grow). */
-  readonly maxPacketBytes: number;
+  /** Bytes per packet slot: above the largest packet (the TUN MTU), since a read filling its slot counts as cut. */
+  readonly slotBytes: number;
   /** Called with every device the forwarder opens: the first, and each one after the device was deleted. */
   readonly onDevice: (device: TunDevice, reopened: boolean) => void;
   /** Called when the device is gone and could not be opened again (the caller retries with `ensureDevice`). */
@@ -62,8 +62,8 @@ export class UdpForwarder {
   constructor(options: UdpForwarderOptions) {
     this.#options = options;
     this.#counters = options.counters;
-    this.#fromTun = new PacketBatch(options.batchSize, options.maxPacketBytes);
-    this.#fromUdp = new PacketBatch(options.batchSize, options.maxPacketBytes);
+    this.#fromTun = new PacketBatch(options.batchSize, options.slotBytes);
+    this.#fromUdp = new PacketBatch(options.batchSize, options.slotBytes);
     this.#sendList = new Int32Array(options.batchSize);
     this.#device = options.tunOpener.open(options.tunName);
     this.#deviceName = this.#device.name;
@@ -98,6 +98,10 @@ export class UdpForwarder {
     for (let slot = 0; slot < count; slot++) {
       const offset = slot * batch.slotBytes;
       const length = batch.lengths[slot] as number;
+      if (length < 0) {
+        counters.add(Counter.dropTruncated);
+        continue;
+      }
       bytesRead += length;
       const problem = checkIpv4(buffer, offset, length);
       if (problem !== PacketProblem.None) {
