@@ -43,7 +43,7 @@ function configure(name: string): void {
   run('ip', ['route', 'add', '10.98.0.0/16', 'dev', name]);
 }
 
-describe('udp data path on a real TUN and socket', () => {
+for (const offload of [true, false]) describe(`udp data path on a real TUN and socket${offload ? ' (offloads)' : ' (packet by packet)'}`, () => {
   let datapath: UdpDatapath;
   const devices: TunDeviceEvent[] = [];
   const errors: Error[] = [];
@@ -55,7 +55,7 @@ describe('udp data path on a real TUN and socket', () => {
     peerSocket = await udpSocket(PEER, PORT);
     datapath = await UdpDatapath.start({
       tunName: 'ftu%d', tunAddress: IpAddress.parse('10.98.1.0'), bindAddress: IpAddress.parse(OURS), port: PORT, mtu: 1472,
-      peers: [peer], onDevice: (event) => devices.push(event), onError: (error) => errors.push(error),
+      peers: [peer], offload, onDevice: (event) => devices.push(event), onError: (error) => errors.push(error),
     });
     configure(datapath.device.name);
     podSocket = await udpSocket('10.98.1.0', 7001);

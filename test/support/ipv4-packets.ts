@@ -1,5 +1,5 @@
 /** Hand-built IPv4 packets for the udp data path tests (valid header checksums; ICMP checksums valid too). */
-import { internetChecksum } from '../../src/backend/udp/ipv4-packet.js';
+import { internetChecksum } from '../../src/backend/udp/internet-checksum.js';
 import { IpAddress } from '../../src/net/ip.js';
 
 export const ipNumber = (text: string) => Number(IpAddress.parse(text).value);

@@ -32,8 +32,8 @@ class Host {
     batchSize = 8,
   ) {
     this.forwarder = new UdpForwarder({
-      tunOpener: this.tunHost, tunName: 'flannel%d', udp: network.bind({ address: ipNumber(publicIp), port: PORT }),
-      routes: this.routes, counters: this.counters, tunAddress: ipNumber(`10.244.${subnet}.0`), batchSize, slotBytes: 2048,
+      tunOpener: this.tunHost, tunName: 'flannel%d', udp: network.bind({ address: ipNumber(publicIp), port: PORT }, { receiveBytes: 2048 }),
+      routes: this.routes, counters: this.counters, tunAddress: ipNumber(`10.244.${subnet}.0`), batchPackets: batchSize, batchBytes: 1 << 20,
       onDevice: (device, reopened) => this.devices.push({ name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => this.deviceErrors.push(error.message),
     });

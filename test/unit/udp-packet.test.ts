@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { PacketProblem, checkIpv4, decrementTtl, incrementalChecksum, internetChecksum } from '../../src/backend/udp/ipv4-packet.js';
+import { internetChecksum } from '../../src/backend/udp/internet-checksum.js';
+import { PacketProblem, checkIpv4, decrementTtl, incrementalChecksum } from '../../src/backend/udp/ipv4-packet.js';
 import { buildNetUnreachable } from '../../src/backend/udp/net-unreachable.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');

@@ -14,8 +14,12 @@ export interface DatapathWorkerData {
   readonly tunAddress: number;
   readonly bindAddress: number;
   readonly port: number;
+  /** Packets per batch without offloads. */
   readonly batchSize: number;
-  readonly slotBytes: number;
+  /** Read/receive buffer per packet without offloads: above the TUN MTU. */
+  readonly packetBytes: number;
+  /** TSO/coalescing on the TUN, GSO/GRO on the socket, where the kernel has them. */
+  readonly offload: boolean;
   readonly socketBufferBytes: number;
   readonly routes: RouteChanges;
 }

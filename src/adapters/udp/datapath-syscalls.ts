@@ -18,8 +18,11 @@ export const sys = {
   open: libc.func('int open(const char *path, int flags)'),
   close: libc.func('int close(int fd)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue: libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']),
   read: libc.func('intptr_t read(int fd, intptr_t buffer, uintptr_t count)'),
   write: libc.func('intptr_t write(int fd, intptr_t buffer, uintptr_t count)'),
+  writev: libc.func('intptr_t writev(int fd, intptr_t iovecs, int count)'),
   poll: libc.func('int poll(intptr_t fds, uint64_t count, int timeoutMs)'),
   socket: libc.func('int socket(int domain, int type, int protocol)'),
   bind: libc.func('int bind(int fd, void *address, uint32_t length)'),
@@ -53,6 +56,14 @@ export const EFD_CLOEXEC = 0o2000000;
 export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
+export const CMSG_HEADER_BYTES = 16;
 export const SIOCGIFINDEX = 0x8933;
 
 export const EINTR = 4;
@@ -63,6 +74,7 @@ export const EFAULT = 14;
 export const EINVAL = 22;
 export const EMSGSIZE = 90;
 export const EBADFD = 77;
+export const ENOPROTOOPT = 92;
 
 export const MMSGHDR_BYTES = 64;
 export const IOVEC_BYTES = 16;
@@ -72,6 +84,12 @@ export const IFREQ_BYTES = 40;
 
 export function errno(): number {
   return koffi.errno();
+}
+
+/** Writes a 64-bit pointer or size as two 32-bit words (koffi gives addresses as numbers below 2^53). */
+export function writeWord64(words: Uint32Array, at: number, value: number): void {
+  words[at] = value % 0x1_0000_0000;
+  words[at + 1] = Math.floor(value / 0x1_0000_0000);
 }
 
 /** The address of a Buffer's memory as a number (stable: ArrayBuffers of this size never move). */

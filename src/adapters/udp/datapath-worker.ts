@@ -38,18 +38,24 @@ function drainControl(): void {
   }
 }
 
+/** With offloads a batch holds 16 GRO buffers of 64 KiB on receive, or the segments of ~14 superpackets. */
+const OFFLOAD_BATCH_BYTES = 16 * 65536;
+const OFFLOAD_BATCH_PACKETS = 2048;
+
 function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener } | undefined {
   let udp: KernelUdpSocket | undefined;
   let opener: KernelTunOpener | undefined;
   try {
     routes.apply(data.routes);
-    opener = new KernelTunOpener(counters);
+    opener = new KernelTunOpener({ counters, packetBytes: data.packetBytes, offload: data.offload });
+    const batchPackets = data.offload ? OFFLOAD_BATCH_PACKETS : data.batchSize;
     udp = new KernelUdpSocket({
-      address: data.bindAddress, port: data.port, bufferBytes: data.socketBufferBytes, batchSize: data.batchSize, counters,
+      address: data.bindAddress, port: data.port, bufferBytes: data.socketBufferBytes, batchPackets, packetBytes: data.packetBytes,
+      offload: data.offload, counters,
     });
+    const batchBytes = Math.max(udp.receiveBufferBytes, data.offload ? OFFLOAD_BATCH_BYTES : batchPackets * (data.packetBytes + 16));
     const forwarder = new UdpForwarder({
-      tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress,
-      batchSize: data.batchSize, slotBytes: data.slotBytes,
+      tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress, batchPackets, batchBytes,
       onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
     });

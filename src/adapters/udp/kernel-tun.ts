@@ -3,41 +3,76 @@
  * header, as upstream), non-blocking, close-on-exec. Not persistent: the kernel deletes the device when its
  * descriptor closes, as upstream's does. When someone deletes the device (`ip link del`), the kernel answers
  * reads and writes with EBADFD and poll with POLLERR; both surface here as FlannelError TUN_GONE.
+ *
+ * With `offload`, the device also has IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4): a read may bring
+ * a TCP superpacket of up to 64 KiB, which is split into wire-sized segments here (tcp-segmenter.ts), and
+ * consecutive TCP segments of one flow are written as one superpacket (tcp-coalescer.ts). The port still
+ * hands out and takes single packets, so nothing on the wire changes. A kernel refusing the offload ioctl gets
+ * a plain device.
  */
 import { Counter, type DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { PacketBatch, TunDevice, TunOpener } from '../../backend/udp/packet-ports.js';
+import { COALESCED_HEADER_MAX_BYTES, coalescibleRun, writeCoalescedHeader } from '../../backend/udp/tcp-coalescer.js';
+import { completeChecksum, segmentTcp } from '../../backend/udp/tcp-segmenter.js';
+import {
+  VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HEADER_BYTES, emptyVirtioNetHeader, readVirtioNetHeader,
+} from '../../backend/udp/virtio-net-header.js';
 import { FlannelError } from '../../support/errors.js';
 import * as S from './datapath-syscalls.js';
 
-/** Syscalls are counted where they are made. */
-type Counters = DatapathCounters;
+export interface KernelTunOptions {
+  readonly counters: DatapathCounters;
+  /** Read buffer per packet without offloads (a read that fills it counts as cut): above the MTU. */
+  readonly packetBytes: number;
+  /** Ask for TSO reads and coalesced writes (IFF_VNET_HDR + TUNSETOFFLOAD). */
+  readonly offload: boolean;
+}
+
+/** The most a read can bring with offloads: the virtio header, a 64 KiB superpacket, one byte to spot a cut. */
+const SUPERPACKET_READ_BYTES = VIRTIO_NET_HEADER_BYTES + 65536;
 
 export class KernelTunOpener implements TunOpener {
   /** A socket for SIOCGIFINDEX (any socket of the namespace answers it). */
   readonly #querySocket: number;
 
-  constructor(private readonly counters: Counters) {
+  constructor(private readonly options: KernelTunOptions) {
+    S.assertSupportedPlatform();
     this.#querySocket = S.check(S.sys.socket(S.AF_INET, S.SOCK_DGRAM | S.SOCK_CLOEXEC, 0) as number, 'socket');
   }
 
   open(name: string): KernelTun {
+    if (this.options.offload) {
+      try {
+        return this.#open(name, true);
+      } catch (error) {
+        if (!(error instanceof FlannelError) || error.code !== 'TUN_NO_OFFLOAD') throw error;
+      }
+    }
+    return this.#open(name, false);
+  }
+
+  close(): void {
+    S.sys.close(this.#querySocket);
+  }
+
+  #open(name: string, offload: boolean): KernelTun {
     if (Buffer.byteLength(name) > 15) throw new FlannelError('EINVAL', `TUN name ${JSON.stringify(name)} is longer than 15 bytes`);
     const fd = S.check(S.sys.open('/dev/net/tun', S.O_RDWR | S.O_NONBLOCK | S.O_CLOEXEC) as number, 'open /dev/net/tun');
     try {
       const request = Buffer.alloc(S.IFREQ_BYTES);
       request.write(name, 0, 15, 'ascii');
-      request.writeUInt16LE(S.IFF_TUN | S.IFF_NO_PI, 16);
+      request.writeUInt16LE(S.IFF_TUN | S.IFF_NO_PI | (offload ? S.IFF_VNET_HDR : 0), 16);
       S.check(S.sys.ioctl(fd, S.TUNSETIFF, request) as number, `TUNSETIFF ${name}`);
-      const resolved = request.toString('ascii', 0, request.indexOf(0) < 0 ? 16 : request.indexOf(0));
-      return new KernelTun(fd, resolved, this.#indexOf(resolved), this.counters);
+      if (offload && (S.sys.ioctlValue(fd, S.TUNSETOFFLOAD, S.TUN_F_CSUM | S.TUN_F_TSO4) as number) < 0) {
+        throw new FlannelError('TUN_NO_OFFLOAD', 'TUNSETOFFLOAD refused');
+      }
+      const end = request.indexOf(0);
+      const resolved = request.toString('ascii', 0, end < 0 || end > 16 ? 16 : end);
+      return new KernelTun(fd, resolved, this.#indexOf(resolved), this.options, offload);
     } catch (error) {
       S.sys.close(fd);
       throw error;
     }
-  }
-
-  close(): void {
-    S.sys.close(this.#querySocket);
   }
 
   #indexOf(name: string): number {
@@ -50,15 +85,29 @@ export class KernelTunOpener implements TunOpener {
 
 export class KernelTun implements TunDevice {
   #fd: number;
+  readonly #counters: DatapathCounters;
+  readonly #packetBytes: number;
   readonly #addresses = new Map<ArrayBufferLike, number>();
+  /** Offload mode: where superpackets are read, the header of coalesced writes, iovecs, a zero virtio header. */
+  readonly #scratch: Buffer | undefined;
+  readonly #header = Buffer.alloc(Math.max(COALESCED_HEADER_MAX_BYTES, 8192));
+  readonly #iovecs = Buffer.alloc(8192);
+  readonly #iovecWords = new Uint32Array(this.#iovecs.buffer, this.#iovecs.byteOffset, this.#iovecs.length / 4);
+  readonly #virtio = emptyVirtioNetHeader();
+  /** Bytes of a read still in the scratch buffer because the last batch had no room for it. */
+  #pendingBytes = 0;
 
   constructor(
     fd: number,
     readonly name: string,
     readonly index: number,
-    private readonly counters: Counters,
+    options: KernelTunOptions,
+    readonly offload: boolean,
   ) {
     this.#fd = fd;
+    this.#counters = options.counters;
+    this.#packetBytes = options.packetBytes;
+    this.#scratch = offload ? Buffer.alloc(SUPERPACKET_READ_BYTES + 16) : undefined;
   }
 
   get pollDescriptor(): number {
@@ -66,43 +115,62 @@ export class KernelTun implements TunDevice {
   }
 
   readBatch(batch: PacketBatch, max: number): number {
-    const base = this.#addressOf(batch.buffer);
-    const slotBytes = batch.slotBytes;
-    const lengths = batch.lengths;
-    let count = 0;
-    let calls = 0;
-    while (count < max) {
-      calls++;
-      const result = S.sys.read(this.#fd, base + count * slotBytes, slotBytes) as number;
-      if (result >= 0) {
-        // The kernel silently cuts a packet to the buffer and returns what it copied, so a read that fills the
-        // whole slot may have lost a tail: report it as too large rather than forward a cut packet.
-        lengths[count++] = result < slotBytes ? result : -1;
-        continue;
-      }
-      const code = S.errno();
-      if (code === S.EAGAIN) break;
-      if (code === S.EINTR) continue;
-      this.counters.add(Counter.syscallTunRead, calls);
-      throw this.#failure('read', code);
-    }
-    this.counters.add(Counter.syscallTunRead, calls);
-    return count;
+    batch.clear();
+    return this.#scratch ? this.#readOffloaded(batch, max, this.#scratch) : this.#readPlain(batch, max);
   }
 
-  write(buffer: Uint8Array, offset: number, length: number): boolean {
-    const base = this.#addressOf(buffer);
+  writeBatch(batch: PacketBatch, packets: Int32Array, count: number): number {
+    let written = 0;
+    if (!this.offload) {
+      for (let index = 0; index < count; index++) {
+        const packet = packets[index] as number;
+        if (this.write(batch.buffer, batch.offsets[packet] as number, batch.lengths[packet] as number)) written++;
+        else batch.lengths[packet] = -1;
+      }
+      return written;
+    }
+    const base = this.#addressOf(batch.buffer);
+    const iovecs = this.#iovecWords;
+    for (let start = 0; start < count;) {
+      const run = coalescibleRun(batch, packets, start, count);
+      let vectors: number;
+      if (run > 1) {
+        const headerBytes = writeCoalescedHeader(batch, packets, start, run, this.#header, 0);
+        const headers = headerBytes - VIRTIO_NET_HEADER_BYTES;
+        setIovec(iovecs, 0, this.#addressOf(this.#header), headerBytes);
+        for (let index = 0; index < run; index++) {
+          const packet = packets[start + index] as number;
+          setIovec(iovecs, index + 1, base + (batch.offsets[packet] as number) + headers, (batch.lengths[packet] as number) - headers);
+        }
+        vectors = run + 1;
+        this.#counters.add(Counter.tunSuperpacketsWritten);
+      } else {
+        const packet = packets[start] as number;
+        this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
+        setIovec(iovecs, 0, this.#addressOf(this.#header), VIRTIO_NET_HEADER_BYTES);
+        setIovec(iovecs, 1, base + (batch.offsets[packet] as number), batch.lengths[packet] as number);
+        vectors = 2;
+      }
+      if (this.#writeVectors(vectors)) written += run;
+      else for (let index = 0; index < run; index++) batch.lengths[packets[start + index] as number] = -1;
+      start += run;
+    }
+    return written;
+  }
+
+  write(buffer: Buffer, offset: number, length: number): boolean {
+    const address = this.#addressOf(buffer) + offset;
+    if (this.offload) {
+      this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
+      setIovec(this.#iovecWords, 0, this.#addressOf(this.#header), VIRTIO_NET_HEADER_BYTES);
+      setIovec(this.#iovecWords, 1, address, length);
+      return this.#writeVectors(2);
+    }
     for (;;) {
-      this.counters.add(Counter.syscallTunWrite);
-      const result = S.sys.write(this.#fd, base + offset, length) as number;
-      if (result === length) return true;
-      if (result >= 0) return false;
-      const code = S.errno();
-      // The TUN queue towards the stack never blocks for long; upstream retries EAGAIN the same way.
-      if (code === S.EINTR || code === S.EAGAIN) continue;
-      // EINVAL: not IPv4/IPv6; EIO/EFAULT: malformed. The kernel refused this one packet.
-      if (code === S.EINVAL || code === S.EIO || code === S.EFAULT || code === S.EMSGSIZE) return false;
-      throw this.#failure('write', code);
+      this.#counters.add(Counter.syscallTunWrite);
+      const result = S.sys.write(this.#fd, address, length) as number;
+      if (result >= 0) return result === length;
+      if (!this.#retryable(S.errno(), 'write')) return false;
     }
   }
 
@@ -110,6 +178,107 @@ export class KernelTun implements TunDevice {
     if (this.#fd < 0) return;
     S.sys.close(this.#fd);
     this.#fd = -1;
+  }
+
+  #readPlain(batch: PacketBatch, max: number): number {
+    const base = this.#addressOf(batch.buffer);
+    const readBytes = this.#packetBytes;
+    let calls = 0;
+    try {
+      const limit = Math.min(max, batch.capacity);
+      while (batch.count < limit && batch.free >= readBytes) {
+        calls++;
+        const result = S.sys.read(this.#fd, base + batch.end, readBytes) as number;
+        if (result >= 0) {
+          // The kernel silently cuts a packet to the buffer and returns what it copied, so a read that fills
+          // the whole buffer may have lost a tail: report it as too large rather than forward a cut packet.
+          if (result < readBytes) batch.append(result);
+          else batch.lengths[batch.append(0)] = -1;
+          continue;
+        }
+        const code = S.errno();
+        if (code === S.EAGAIN) break;
+        if (code !== S.EINTR) throw this.#failure('read', code);
+      }
+    } finally {
+      this.#counters.add(Counter.syscallTunRead, calls);
+    }
+    return batch.count;
+  }
+
+  #readOffloaded(batch: PacketBatch, max: number, scratch: Buffer): number {
+    const scratchAddress = this.#addressOf(scratch);
+    let calls = 0;
+    try {
+      while (batch.count < max) {
+        if (this.#pendingBytes === 0) {
+          calls++;
+          const result = S.sys.read(this.#fd, scratchAddress, SUPERPACKET_READ_BYTES) as number;
+          if (result < 0) {
+            const code = S.errno();
+            if (code === S.EAGAIN) break;
+            if (code !== S.EINTR) throw this.#failure('read', code);
+            continue;
+          }
+          this.#pendingBytes = result;
+        }
+        if (!this.#placeRead(batch, scratch, this.#pendingBytes)) break;
+        this.#pendingBytes = 0;
+      }
+    } finally {
+      this.#counters.add(Counter.syscallTunRead, calls);
+    }
+    return batch.count;
+  }
+
+  /**
+   * Puts what one read brought (virtio header + packet) into `batch`: a superpacket as its segments, a packet
+   * with a partial checksum completed. False when the batch has no room left for it: it stays in the scratch
+   * buffer for the next batch (unless even an empty batch could not take it: then it is dropped and counted).
+   */
+  #placeRead(batch: PacketBatch, scratch: Buffer, result: number): boolean {
+    if (result >= SUPERPACKET_READ_BYTES || result < VIRTIO_NET_HEADER_BYTES) {
+      if (batch.count >= batch.capacity) return false;
+      batch.lengths[batch.append(0)] = -1;
+      return true;
+    }
+    const virtio = readVirtioNetHeader(scratch, 0, this.#virtio);
+    const length = result - VIRTIO_NET_HEADER_BYTES;
+    if (virtio.gsoType === VIRTIO_NET_HDR_GSO_TCPV4) {
+      const segments = segmentTcp(scratch, VIRTIO_NET_HEADER_BYTES, length, virtio.gsoSize, batch);
+      if (segments === 0 && batch.count > 0) return false;
+      this.#counters.add(segments > 0 ? Counter.tunSuperpacketsRead : Counter.dropBadOffload);
+      return true;
+    }
+    if (virtio.gsoType !== VIRTIO_NET_HDR_GSO_NONE
+      || ((virtio.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && !completeChecksum(scratch, VIRTIO_NET_HEADER_BYTES, length, virtio.checksumStart, virtio.checksumOffset))) {
+      this.#counters.add(Counter.dropBadOffload);
+      return true;
+    }
+    const index = batch.append(length);
+    if (index < 0) return false;
+    scratch.copy(batch.buffer, batch.offsets[index] as number, VIRTIO_NET_HEADER_BYTES, result);
+    return true;
+  }
+
+  /** writev of the first `count` iovecs; false when the kernel refused the packet. */
+  #writeVectors(count: number): boolean {
+    const iovecsAddress = this.#addressOf(this.#iovecs);
+    for (;;) {
+      this.#counters.add(Counter.syscallTunWrite);
+      const result = S.sys.writev(this.#fd, iovecsAddress, count) as number;
+      if (result >= 0) return true;
+      if (!this.#retryable(S.errno(), 'write')) return false;
+    }
+  }
+
+  /** After a failed write: true to try again, false when the kernel refused this packet; throws otherwise. */
+  #retryable(code: number, what: string): boolean {
+    // The TUN queue towards the stack never blocks for long; upstream retries EAGAIN the same way.
+    if (code === S.EINTR || code === S.EAGAIN) return true;
+    // EINVAL: not IPv4/IPv6 or a bad virtio header; EIO/EFAULT: malformed. The kernel refused this one packet.
+    if (code === S.EINVAL || code === S.EIO || code === S.EFAULT || code === S.EMSGSIZE) return false;
+    throw this.#failure(what, code);
   }
 
   /**
@@ -129,4 +298,10 @@ export class KernelTun implements TunDevice {
     if (code === S.EBADFD) return new FlannelError('TUN_GONE', `TUN device ${this.name} was deleted`);
     return S.errnoError(`TUN ${what} on ${this.name}`, code);
   }
+}
+
+function setIovec(words: Uint32Array, index: number, address: number, length: number): void {
+  S.writeWord64(words, index * 4, address);
+  words[index * 4 + 2] = length;
+  words[index * 4 + 3] = 0;
 }

@@ -34,8 +34,13 @@ export interface UdpDatapathOptions {
   readonly port?: number;
   /** The device's MTU (external MTU − 28); sizes the packet buffers. */
   readonly mtu: number;
-  /** Packets per syscall batch each way (default 64). */
+  /** Packets per syscall batch each way without offloads (default 64). */
   readonly batchSize?: number;
+  /**
+   * TUN TSO reads and coalesced writes, UDP GSO sends and GRO receives, where the kernel has them (default
+   * true). The wire is the same either way: one inner IPv4 packet per datagram.
+   */
+  readonly offload?: boolean;
   /** SO_RCVBUFFORCE / SO_SNDBUFFORCE (default 8 MiB). */
   readonly socketBufferBytes?: number;
   readonly peers?: readonly UdpPeer[];
@@ -81,7 +86,7 @@ export class UdpDatapath {
     const workerData: DatapathWorkerData = {
       flags: flags.buffer as SharedArrayBuffer, counters: counters.values.buffer as SharedArrayBuffer, wakeFd,
       tunName: options.tunName ?? 'flannel%d', tunAddress: Number(options.tunAddress.value), bindAddress: Number(options.bindAddress.value),
-      port, batchSize: options.batchSize ?? 64, slotBytes: packetBytesFor(options.mtu),
+      port, batchSize: options.batchSize ?? 64, packetBytes: packetBytesFor(options.mtu), offload: options.offload ?? true,
       socketBufferBytes: options.socketBufferBytes ?? 8 << 20, routes: initial.changes,
     };
     const worker = new Worker(new URL('./datapath-worker.js', import.meta.url), { workerData });

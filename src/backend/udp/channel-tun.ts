@@ -4,8 +4,8 @@
  * device; `delivered` packets the data path wrote into the kernel). The kernel rules it keeps, checked against
  * a real TUN by the contract test:
  * - one whole packet per read, no packet-information header; reads never block (0 when empty); a packet
- *   that fills the whole slot or more is reported as length −1 (the kernel cuts silently, so a full slot
- *   cannot be told from a cut packet);
+ *   that fills the whole read buffer or more is reported as length −1 (the kernel cuts silently, so a full
+ *   buffer cannot be told from a cut packet);
  * - a queue of 500 packets (the TUN's txqueuelen); the kernel drops beyond it;
  * - a write must start with IP version 4 or 6 (the kernel answers EINVAL otherwise);
  * - a `%d` template resolves to the lowest free number; an exact name held by an open device is busy (EBUSY);
@@ -19,6 +19,10 @@ const QUEUE_LIMIT = 500;
 
 export class ChannelTunHost implements TunOpener {
   readonly devices = new Map<string, ChannelTun>();
+
+  /** `readBytes`: the read buffer of each device (a packet this long or longer reads as cut, length −1). */
+  constructor(private readonly readBytes = 65536) {}
+
   #nextIndex = 10;
   /** Names taken by devices that are not TUNs (a test can occupy a name). */
   readonly otherLinks = new Set<string>();
@@ -35,7 +39,7 @@ export class ChannelTunHost implements TunOpener {
       throw new FlannelError('EINVAL', `TUNSETIFF ${name}: Invalid argument`);
     }
     if (resolved.length > 15) throw new FlannelError('EINVAL', `TUNSETIFF ${resolved}: name too long`);
-    const device = new ChannelTun(resolved, this.#nextIndex++, () => this.devices.delete(resolved));
+    const device = new ChannelTun(resolved, this.#nextIndex++, this.readBytes, () => this.devices.delete(resolved));
     this.devices.set(resolved, device);
     return device;
   }
@@ -69,6 +73,7 @@ export class ChannelTun implements TunDevice {
   constructor(
     readonly name: string,
     readonly index: number,
+    private readonly readBytes: number,
     private readonly release: () => void,
   ) {}
 
@@ -93,20 +98,30 @@ export class ChannelTun implements TunDevice {
 
   readBatch(batch: PacketBatch, max: number): number {
     this.#checkUsable('read');
-    let count = 0;
-    while (count < max && this.#queue.length > 0) {
-      const packet = this.#queue.shift() as Uint8Array;
-      if (packet.length >= batch.slotBytes) {
-        batch.lengths[count++] = -1;
-        continue;
-      }
-      batch.buffer.set(packet, batch.offsetOf(count));
-      batch.lengths[count++] = packet.length;
+    batch.clear();
+    while (batch.count < max && this.#queue.length > 0) {
+      const packet = this.#queue[0] as Uint8Array;
+      const cut = packet.length >= this.readBytes;
+      const index = batch.append(cut ? 0 : packet.length);
+      if (index < 0) break;
+      this.#queue.shift();
+      if (cut) batch.lengths[index] = -1;
+      else batch.buffer.set(packet, batch.offsets[index] as number);
     }
-    return count;
+    return batch.count;
   }
 
-  write(buffer: Uint8Array, offset: number, length: number): boolean {
+  writeBatch(batch: PacketBatch, packets: Int32Array, count: number): number {
+    let written = 0;
+    for (let index = 0; index < count; index++) {
+      const packet = packets[index] as number;
+      if (this.write(batch.buffer, batch.offsets[packet] as number, batch.lengths[packet] as number)) written++;
+      else batch.lengths[packet] = -1;
+    }
+    return written;
+  }
+
+  write(buffer: Buffer, offset: number, length: number): boolean {
     this.#checkUsable('write');
     const version = length > 0 ? (buffer[offset] as number) >> 4 : 0;
     if (version !== 4 && version !== 6) return false;

@@ -5,7 +5,10 @@
  * (aligned 8-byte stores). Doubles count exactly to 2^53: centuries of packets.
  */
 
-/** Every counter, in storage order. Syscall counts let a benchmark report syscalls per packet. */
+/**
+ * Every counter, in storage order. Syscall counts let a benchmark report syscalls per packet; the offload
+ * counters say how often a superpacket (TSO read, coalesced write) or a GSO/GRO datagram train did the work.
+ */
 export const COUNTER_NAMES = [
   'tunPacketsRead', 'tunBytesRead', 'udpPacketsSent', 'udpBytesSent',
   'udpPacketsReceived', 'udpBytesReceived', 'tunPacketsWritten', 'tunBytesWritten',
@@ -13,6 +16,7 @@ export const COUNTER_NAMES = [
   'dropNoRoute', 'dropTtlExpired', 'dropRunt', 'dropNotIpv4', 'dropBadHeaderLength', 'dropUnknownSource',
   'dropTruncated', 'dropSendFailed', 'dropTunWriteFailed',
   'syscallPoll', 'syscallTunRead', 'syscallTunWrite', 'syscallRecvmmsg', 'syscallSendmmsg',
+  'tunSuperpacketsRead', 'tunSuperpacketsWritten', 'udpGsoSends', 'udpGroReceives', 'dropBadOffload',
   'deviceReopens',
 ] as const;
 
@@ -22,7 +26,7 @@ export type CounterName = (typeof COUNTER_NAMES)[number];
 export const Counter = Object.freeze(Object.fromEntries(COUNTER_NAMES.map((name, index) => [name, index]))) as { readonly [K in CounterName]: number };
 
 /** Batch-size histograms: how many packets one call moved. */
-export const BATCH_KINDS = ['tunRead', 'udpReceive', 'udpSend'] as const;
+export const BATCH_KINDS = ['tunRead', 'udpReceive', 'udpSend', 'tunWrite'] as const;
 export type BatchKind = (typeof BATCH_KINDS)[number];
 export const Batch = Object.freeze(Object.fromEntries(BATCH_KINDS.map((name, index) => [name, index]))) as { readonly [K in BatchKind]: number };
 

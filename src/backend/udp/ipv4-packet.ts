@@ -88,28 +88,3 @@ export function decrementTtl(packet: Uint8Array, offset: number): boolean {
   packet[offset + 11] = patched & 0xff;
   return true;
 }
-
-/**
- * The Internet checksum (RFC 1071) of `length` bytes: the one's complement of the one's complement sum of
- * big-endian 16-bit words, an odd last byte padded with zero. `initial` carries a partial sum (unfolded or
- * folded) from an earlier call, e.g. a pseudo-header.
- */
-export function internetChecksum(data: Uint8Array, offset: number, length: number, initial = 0): number {
-  return ~foldSum(onesComplementSum(data, offset, length, initial)) & 0xffff;
-}
-
-/** The unfolded one's complement sum of big-endian 16-bit words plus `initial` (fold it with foldSum). */
-export function onesComplementSum(data: Uint8Array, offset: number, length: number, initial = 0): number {
-  let sum = initial;
-  const end = offset + length - 1;
-  let index = offset;
-  // A double holds the sum exactly up to 2^53, i.e. for 2^37 words: far beyond any packet.
-  for (; index < end; index += 2) sum += ((data[index] as number) << 8) | (data[index + 1] as number);
-  if (index === end) sum += (data[index] as number) << 8;
-  return sum;
-}
-
-export function foldSum(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return sum;
-}

@@ -1,8 +1,8 @@
 /**
  * An in-memory UDP network for tests: sockets bound to (IPv4 address, port) exchange datagrams, and a test can
  * `deliver` a datagram from any source (a spoofer). Kept to the kernel's rules the forwarder relies on: one
- * datagram per receive, source address and port reported, a datagram larger than the receive slot reported as
- * truncated (length −1, as MSG_TRUNC), sends to nobody vanish (UDP), a bound address is unique (EADDRINUSE),
+ * datagram per receive, source address and port reported, a datagram larger than the receive buffer reported
+ * as truncated (length −1, as MSG_TRUNC), sends to nobody vanish (UDP), a bound address is unique (EADDRINUSE),
  * receive queues are bounded (the kernel drops at the receive buffer).
  */
 import { FlannelError } from '../../support/errors.js';
@@ -24,10 +24,11 @@ const keyOf = (endpoint: UdpEndpoint) => `${endpoint.address}:${endpoint.port}`;
 export class MemoryUdpNetwork {
   readonly #sockets = new Map<string, MemoryUdpSocket>();
 
-  bind(endpoint: UdpEndpoint, queueLimit = 4096): MemoryUdpSocket {
+  /** `receiveBytes`: the receive buffer per datagram (longer ones are reported cut, length −1). */
+  bind(endpoint: UdpEndpoint, options: { queueLimit?: number; receiveBytes?: number } = {}): MemoryUdpSocket {
     const key = keyOf(endpoint);
     if (this.#sockets.has(key)) throw new FlannelError('EADDRINUSE', `bind ${key}: Address already in use`);
-    const socket = new MemoryUdpSocket(this, endpoint, queueLimit, () => this.#sockets.delete(key));
+    const socket = new MemoryUdpSocket(this, endpoint, options.queueLimit ?? 4096, options.receiveBytes ?? 65535, () => this.#sockets.delete(key));
     this.#sockets.set(key, socket);
     return socket;
   }
@@ -49,6 +50,7 @@ export class MemoryUdpSocket implements UdpPort {
     private readonly network: MemoryUdpNetwork,
     readonly endpoint: UdpEndpoint,
     private readonly queueLimit: number,
+    private readonly receiveBytes: number,
     private readonly release: () => void,
   ) {}
 
@@ -67,28 +69,27 @@ export class MemoryUdpSocket implements UdpPort {
   }
 
   receiveBatch(batch: PacketBatch, max: number): number {
-    let count = 0;
-    while (count < max && this.#queue.length > 0) {
-      const { from, payload } = this.#queue.shift() as Datagram;
-      if (payload.length > batch.slotBytes) {
-        batch.lengths[count] = -1;
-      } else {
-        batch.buffer.set(payload, batch.offsetOf(count));
-        batch.lengths[count] = payload.length;
-      }
-      batch.addresses[count] = from.address;
-      batch.ports[count] = from.port;
-      count++;
+    batch.clear();
+    while (batch.count < max && this.#queue.length > 0) {
+      const { from, payload } = this.#queue[0] as Datagram;
+      const cut = payload.length > this.receiveBytes;
+      const index = batch.append(cut ? 0 : payload.length);
+      if (index < 0) break;
+      this.#queue.shift();
+      if (cut) batch.lengths[index] = -1;
+      else batch.buffer.set(payload, batch.offsets[index] as number);
+      batch.addresses[index] = from.address;
+      batch.ports[index] = from.port;
     }
-    return count;
+    return batch.count;
   }
 
-  sendBatch(batch: PacketBatch, slots: Int32Array, count: number): number {
+  sendBatch(batch: PacketBatch, packets: Int32Array, count: number): number {
     for (let index = 0; index < count; index++) {
-      const slot = slots[index] as number;
-      const offset = batch.offsetOf(slot);
-      const to = { address: batch.addresses[slot] as number, port: batch.ports[slot] as number };
-      this.network.deliver(this.endpoint, to, batch.buffer.subarray(offset, offset + (batch.lengths[slot] as number)));
+      const packet = packets[index] as number;
+      const offset = batch.offsets[packet] as number;
+      const to = { address: batch.addresses[packet] as number, port: batch.ports[packet] as number };
+      this.network.deliver(this.endpoint, to, batch.buffer.subarray(offset, offset + (batch.lengths[packet] as number)));
     }
     return count;
   }

@@ -5,7 +5,8 @@
  * offender's source), the 8-byte ICMP header (rest-of-header zero), then the offender's IP header and the
  * first 8 bytes of its payload.
  */
-import { IPV4_HEADER_BYTES, headerLength, internetChecksum, readUint32, writeUint32 } from './ipv4-packet.js';
+import { internetChecksum } from './internet-checksum.js';
+import { IPV4_HEADER_BYTES, headerLength, readUint32, writeUint32 } from './ipv4-packet.js';
 
 const ICMP_HEADER_BYTES = 8;
 const PROTOCOL_ICMP = 1;

@@ -1,35 +1,63 @@
 /**
  * The ports the udp forwarder moves packets through, and the preallocated batch it moves them in. The real
- * adapters (src/adapters/udp/: a TUN device and a UDP socket with recvmmsg/sendmmsg) and the in-memory doubles
- * (ChannelTun, MemoryUdpNetwork) implement the same interfaces; the contract test keeps them alike.
+ * adapters (src/adapters/udp/: a TUN device and a UDP socket with recvmmsg/sendmmsg and, where the kernel has
+ * them, TSO/GSO/GRO offloads) and the in-memory doubles (ChannelTun, MemoryUdpNetwork) implement the same
+ * interfaces; the contract test keeps them alike. Whatever a port does inside (one superpacket per read, many
+ * datagrams per receive), it hands the forwarder single whole IPv4 packets and takes single packets back.
  */
 
 /**
- * `capacity` packet slots of `slotBytes` each in one buffer that never moves (the kernel adapter hands slot
- * addresses to recvmmsg/sendmmsg), plus per-slot length, peer address and port. Nothing here is allocated
- * per packet.
+ * Up to `capacity` packets in one buffer that never moves (the kernel adapters hand packet addresses to
+ * recvmmsg/sendmmsg/writev), each with its offset, length, and peer address and port. The port that fills a
+ * batch chooses the layout; `append` hands out 16-byte aligned room (aligned packets checksum faster).
+ * Nothing here is allocated per packet.
  */
 export class PacketBatch {
   readonly buffer: Buffer;
-  /** Bytes in each slot; a negative value marks a datagram that did not fit (receive) or failed (send). */
+  readonly offsets: Int32Array;
+  /** Bytes of each packet; −1 marks one that did not fit (receive) or failed (send). */
   readonly lengths: Int32Array;
-  /** Peer IPv4 address per slot (network order): the source on receive, the destination on send. */
+  /** Peer IPv4 address per packet (network order): the source on receive, the destination on send. */
   readonly addresses: Uint32Array;
   readonly ports: Uint16Array;
+  /** Packets filled. */
+  count = 0;
+  /** First free byte for `append`. */
+  end = 0;
 
   constructor(
     readonly capacity: number,
-    readonly slotBytes: number,
+    bufferBytes: number,
   ) {
     // Buffers above Node's pool threshold get memory of their own, so the address stays the buffer's.
-    this.buffer = Buffer.alloc(Math.max(capacity * slotBytes, 8192));
+    this.buffer = Buffer.alloc(Math.max(bufferBytes, 8192));
+    this.offsets = new Int32Array(capacity);
     this.lengths = new Int32Array(capacity);
     this.addresses = new Uint32Array(capacity);
     this.ports = new Uint16Array(capacity);
   }
 
-  offsetOf(slot: number): number {
-    return slot * this.slotBytes;
+  clear(): void {
+    this.count = 0;
+    this.end = 0;
+  }
+
+  /** Bytes still free for `append`. */
+  get free(): number {
+    return this.buffer.length - this.end;
+  }
+
+  /**
+   * Adds a packet of `length` bytes at the next aligned free offset and returns its index, or −1 when the
+   * batch is full (packets or bytes). The caller writes the bytes at `offsets[index]`.
+   */
+  append(length: number): number {
+    if (this.count >= this.capacity || this.end + length > this.buffer.length) return -1;
+    const index = this.count++;
+    this.offsets[index] = this.end;
+    this.lengths[index] = length;
+    this.end = (this.end + length + 15) & ~15;
+    return index;
   }
 }
 
@@ -41,14 +69,21 @@ export interface TunDevice {
   /** A descriptor to poll, or -1 for a double. */
   readonly pollDescriptor: number;
   /**
-   * Reads up to `max` packets into slots 0… of `batch` and returns how many; 0 when none is waiting (never
-   * blocks). A packet that fills a whole slot or more gets length −1 (the kernel cuts silently, so a full
-   * slot may hold a cut packet; someone raised the MTU past our slots). Throws
-   * FlannelError TUN_GONE once the device has been deleted.
+   * Clears `batch` and reads packets into it until `max` are in or none is waiting; returns how many (0: never
+   * blocks). A superpacket the kernel hands over (TSO) arrives as its segments, all in one call, so they may
+   * take the count past `max` (never past the batch's capacity). A packet too large for the read buffer gets
+   * length −1 (the kernel cuts silently, so a read that fills its buffer counts as cut). Throws FlannelError
+   * TUN_GONE once the device has been deleted.
    */
   readBatch(batch: PacketBatch, max: number): number;
-  /** Writes one packet into the kernel; false when the kernel refused it. Throws TUN_GONE like readBatch. */
-  write(buffer: Uint8Array, offset: number, length: number): boolean;
+  /**
+   * Writes the packets of `batch` listed in `packets[0, count)` into the kernel, in order (a port may join
+   * consecutive TCP segments of one flow into one superpacket write). Returns how many the kernel took.
+   * Throws TUN_GONE like readBatch.
+   */
+  writeBatch(batch: PacketBatch, packets: Int32Array, count: number): number;
+  /** Writes one packet; false when the kernel refused it. Throws TUN_GONE like readBatch. */
+  write(buffer: Buffer, offset: number, length: number): boolean;
   /** Releases the descriptor (the kernel then deletes a non-persistent device). Idempotent. */
   close(): void;
 }
@@ -61,14 +96,16 @@ export interface TunOpener {
 /** A UDP socket bound to the data path's address and port. */
 export interface UdpPort {
   /**
-   * Receives up to `max` datagrams into slots 0… of `batch` (length, source address, source port) and returns
-   * how many; 0 when none is waiting (never blocks). A datagram larger than a slot gets length −1.
+   * Clears `batch` and receives datagrams into it, one inner packet per entry (a coalesced GRO datagram is
+   * split back into its datagrams), with source address and port; at most `max` entries. Returns how many;
+   * 0 when none is waiting (never blocks). A datagram larger than the port's receive buffer gets length −1.
    */
   receiveBatch(batch: PacketBatch, max: number): number;
   /**
-   * Sends the packets in the first `count` slots listed in `slots`, each to its slot's address and port, in
-   * order. Returns how many were sent; each one that failed has its length set to −1.
+   * Sends the packets of `batch` listed in `packets[0, count)`, each as one datagram to its address and port,
+   * in order (a port may hand a run of equal-sized datagrams to one peer to the kernel as one GSO send; each
+   * still leaves as its own datagram). Returns how many were sent; each one that failed gets length −1.
    */
-  sendBatch(batch: PacketBatch, slots: Int32Array, count: number): number;
+  sendBatch(batch: PacketBatch, packets: Int32Array, count: number): number;
   close(): void;
 }

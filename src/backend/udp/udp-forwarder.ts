@@ -30,10 +30,10 @@ export interface UdpForwarderOptions {
   readonly counters: DatapathCounters;
   /** Our TUN address (the lease subnet's first address, network order): the source of ICMP replies. */
   readonly tunAddress: number;
-  /** Packets per batch each way. */
-  readonly batchSize: number;
-  /** Bytes per packet slot: above the largest packet (the TUN MTU), since a read filling its slot counts as cut. */
-  readonly slotBytes: number;
+  /** Packets per batch each way (the most one call of a port may move). */
+  readonly batchPackets: number;
+  /** Bytes of each batch's buffer (the ports need room for their layout: see UdpDatapath). */
+  readonly batchBytes: number;
   /** Called with every device the forwarder opens: the first, and each one after the device was deleted. */
   readonly onDevice: (device: TunDevice, reopened: boolean) => void;
   /** Called when the device is gone and could not be opened again (the caller retries with `ensureDevice`). */
@@ -62,9 +62,9 @@ export class UdpForwarder {
   constructor(options: UdpForwarderOptions) {
     this.#options = options;
     this.#counters = options.counters;
-    this.#fromTun = new PacketBatch(options.batchSize, options.slotBytes);
-    this.#fromUdp = new PacketBatch(options.batchSize, options.slotBytes);
-    this.#sendList = new Int32Array(options.batchSize);
+    this.#fromTun = new PacketBatch(options.batchPackets, options.batchBytes);
+    this.#fromUdp = new PacketBatch(options.batchPackets, options.batchBytes);
+    this.#sendList = new Int32Array(options.batchPackets);
     this.#device = options.tunOpener.open(options.tunName);
     this.#deviceName = this.#device.name;
     options.onDevice(this.#device, false);
@@ -82,7 +82,7 @@ export class UdpForwarder {
     const batch = this.#fromTun;
     let count: number;
     try {
-      count = device.readBatch(batch, this.#options.batchSize);
+      count = device.readBatch(batch, this.#options.batchPackets);
     } catch (error) {
       this.#lost(device, error);
       return 0;
@@ -95,9 +95,9 @@ export class UdpForwarder {
     let sends = 0;
     let bytesRead = 0;
     let bytesToSend = 0;
-    for (let slot = 0; slot < count; slot++) {
-      const offset = slot * batch.slotBytes;
-      const length = batch.lengths[slot] as number;
+    for (let index = 0; index < count; index++) {
+      const offset = batch.offsets[index] as number;
+      const length = batch.lengths[index] as number;
       if (length < 0) {
         counters.add(Counter.dropTruncated);
         continue;
@@ -118,39 +118,39 @@ export class UdpForwarder {
         counters.add(Counter.dropTtlExpired);
         continue;
       }
-      batch.addresses[slot] = hop.address;
-      batch.ports[slot] = hop.port;
-      sendList[sends++] = slot;
+      batch.addresses[index] = hop.address;
+      batch.ports[index] = hop.port;
+      sendList[sends++] = index;
       bytesToSend += length;
     }
     counters.add(Counter.tunPacketsRead, count);
     counters.add(Counter.tunBytesRead, bytesRead);
-    this.#counters.recordBatch(Batch.tunRead, count);
+    counters.recordBatch(Batch.tunRead, count);
     if (sends > 0) this.#send(batch, sends, bytesToSend);
     return count;
   }
 
-  /** Moves one batch from peers into the TUN; returns how many datagrams it received (0: none waiting). */
+  /** Moves one batch from peers into the TUN; returns how many packets it received (0: none waiting). */
   fromUdp(): number {
     const batch = this.#fromUdp;
-    const count = this.#options.udp.receiveBatch(batch, this.#options.batchSize);
+    const count = this.#options.udp.receiveBatch(batch, this.#options.batchPackets);
     if (count === 0) return 0;
     const counters = this.#counters;
     const buffer = batch.buffer;
     const routes = this.#options.routes;
+    const writeList = this.#sendList;
+    let writes = 0;
     let bytesReceived = 0;
-    let written = 0;
-    let bytesWritten = 0;
-    let device = this.#device;
-    for (let slot = 0; slot < count; slot++) {
-      const offset = slot * batch.slotBytes;
-      const length = batch.lengths[slot] as number;
+    let bytesToWrite = 0;
+    for (let index = 0; index < count; index++) {
+      const offset = batch.offsets[index] as number;
+      const length = batch.lengths[index] as number;
       if (length < 0) {
         counters.add(Counter.dropTruncated);
         continue;
       }
       bytesReceived += length;
-      if (!routes.isPeerSource(batch.addresses[slot] as number)) {
+      if (!routes.isPeerSource(batch.addresses[index] as number)) {
         counters.add(Counter.dropUnknownSource);
         continue;
       }
@@ -163,30 +163,13 @@ export class UdpForwarder {
         counters.add(Counter.dropTtlExpired);
         continue;
       }
-      if (!device) {
-        counters.add(Counter.dropTunWriteFailed);
-        continue;
-      }
-      let accepted: boolean;
-      try {
-        accepted = device.write(buffer, offset, length);
-      } catch (error) {
-        this.#lost(device, error);
-        device = this.#device;
-        accepted = false;
-      }
-      if (accepted) {
-        written++;
-        bytesWritten += length;
-      } else {
-        counters.add(Counter.dropTunWriteFailed);
-      }
+      writeList[writes++] = index;
+      bytesToWrite += length;
     }
     counters.add(Counter.udpPacketsReceived, count);
     counters.add(Counter.udpBytesReceived, bytesReceived);
-    counters.add(Counter.tunPacketsWritten, written);
-    counters.add(Counter.tunBytesWritten, bytesWritten);
-    this.#counters.recordBatch(Batch.udpReceive, count);
+    counters.recordBatch(Batch.udpReceive, count);
+    if (writes > 0) this.#write(batch, writes, bytesToWrite);
     return count;
   }
 
@@ -220,18 +203,40 @@ export class UdpForwarder {
   #send(batch: PacketBatch, sends: number, bytesToSend: number): void {
     const counters = this.#counters;
     const sent = this.#options.udp.sendBatch(batch, this.#sendList, sends);
-    let bytesSent = bytesToSend;
-    if (sent < sends) {
-      bytesSent = 0;
-      for (let index = 0; index < sends; index++) {
-        const length = batch.lengths[this.#sendList[index] as number] as number;
-        if (length > 0) bytesSent += length;
-      }
-      counters.add(Counter.dropSendFailed, sends - sent);
-    }
+    const bytesSent = sent === sends ? bytesToSend : this.#bytesLeft(batch, sends);
+    if (sent < sends) counters.add(Counter.dropSendFailed, sends - sent);
     counters.add(Counter.udpPacketsSent, sent);
     counters.add(Counter.udpBytesSent, bytesSent);
-    this.#counters.recordBatch(Batch.udpSend, sent);
+    counters.recordBatch(Batch.udpSend, sent);
+  }
+
+  #write(batch: PacketBatch, writes: number, bytesToWrite: number): void {
+    const counters = this.#counters;
+    const device = this.#device;
+    let written = 0;
+    if (device) {
+      try {
+        written = device.writeBatch(batch, this.#sendList, writes);
+      } catch (error) {
+        this.#lost(device, error);
+        for (let index = 0; index < writes; index++) batch.lengths[this.#sendList[index] as number] = -1;
+      }
+    }
+    const bytesWritten = written === writes ? bytesToWrite : this.#bytesLeft(batch, writes);
+    if (written < writes) counters.add(Counter.dropTunWriteFailed, writes - written);
+    counters.add(Counter.tunPacketsWritten, written);
+    counters.add(Counter.tunBytesWritten, bytesWritten);
+    counters.recordBatch(Batch.tunWrite, written);
+  }
+
+  /** Bytes of the listed packets that a port did not mark failed (−1). */
+  #bytesLeft(batch: PacketBatch, count: number): number {
+    let bytes = 0;
+    for (let index = 0; index < count; index++) {
+      const length = batch.lengths[this.#sendList[index] as number] as number;
+      if (length > 0) bytes += length;
+    }
+    return bytes;
   }
 
   #replyUnreachable(device: TunDevice, buffer: Buffer, offset: number, length: number): void {
