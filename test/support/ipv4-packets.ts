@@ -54,3 +54,64 @@ export function echoReplyTo(request: Uint8Array): Buffer {
 export function headerIsValid(packet: Uint8Array): boolean {
   return internetChecksum(packet, 0, ((packet[0] as number) & 0x0f) * 4) === 0;
 }
+
+export interface TcpSegmentOptions {
+  source?: string;
+  destination?: string;
+  sourcePort?: number;
+  destinationPort?: number;
+  sequence?: number;
+  ack?: number;
+  /** TCP flags byte (default ACK). */
+  flags?: number;
+  window?: number;
+  /** TCP options, a multiple of 4 bytes (default: NOP NOP timestamps). */
+  options?: Buffer;
+  payload?: Buffer;
+  id?: number;
+  ttl?: number;
+  /** IP flags + fragment offset word (default DF). */
+  fragment?: number;
+}
+
+export const TIMESTAMPS = Buffer.from('0101080a0000100000002000', 'hex');
+
+/** A TCP segment (or, with a large payload, a TSO superpacket) with valid IP and TCP checksums. */
+export function tcpSegment(options: TcpSegmentOptions = {}): Buffer {
+  const tcpOptions = options.options ?? TIMESTAMPS;
+  const payload = options.payload ?? Buffer.from('tcp payload');
+  const tcp = Buffer.alloc(20 + tcpOptions.length + payload.length);
+  tcp.writeUInt16BE(options.sourcePort ?? 40000, 0);
+  tcp.writeUInt16BE(options.destinationPort ?? 5201, 2);
+  tcp.writeUInt32BE((options.sequence ?? 1000) >>> 0, 4);
+  tcp.writeUInt32BE((options.ack ?? 777) >>> 0, 8);
+  tcp[12] = ((20 + tcpOptions.length) / 4) << 4;
+  tcp[13] = options.flags ?? 0x10;
+  tcp.writeUInt16BE(options.window ?? 501, 14);
+  tcpOptions.copy(tcp, 20);
+  payload.copy(tcp, 20 + tcpOptions.length);
+  const packet = ipv4({
+    source: options.source ?? '10.244.1.2', destination: options.destination ?? '10.244.2.2', protocol: 6, payload: tcp,
+    id: options.id ?? 0x1000, fragment: options.fragment ?? 0x4000, ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+  });
+  packet.writeUInt16BE(transportChecksum(packet), 36);
+  return packet;
+}
+
+/** The TCP/UDP checksum of an IPv4 packet as it should be (computed with the field taken as zero). */
+export function transportChecksum(packet: Buffer): number {
+  const headerBytes = ((packet[0] as number) & 0x0f) * 4;
+  const segment = Buffer.from(packet.subarray(headerBytes));
+  segment.writeUInt16BE(0, packet[9] === 17 ? 6 : 16);
+  const pseudo = Buffer.alloc(12);
+  packet.copy(pseudo, 0, 12, 20);
+  pseudo[9] = packet[9] as number;
+  pseudo.writeUInt16BE(segment.length, 10);
+  return internetChecksum(Buffer.concat([pseudo, segment]), 0, 12 + segment.length);
+}
+
+/** True when the packet's TCP/UDP checksum is right. */
+export function transportChecksumIsValid(packet: Buffer): boolean {
+  const headerBytes = ((packet[0] as number) & 0x0f) * 4;
+  return packet.readUInt16BE(headerBytes + (packet[9] === 17 ? 6 : 16)) === transportChecksum(packet);
+}
