@@ -13,7 +13,7 @@ const { values } = parseArgs({
   options: {
     'tun-address': { type: 'string' }, bind: { type: 'string' }, peer: { type: 'string', multiple: true, default: [] },
     port: { type: 'string', default: '8285' }, mtu: { type: 'string', default: '1472' }, 'tun-name': { type: 'string', default: 'flannel%d' },
-    batch: { type: 'string', default: '64' },
+    batch: { type: 'string', default: '64' }, 'no-offload': { type: 'boolean', default: false },
   },
 });
 if (!values['tun-address'] || !values.bind) throw new Error('--tun-address and --bind are required');
@@ -24,7 +24,7 @@ const peers = values.peer.map((text) => {
 });
 const datapath = await UdpDatapath.start({
   tunName: values['tun-name'], tunAddress: IpAddress.parse(values['tun-address']), bindAddress: IpAddress.parse(values.bind),
-  port: Number(values.port), mtu: Number(values.mtu), batchSize: Number(values.batch), peers,
+  port: Number(values.port), mtu: Number(values.mtu), batchSize: Number(values.batch), offload: !values['no-offload'], peers,
   onDevice: (event) => console.log(JSON.stringify({ device: event })),
   onError: (error) => console.error(JSON.stringify({ error: error.message, code: error.code })),
 });

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fastSum, foldSum, onesComplementSum } from '../../src/backend/udp/internet-checksum.js';
 import { PacketBatch } from '../../src/backend/udp/packet-ports.js';
+import { ChecksumArena } from '../../src/backend/udp/simd-checksum.js';
 import { coalescibleRun, writeCoalescedHeader } from '../../src/backend/udp/tcp-coalescer.js';
 import { completeChecksum, segmentTcp } from '../../src/backend/udp/tcp-segmenter.js';
 import { TIMESTAMPS, headerIsValid, tcpSegment, transportChecksum, transportChecksumIsValid, udpPacket } from '../support/ipv4-packets.js';
@@ -23,6 +24,17 @@ describe('fast checksum', () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 0, max: 65536 }), (offset, length) => {
       assert.equal(fastSum(data, offset, length), foldSum(onesComplementSum(data, offset, length)));
     }));
+  });
+
+  it('sums in WebAssembly SIMD inside a ChecksumArena, agreeing with the plain sum', () => {
+    const arena = ChecksumArena.create(70000);
+    assert.ok(arena, 'Node 20 has WebAssembly SIMD');
+    pattern(70000, 29).copy(arena.buffer);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 0, max: 65536 }), (offset, length) => {
+      assert.equal(fastSum(arena.buffer, offset, length), foldSum(onesComplementSum(arena.buffer, offset, length)));
+    }));
+    const view = arena.buffer.subarray(1001, 5000);
+    assert.equal(fastSum(view, 3, 2999), foldSum(onesComplementSum(arena.buffer, 1004, 2999)), 'a view at an odd offset');
   });
 
   it('reads a view inside a larger ArrayBuffer at the view\'s own offset', () => {
@@ -63,10 +75,12 @@ describe('TCP segmentation of a TSO superpacket', () => {
     assert.deepEqual([0, 1, 2].map((index) => packetOf(batch, index)[33]), [0x90, 0x10, 0x11]);
   });
 
-  it('keeps every segment valid for any payload and segment size', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 1, max: 1460 }), (payloadBytes, segmentPayload) => {
-      const batch = new PacketBatch(4096, 1 << 23);
-      const source = superpacket(payloadBytes, 0x10, { options: Buffer.alloc(0) });
+  const arena = ChecksumArena.create(65536 + 64);
+  it('keeps every segment valid for any payload and segment size, read into plain memory or a ChecksumArena', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 1, max: 1460 }), fc.boolean(), (payloadBytes, segmentPayload, inArena) => {
+      const batch = new PacketBatch(20001, 1 << 23);
+      let source = superpacket(payloadBytes, 0x10, { options: Buffer.alloc(0) });
+      if (inArena && arena) source = arena.buffer.subarray(10, 10 + source.copy(arena.buffer, 10));
       const count = segmentTcp(source, 0, source.length, segmentPayload, batch);
       assert.equal(count, Math.ceil(payloadBytes / segmentPayload));
       const payloads: Buffer[] = [];

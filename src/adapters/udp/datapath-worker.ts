@@ -76,7 +76,6 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
   const scratchAddress = S.addressOf(scratch);
   pollWords[2] = udp.fd;
   pollWords[4] = data.wakeFd;
-  for (const entry of [0, 2, 4]) pollWords[entry + 1] = S.POLLIN; // events (revents, the high half, start at 0)
   while (Atomics.load(flags, FLAG_STOP) === 0) {
     if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
       Atomics.store(flags, FLAG_CONTROL, 0);
@@ -85,7 +84,10 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
     if (forwarder.fromTun() + forwarder.fromUdp() > 0) continue;
     const device = forwarder.device;
     pollWords[0] = device ? device.pollDescriptor : -1;
-    for (const entry of [1, 3, 5]) pollWords[entry] = S.POLLIN;
+    // events POLLIN, revents (the high half) cleared
+    pollWords[1] = S.POLLIN;
+    pollWords[3] = S.POLLIN;
+    pollWords[5] = S.POLLIN;
     counters.add(Counter.syscallPoll);
     const ready = S.sys.poll(pollAddress, 3, IDLE_POLL_MS) as number;
     if (ready < 0 && S.errno() !== S.EINTR) throw S.errnoError('poll');

@@ -12,6 +12,7 @@
  */
 import { Counter, type DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { PacketBatch, TunDevice, TunOpener } from '../../backend/udp/packet-ports.js';
+import { ChecksumArena } from '../../backend/udp/simd-checksum.js';
 import { COALESCED_HEADER_MAX_BYTES, coalescibleRun, writeCoalescedHeader } from '../../backend/udp/tcp-coalescer.js';
 import { completeChecksum, segmentTcp } from '../../backend/udp/tcp-segmenter.js';
 import {
@@ -88,12 +89,17 @@ export class KernelTun implements TunDevice {
   readonly #counters: DatapathCounters;
   readonly #packetBytes: number;
   readonly #addresses = new Map<ArrayBufferLike, number>();
+  /** The last buffer looked up and its address (the forwarder passes the same batch buffer every time). */
+  #lastBuffer: ArrayBufferLike | undefined;
+  #lastAddress = 0;
   /** Offload mode: where superpackets are read, the header of coalesced writes, iovecs, a zero virtio header. */
   readonly #scratch: Buffer | undefined;
   readonly #header = Buffer.alloc(Math.max(COALESCED_HEADER_MAX_BYTES, 8192));
   readonly #iovecs = Buffer.alloc(8192);
   readonly #iovecWords = new Uint32Array(this.#iovecs.buffer, this.#iovecs.byteOffset, this.#iovecs.length / 4);
   readonly #virtio = emptyVirtioNetHeader();
+  readonly #headerAddress = S.addressOf(this.#header);
+  readonly #iovecsAddress = S.addressOf(this.#iovecs);
   /** Bytes of a read still in the scratch buffer because the last batch had no room for it. */
   #pendingBytes = 0;
 
@@ -107,7 +113,8 @@ export class KernelTun implements TunDevice {
     this.#fd = fd;
     this.#counters = options.counters;
     this.#packetBytes = options.packetBytes;
-    this.#scratch = offload ? Buffer.alloc(SUPERPACKET_READ_BYTES + 16) : undefined;
+    // In a ChecksumArena, so that segmentation checksums payloads with WebAssembly SIMD where it can.
+    this.#scratch = offload ? (ChecksumArena.create(SUPERPACKET_READ_BYTES)?.buffer ?? Buffer.alloc(SUPERPACKET_READ_BYTES)) : undefined;
   }
 
   get pollDescriptor(): number {
@@ -137,7 +144,7 @@ export class KernelTun implements TunDevice {
       if (run > 1) {
         const headerBytes = writeCoalescedHeader(batch, packets, start, run, this.#header, 0);
         const headers = headerBytes - VIRTIO_NET_HEADER_BYTES;
-        setIovec(iovecs, 0, this.#addressOf(this.#header), headerBytes);
+        setIovec(iovecs, 0, this.#headerAddress, headerBytes);
         for (let index = 0; index < run; index++) {
           const packet = packets[start + index] as number;
           setIovec(iovecs, index + 1, base + (batch.offsets[packet] as number) + headers, (batch.lengths[packet] as number) - headers);
@@ -147,7 +154,7 @@ export class KernelTun implements TunDevice {
       } else {
         const packet = packets[start] as number;
         this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
-        setIovec(iovecs, 0, this.#addressOf(this.#header), VIRTIO_NET_HEADER_BYTES);
+        setIovec(iovecs, 0, this.#headerAddress, VIRTIO_NET_HEADER_BYTES);
         setIovec(iovecs, 1, base + (batch.offsets[packet] as number), batch.lengths[packet] as number);
         vectors = 2;
       }
@@ -162,7 +169,7 @@ export class KernelTun implements TunDevice {
     const address = this.#addressOf(buffer) + offset;
     if (this.offload) {
       this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
-      setIovec(this.#iovecWords, 0, this.#addressOf(this.#header), VIRTIO_NET_HEADER_BYTES);
+      setIovec(this.#iovecWords, 0, this.#headerAddress, VIRTIO_NET_HEADER_BYTES);
       setIovec(this.#iovecWords, 1, address, length);
       return this.#writeVectors(2);
     }
@@ -263,7 +270,7 @@ export class KernelTun implements TunDevice {
 
   /** writev of the first `count` iovecs; false when the kernel refused the packet. */
   #writeVectors(count: number): boolean {
-    const iovecsAddress = this.#addressOf(this.#iovecs);
+    const iovecsAddress = this.#iovecsAddress;
     for (;;) {
       this.#counters.add(Counter.syscallTunWrite);
       const result = S.sys.writev(this.#fd, iovecsAddress, count) as number;
@@ -286,11 +293,14 @@ export class KernelTun implements TunDevice {
    * moves them); their memory's address is looked up once.
    */
   #addressOf(view: Uint8Array): number {
+    if (view.buffer === this.#lastBuffer) return this.#lastAddress + view.byteOffset;
     let address = this.#addresses.get(view.buffer);
     if (address === undefined) {
       address = S.addressOf(Buffer.from(view.buffer, 0, view.buffer.byteLength));
       this.#addresses.set(view.buffer, address);
     }
+    this.#lastBuffer = view.buffer;
+    this.#lastAddress = address;
     return address + view.byteOffset;
   }
 

@@ -104,6 +104,8 @@ export class KernelUdpSocket implements UdpPort {
   readonly #addresses = new Map<Buffer, number>();
   /** The batch whose buffer the receive iovecs point into (set on first use). */
   #receiveBatch: PacketBatch | undefined;
+  /** Receive messages to reset before the next call. */
+  #dirtyMessages = 0;
 
   constructor(options: KernelUdpSocketOptions) {
     S.assertSupportedPlatform();
@@ -139,8 +141,10 @@ export class KernelUdpSocket implements UdpPort {
     batch.clear();
     const arrays = this.#receive;
     if (this.#receiveBatch !== batch) this.#pointReceiveAt(batch);
+    // The kernel rewrote the name and control lengths of the messages it filled last time: restore them.
+    for (let index = 0; index < this.#dirtyMessages; index++) arrays.setMessage(index, index, 1, this.gro ? CONTROL_BYTES : 0);
+    this.#dirtyMessages = 0;
     const messages = Math.min(arrays.messages, max);
-    for (let index = 0; index < messages; index++) arrays.setMessage(index, index, 1, this.gro ? CONTROL_BYTES : 0);
     let received: number;
     for (;;) {
       this.#counters.add(Counter.syscallRecvmmsg);
@@ -153,6 +157,7 @@ export class KernelUdpSocket implements UdpPort {
     const words = arrays.messageWords;
     const names = arrays.names;
     const limit = Math.min(max, batch.capacity);
+    this.#dirtyMessages = Math.max(this.#dirtyMessages, received);
     for (let message = 0; message < received; message++) {
       const at = message * (S.MMSGHDR_BYTES / 4);
       const length = words[at + 14] as number; // msg_len
@@ -283,6 +288,7 @@ export class KernelUdpSocket implements UdpPort {
     const base = this.#addressOf(batch.buffer);
     for (let index = 0; index < this.#receive.messages; index++) this.#receive.setIovec(index, base + index * this.#regionBytes, this.#regionBytes);
     this.#receiveBatch = batch;
+    this.#dirtyMessages = this.#receive.messages;
   }
 
   #addressOf(buffer: Buffer): number {

@@ -6,6 +6,8 @@
  * order except for a final byte swap (RFC 1071 §2(B)), so the fast loop sums native little-endian words.
  */
 
+import { ChecksumArena } from './simd-checksum.js';
+
 /** The unfolded one's complement sum of big-endian 16-bit words plus `initial` (fold it with foldSum). */
 export function onesComplementSum(data: Uint8Array, offset: number, length: number, initial = 0): number {
   let sum = initial;
@@ -31,10 +33,15 @@ export function internetChecksum(data: Uint8Array, offset: number, length: numbe
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 
 /**
- * The folded (16-bit, big-endian) one's complement sum of `length` bytes, summed as 32-bit words when the
- * data starts 4-byte aligned in its ArrayBuffer (the data path lays packets out so), else byte pairs.
+ * The folded (16-bit, big-endian) one's complement sum of `length` bytes: in WebAssembly SIMD when the data
+ * lives in a ChecksumArena, else as 32-bit words when it starts 4-byte aligned in its ArrayBuffer (the data
+ * path lays packets out so), else as byte pairs.
  */
 export function fastSum(data: Uint8Array, offset: number, length: number): number {
+  if (length >= 64) {
+    const arena = ChecksumArena.of(data);
+    if (arena) return arena.sum(data, offset, length);
+  }
   const start = data.byteOffset + offset;
   if ((start & 3) !== 0 || length < 64) return foldSum(onesComplementSum(data, offset, length));
   let words = wordViews.get(data.buffer);

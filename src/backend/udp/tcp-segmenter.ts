@@ -42,7 +42,8 @@ export function segmentTcp(source: Buffer, offset: number, length: number, segme
     const carried = Math.min(segmentPayload, payload - segment * segmentPayload);
     const index = batch.append(headers + carried);
     const at = batch.offsets[index] as number;
-    source.copy(target, at, offset, offset + headers);
+    // Headers byte by byte: Buffer.copy makes a view per call, which costs more than copying 40-120 bytes.
+    for (let byte = 0; byte < headers; byte++) target[at + byte] = source[offset + byte] as number;
     const from = offset + headers + segment * segmentPayload;
     source.copy(target, at + headers, from, from + carried);
 
@@ -66,8 +67,11 @@ export function segmentTcp(source: Buffer, offset: number, length: number, segme
     target[segmentTcpAt + 13] = segmentFlags;
     target[segmentTcpAt + 16] = 0;
     target[segmentTcpAt + 17] = 0;
+    // The payload is summed where it was read (the TUN adapter reads into a ChecksumArena: SIMD); the TCP
+    // header is even-sized, so the two sums add up to the segment's.
     const tcpLength = tcpHeader + carried;
-    const tcpChecksum = ~foldSum(pseudo + tcpLength + fastSum(target, segmentTcpAt, tcpLength)) & 0xffff;
+    const headerSum = onesComplementSum(target, segmentTcpAt, tcpHeader);
+    const tcpChecksum = ~foldSum(pseudo + tcpLength + headerSum + fastSum(source, from, carried)) & 0xffff;
     target[segmentTcpAt + 16] = tcpChecksum >>> 8;
     target[segmentTcpAt + 17] = tcpChecksum & 0xff;
   }
