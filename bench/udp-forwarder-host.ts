@@ -1,8 +1,8 @@
 /**
  * Runs our udp data path alone (no etcd, no reconciler) for the udp benchmarks and hand-made wire tests:
  *   node dist/bench/udp-forwarder-host.js --tun-address 10.244.1.0 --bind 198.18.0.1 --peer 10.244.2.0/24=198.18.0.2 [--port 8285]
- * Prints one JSON line per device it opens ({"device":…}), and on SIGTERM/SIGINT stops the data path and prints
- * its counters as one JSON line ({"counters":…}). Addresses, MTU and the Network route on the device are the
+ * Prints one JSON line per device it opens ({"device":…}), its counters as one JSON line ({"snapshot":…}) on
+ * SIGUSR2, and on SIGTERM/SIGINT stops the data path and prints its counters ({"counters":…, "stopMs":…}). Addresses, MTU and the Network route on the device are the
  * caller's job (`ip addr add … dev flannel0` etc.), as they will be the reconciler's.
  */
 import { parseArgs } from 'node:util';
@@ -39,5 +39,6 @@ const stop = async () => {
   await datapath.stop();
   console.log(JSON.stringify({ counters: datapath.counters(), stopMs: Date.now() - started }));
 };
+process.on('SIGUSR2', () => console.log(JSON.stringify({ snapshot: datapath.counters() })));
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
