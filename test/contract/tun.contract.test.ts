@@ -87,8 +87,10 @@ function tunContract(name: string, setUp: () => Promise<TunFixture>): void {
       }
     });
 
-    it('reads nothing, without blocking, when nothing is queued', () => {
-      assert.equal(device.readBatch(new PacketBatch(8, 1 << 20), 8), 0);
+    it('reads nothing, without blocking, when nothing is queued, and says it is drained', () => {
+      const empty = new PacketBatch(8, 1 << 20);
+      assert.equal(device.readBatch(empty, 8), 0);
+      assert.equal(empty.drained, true);
     });
 
     it('reads each packet the kernel routes into it whole (raw IPv4, no PI header), in order, stopping at max', async () => {

@@ -76,12 +76,23 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
   const scratchAddress = S.addressOf(scratch);
   pollWords[2] = udp.fd;
   pollWords[4] = data.wakeFd;
+  // While packets flow, pump both sides every round (a read that finds nothing is cheaper than poll). Once both
+  // ports report themselves drained, sleep in poll and wake only the side that became readable: an idle
+  // wake-up that carries one packet costs the poll and the calls that move it, no reads that return EAGAIN.
+  let tunReady = true;
+  let udpReady = true;
   while (Atomics.load(flags, FLAG_STOP) === 0) {
     if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
       Atomics.store(flags, FLAG_CONTROL, 0);
       drainControl();
     }
-    if (forwarder.fromTun() + forwarder.fromUdp() > 0) continue;
+    if (tunReady) forwarder.fromTun();
+    if (udpReady) forwarder.fromUdp();
+    if ((tunReady && !forwarder.tunDrained) || (udpReady && !forwarder.udpDrained)) {
+      tunReady = true;
+      udpReady = true;
+      continue;
+    }
     const device = forwarder.device;
     pollWords[0] = device ? device.pollDescriptor : -1;
     // events POLLIN, revents (the high half) cleared
@@ -91,8 +102,11 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
     counters.add(Counter.syscallPoll);
     const ready = S.sys.poll(pollAddress, 3, IDLE_POLL_MS) as number;
     if (ready < 0 && S.errno() !== S.EINTR) throw S.errnoError('poll');
+    // Readable, or POLLERR/POLLHUP (a deleted device: the read reports it and the device is reopened).
+    tunReady = ready > 0 && (pollWords[1] as number) >>> 16 !== 0;
+    udpReady = ready > 0 && (pollWords[3] as number) >>> 16 !== 0;
     if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, scratchAddress, 8);
-    if (!device) forwarder.ensureDevice();
+    if (!device) tunReady = forwarder.ensureDevice();
   }
 }
 

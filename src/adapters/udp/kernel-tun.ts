@@ -204,7 +204,10 @@ export class KernelTun implements TunDevice {
           continue;
         }
         const code = S.errno();
-        if (code === S.EAGAIN) break;
+        if (code === S.EAGAIN) {
+          batch.drained = true;
+          break;
+        }
         if (code !== S.EINTR) throw this.#failure('read', code);
       }
     } finally {
@@ -223,7 +226,10 @@ export class KernelTun implements TunDevice {
           const result = S.sys.read(this.#fd, scratchAddress, SUPERPACKET_READ_BYTES) as number;
           if (result < 0) {
             const code = S.errno();
-            if (code === S.EAGAIN) break;
+            if (code === S.EAGAIN) {
+              batch.drained = true;
+              break;
+            }
             if (code !== S.EINTR) throw this.#failure('read', code);
             continue;
           }

@@ -151,9 +151,14 @@ export class KernelUdpSocket implements UdpPort {
       received = S.sys.recvmmsg(this.fd, arrays.messagesAddress, messages, S.MSG_DONTWAIT, 0) as number;
       if (received >= 0) break;
       const code = S.errno();
-      if (code === S.EAGAIN) return 0;
+      if (code === S.EAGAIN) {
+        batch.drained = true;
+        return 0;
+      }
       if (code !== S.EINTR) throw S.errnoError('recvmmsg');
     }
+    // Fewer datagrams than asked for: the receive queue is empty for now.
+    batch.drained = received < messages;
     const words = arrays.messageWords;
     const names = arrays.names;
     const limit = Math.min(max, batch.capacity);

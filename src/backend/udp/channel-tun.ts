@@ -108,6 +108,7 @@ export class ChannelTun implements TunDevice {
       if (cut) batch.lengths[index] = -1;
       else batch.buffer.set(packet, batch.offsets[index] as number);
     }
+    batch.drained = this.#queue.length === 0;
     return batch.count;
   }
 

@@ -81,6 +81,7 @@ export class MemoryUdpSocket implements UdpPort {
       batch.addresses[index] = from.address;
       batch.ports[index] = from.port;
     }
+    batch.drained = this.#queue.length === 0;
     return batch.count;
   }
 

@@ -24,6 +24,11 @@ export class PacketBatch {
   count = 0;
   /** First free byte for `append`. */
   end = 0;
+  /**
+   * Set by the port that filled the batch when it found nothing more waiting: the caller may sleep until the
+   * descriptor is readable instead of asking again (saves a syscall that would only say EAGAIN).
+   */
+  drained = false;
 
   constructor(
     readonly capacity: number,
@@ -40,6 +45,7 @@ export class PacketBatch {
   clear(): void {
     this.count = 0;
     this.end = 0;
+    this.drained = false;
   }
 
   /** Bytes still free for `append`. */
@@ -72,8 +78,8 @@ export interface TunDevice {
    * Clears `batch` and reads packets into it until `max` are in or none is waiting; returns how many (0: never
    * blocks). A superpacket the kernel hands over (TSO) arrives as its segments, all in one call, so they may
    * take the count past `max` (never past the batch's capacity). A packet too large for the read buffer gets
-   * length −1 (the kernel cuts silently, so a read that fills its buffer counts as cut). Throws FlannelError
-   * TUN_GONE once the device has been deleted.
+   * length −1 (the kernel cuts silently, so a read that fills its buffer counts as cut). Sets `drained`
+   * when nothing more was waiting. Throws FlannelError TUN_GONE once the device has been deleted.
    */
   readBatch(batch: PacketBatch, max: number): number;
   /**
@@ -99,6 +105,7 @@ export interface UdpPort {
    * Clears `batch` and receives datagrams into it, one inner packet per entry (a coalesced GRO datagram is
    * split back into its datagrams), with source address and port; at most `max` entries. Returns how many;
    * 0 when none is waiting (never blocks). A datagram larger than the port's receive buffer gets length −1.
+   * Sets `drained` when nothing more was waiting.
    */
   receiveBatch(batch: PacketBatch, max: number): number;
   /**

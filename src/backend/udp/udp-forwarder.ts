@@ -70,6 +70,16 @@ export class UdpForwarder {
     options.onDevice(this.#device, false);
   }
 
+  /** True when the last `fromTun` found nothing more waiting (or there is no device to read). */
+  get tunDrained(): boolean {
+    return !this.#device || this.#fromTun.drained;
+  }
+
+  /** True when the last `fromUdp` found nothing more waiting. */
+  get udpDrained(): boolean {
+    return this.#fromUdp.drained;
+  }
+
   /** The current device, or undefined while it is gone and could not be reopened. */
   get device(): TunDevice | undefined {
     return this.#device;
