@@ -108,26 +108,15 @@ export class UdpForwarder {
     for (let index = 0; index < count; index++) {
       const offset = batch.offsets[index] as number;
       const length = batch.lengths[index] as number;
-      if (length < 0) {
-        counters.add(Counter.dropTruncated);
-        continue;
-      }
-      bytesRead += length;
-      const problem = checkIpv4(buffer, offset, length);
-      if (problem !== PacketProblem.None) {
-        counters.add(DROP_COUNTER[problem]);
-        continue;
-      }
+      if (length > 0) bytesRead += length;
+      if (!this.#wellFormed(buffer, offset, length)) continue;
       const hop = routes.lookup(destinationAddress(buffer, offset));
       if (!hop) {
         counters.add(Counter.dropNoRoute);
         this.#replyUnreachable(device, buffer, offset, length);
         continue;
       }
-      if (!decrementTtl(buffer, offset)) {
-        counters.add(Counter.dropTtlExpired);
-        continue;
-      }
+      if (!this.#spendTtl(buffer, offset)) continue;
       batch.addresses[index] = hop.address;
       batch.ports[index] = hop.port;
       sendList[sends++] = index;
@@ -155,24 +144,13 @@ export class UdpForwarder {
     for (let index = 0; index < count; index++) {
       const offset = batch.offsets[index] as number;
       const length = batch.lengths[index] as number;
-      if (length < 0) {
-        counters.add(Counter.dropTruncated);
-        continue;
-      }
-      bytesReceived += length;
+      if (length > 0) bytesReceived += length;
+      if (!this.#wellFormed(buffer, offset, length)) continue;
       if (!routes.isPeerSource(batch.addresses[index] as number)) {
         counters.add(Counter.dropUnknownSource);
         continue;
       }
-      const problem = checkIpv4(buffer, offset, length);
-      if (problem !== PacketProblem.None) {
-        counters.add(DROP_COUNTER[problem]);
-        continue;
-      }
-      if (!decrementTtl(buffer, offset)) {
-        counters.add(Counter.dropTtlExpired);
-        continue;
-      }
+      if (!this.#spendTtl(buffer, offset)) continue;
       writeList[writes++] = index;
       bytesToWrite += length;
     }
@@ -208,6 +186,25 @@ export class UdpForwarder {
     this.#device?.close();
     this.#device = undefined;
     this.#options.udp.close();
+  }
+
+  /** False (and counted) for a packet that was cut or is not a sound IPv4 packet. */
+  #wellFormed(buffer: Buffer, offset: number, length: number): boolean {
+    if (length < 0) {
+      this.#counters.add(Counter.dropTruncated);
+      return false;
+    }
+    const problem = checkIpv4(buffer, offset, length);
+    if (problem === PacketProblem.None) return true;
+    this.#counters.add(DROP_COUNTER[problem]);
+    return false;
+  }
+
+  /** Spends one TTL (each hop does, as upstream); false (and counted) when the packet dies here. */
+  #spendTtl(buffer: Buffer, offset: number): boolean {
+    if (decrementTtl(buffer, offset)) return true;
+    this.#counters.add(Counter.dropTtlExpired);
+    return false;
   }
 
   #send(batch: PacketBatch, sends: number, bytesToSend: number): void {
