@@ -6,7 +6,8 @@
  * goes (syscalls per packet, packets per syscall, offload use). Rounds alternate the order (ABBA…); medians and
  * every sample are printed. Then a mixed pair — ours on h1, upstream on h2 — proves wire compatibility: pings and
  * TCP both ways. Writes bench/results/udp-dataplane.json.
- * Run as root after `npm run build`: node dist/bench/udp-dataplane.js [--seconds 8] [--rounds 4] [--pings 300]
+ * Run as root after `npm run build`: node dist/bench/udp-dataplane.js [--seconds 8] [--rounds 4] [--pings 300] [--plain]
+ * (--plain adds ours without offloads, batched syscalls only, to each round.)
  * Needs etcd and iperf3 (scripts/setup.sh) and the upstream binary (FLANNEL_TS_UPSTREAM_FLANNELD, default
  * /work/upstream/flanneld-v0.20.2, built by shared/tools/build-upstream-flanneld.sh). Everything runs in
  * namespaces named ftbu-…, deleted by name afterwards; processes are stopped by pid.
@@ -20,12 +21,15 @@ import {
   type BenchHost, type Forwarder, HOSTS, UPSTREAM_FLANNELD, buildTopology, cpuSeconds, iperf, pingRtt, startOurs, startUpstream, tearDown,
 } from './udp-bench-hosts.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' }, pings: { type: 'string', default: '300' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' }, pings: { type: 'string', default: '300' }, plain: { type: 'boolean', default: false } },
+});
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const pings = Number(values.pings);
 const [h1, h2] = HOSTS as [BenchHost, BenchHost];
-type Kind = 'ours' | 'upstream';
+/** `ours-plain` (with --plain): ours without offloads (batched syscalls only), to show what the offloads bring. */
+type Kind = 'ours' | 'ours-plain' | 'upstream';
 if (process.getuid?.() !== 0) throw new Error('run as root (network namespaces)');
 if (!existsSync(UPSTREAM_FLANNELD)) throw new Error(`no upstream flanneld at ${UPSTREAM_FLANNELD}: build it with shared/tools/build-upstream-flanneld.sh`);
 
@@ -40,7 +44,7 @@ interface Sample {
   sender?: CountersSnapshot['counters'];
   receiver?: CountersSnapshot['counters'];
 }
-const samples: Record<Kind, Sample[]> = { ours: [], upstream: [] };
+const samples: Record<Kind, Sample[]> = { ours: [], 'ours-plain': [], upstream: [] };
 
 /** Asks our forwarder for its counters (SIGUSR2) and waits for the answer. */
 async function snapshot(forwarder: Forwarder): Promise<CountersSnapshot['counters']> {
@@ -61,12 +65,14 @@ function difference(after: CountersSnapshot['counters'], before: CountersSnapsho
 async function measure(kind: Kind): Promise<void> {
   const forwarders: Forwarder[] = [];
   try {
-    for (const host of HOSTS) forwarders.push(kind === 'ours' ? await startOurs(host) : await startUpstream(host));
+    for (const host of HOSTS) {
+      forwarders.push(kind === 'upstream' ? await startUpstream(host) : await startOurs(host, kind === 'ours-plain' ? ['--no-offload'] : []));
+    }
     const cold = pingRtt(h1.pod, h2.podIp, pings);
     if (cold.lost === pings) throw new Error(`${kind}: pod ${h1.podIp} cannot reach ${h2.podIp}`);
     const sample: Sample = { coldRttP50: cold.p50, rttP50: 0, rttP90: 0, gbps: {}, coresPerGbps: {} };
     for (const streams of [1, 4]) {
-      const before = kind === 'ours' && streams === 1 ? await Promise.all(forwarders.map(snapshot)) : undefined;
+      const before = kind !== 'upstream' && streams === 1 ? await Promise.all(forwarders.map(snapshot)) : undefined;
       const cpuBefore = forwarders.reduce((sum, forwarder) => sum + cpuSeconds(forwarder.pid), 0);
       const started = Date.now();
       const gbps = await iperf(h1, h2, streams, seconds);
@@ -83,7 +89,7 @@ async function measure(kind: Kind): Promise<void> {
     sample.rttP50 = warm.p50;
     sample.rttP90 = warm.p90;
     samples[kind].push(sample);
-    console.log(`  ${kind.padEnd(8)} ping p50 ${sample.rttP50.toFixed(3)} ms p90 ${sample.rttP90.toFixed(3)} ms (cold p50 ${sample.coldRttP50.toFixed(3)}) · 1 stream ${(sample.gbps[1] ?? 0).toFixed(2)} Gbit/s · 4 streams ${(sample.gbps[4] ?? 0).toFixed(2)} Gbit/s`);
+    console.log(`  ${kind.padEnd(10)} ping p50 ${sample.rttP50.toFixed(3)} ms p90 ${sample.rttP90.toFixed(3)} ms (cold p50 ${sample.coldRttP50.toFixed(3)}) · 1 stream ${(sample.gbps[1] ?? 0).toFixed(2)} Gbit/s · 4 streams ${(sample.gbps[4] ?? 0).toFixed(2)} Gbit/s`);
   } finally {
     for (const forwarder of forwarders) await forwarder.stop();
   }
@@ -133,7 +139,8 @@ try {
   console.log(`udp data path, pod → pod over 2 hosts (veth underlay), iperf3 TCP ${seconds} s, ${rounds} rounds alternated`);
   for (let round = 0; round < rounds; round++) {
     console.log(`round ${round + 1}`);
-    for (const kind of (round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours']) as Kind[]) await measure(kind);
+    const kinds: Kind[] = values.plain ? ['ours', 'ours-plain', 'upstream'] : ['ours', 'upstream'];
+    for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) await measure(kind);
   }
   const summary = (kind: Kind) => {
     const list = samples[kind];
@@ -156,11 +163,23 @@ try {
   row('ping RTT p50 right after start, ms', ours.coldRttP50, upstream.coldRttP50, (sample) => sample.coldRttP50, 3);
   row('CPU, both forwarders, cores/Gbit/s, 1', ours.coresPerGbps1, upstream.coresPerGbps1, (sample) => sample.coresPerGbps[1] ?? 0, 3);
   row('CPU, both forwarders, cores/Gbit/s, 4', ours.coresPerGbps4, upstream.coresPerGbps4, (sample) => sample.coresPerGbps[4] ?? 0, 3);
-  const last = samples.ours.at(-1);
-  const budget = last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
-  if (budget) console.log(`\nours, 1 stream, last round — sender: ${JSON.stringify(budget.sender)}\n                            receiver: ${JSON.stringify(budget.receiver)}`);
+  const plain = values.plain ? summary('ours-plain') : undefined;
+  if (plain) {
+    console.log(`\nours without offloads (batched syscalls only): 1 stream ${plain.gbps1.toFixed(2)} ${spread('ours-plain', (sample) => sample.gbps[1] ?? 0)} Gbit/s, ` +
+      `4 streams ${plain.gbps4.toFixed(2)} ${spread('ours-plain', (sample) => sample.gbps[4] ?? 0)}, ping p50 ${plain.rttP50.toFixed(3)} ms, ` +
+      `${plain.coresPerGbps1.toFixed(3)} cores/Gbit/s → offloads bring ${(ours.gbps1 / plain.gbps1).toFixed(2)}× on one stream, ${(ours.gbps4 / plain.gbps4).toFixed(2)}× on four`);
+  }
+  const budgetOf = (kind: Kind) => {
+    const last = samples[kind].at(-1);
+    return last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
+  };
+  const budget = budgetOf('ours');
+  const plainBudget = plain ? budgetOf('ours-plain') : undefined;
+  for (const [label, value] of [['ours', budget], ['ours without offloads', plainBudget]] as const) {
+    if (value) console.log(`\n${label}, 1 stream, last round — sender:   ${JSON.stringify(value.sender)}\n${' '.repeat(label.length + 22)}receiver: ${JSON.stringify(value.receiver)}`);
+  }
   const wire = await mixed();
-  saveResult('udp-dataplane', { seconds, rounds, pings, ours, upstream, samples, timeBudget: budget, mixed: wire });
+  saveResult('udp-dataplane', { seconds, rounds, pings, ours, upstream, ...(plain ? { oursWithoutOffloads: plain, timeBudgetWithoutOffloads: plainBudget } : {}), samples, timeBudget: budget, mixed: wire });
 } finally {
   await tearDown(built);
 }
