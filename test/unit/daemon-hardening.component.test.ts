@@ -26,7 +26,9 @@ const keyOf = (subnet: Cidr, prefixLength = subnet.prefixLength) => `${subnet.ip
 /** Two vxlan daemons (a: 198.18.0.11, b: 198.18.0.12) for one suite; `settle` proves a saw every earlier write. */
 function vxlanPair() {
   const registry = new MemoryRegistry();
-  registry.setNetworkConfig(VXLAN_CONFIG);
+  // The daemons lease from 10.244.1–99.0/24 only, so that the fixed subnets the tests write (≥ 200) never
+  // collide with theirs (they are drawn at random).
+  registry.setNetworkConfig('{"Network":"10.244.0.0/16","SubnetMax":"10.244.99.0","Backend":{"Type":"vxlan"}}');
   const log = captureLogger();
   const a = new DaemonHost(registry, '198.18.0.11', { logger: log.logger });
   const b = new DaemonHost(registry, '198.18.0.12');
