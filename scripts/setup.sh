@@ -14,6 +14,9 @@ packages=(etcd-server etcd-client iproute2 iptables ipset nftables containernetw
   systemd docker.io busybox-static)
 # The image (scripts/build-image.sh): podman, and mmdebstrap to make its base from Debian packages.
 packages+=(podman mmdebstrap uidmap)
+# wireguard-go: the userspace WireGuard device where the kernel has none; wireguard-tools: `wg` for checks by hand
+# and tests. Always --no-install-recommends (as below): wireguard-tools recommends a kernel image.
+packages+=(wireguard-go wireguard-tools)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 # kubectl is the independent client of the fake API server's contract test; Debian's (1.20) if there is none.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
