@@ -6,14 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { NetlinkWireguardControl, kernelHasWireguard } from '../../src/adapters/wireguard/netlink-wireguard-control.js';
 import { UapiWireguardControl } from '../../src/adapters/wireguard/uapi-wireguard-control.js';
 import { WireguardGoSupervisor } from '../../src/adapters/wireguard/wireguard-go-supervisor.js';
 import { MemoryWireguardControl } from '../../src/backend/wireguard/memory-wireguard-control.js';
 import type { WireguardControl } from '../../src/backend/wireguard/wireguard-control.js';
 import { diffWireguardDevice } from '../../src/backend/wireguard/wireguard-device-diff.js';
 import { WireguardKey } from '../../src/backend/wireguard/wireguard-key.js';
+import { run } from '../../src/lab/shell.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
 import { silentLogger } from '../../src/support/logger.js';
+import { assertInContractNetns } from '../support/contract-netns.js';
 import { RUN_DIRECTORY, releaseWireguardRunDirectory, useOwnWireguardRunDirectory } from '../support/wireguard-run-directory.js';
 
 const key = (seed: number) => WireguardKey.generatePrivate(() => Buffer.alloc(32, seed));
@@ -142,3 +145,26 @@ wireguardControlContract('UAPI adapter on wireguard-go', async () => {
   }
   releaseWireguardRunDirectory();
 });
+
+const kernelDevices: string[] = [];
+if (kernelHasWireguard()) {
+  wireguardControlContract('netlink adapter on the kernel\'s WireGuard', async () => {
+    assertInContractNetns();
+    const control = NetlinkWireguardControl.open();
+    return {
+      control,
+      createDevice: async (name) => {
+        run('ip', ['link', 'add', name, 'type', 'wireguard']);
+        kernelDevices.push(name);
+      },
+    };
+  }, async () => {
+    for (const name of kernelDevices) run('ip', ['link', 'del', name], { allowFailure: true });
+  });
+} else {
+  describe('WireguardControl contract: netlink adapter on the kernel\'s WireGuard', () => {
+    it('cannot run here: this kernel has no WireGuard (no generic-netlink family "wireguard"); the codec is covered by byte vectors in test/unit/wireguard-genetlink-codec.test.ts', (t) => {
+      t.skip('this kernel has no WireGuard');
+    });
+  });
+}
