@@ -1,14 +1,19 @@
 /**
  * The explicit map from backend type (lower-cased, as upstream looks it up) to factory and config check. Types
- * upstream knows but flannel-ts has not built yet fail with a clear "not supported yet" error.
+ * upstream knows but flannel-ts has not built yet fail with a clear "not supported yet" error (their option
+ * checks run already, so `flannelctl config check` reports bad options too); types flannel-ts will not build
+ * (ipsec, cloud route tables) fail with the reason.
  */
 import { KNOWN_BACKEND_TYPES, type NetworkConfig } from '../config/network-config.js';
 import { FlannelError } from '../support/errors.js';
 import { createAllocBackend } from './alloc/alloc-backend.js';
 import type { BackendFactory } from './backend.js';
+import { checkExtensionConfig } from './extension/extension-options.js';
 import { HOST_GW, createHostGwBackend } from './host-gw/host-gw-backend.js';
+import { checkIpipConfig } from './ipip/ipip-options.js';
 import { VXLAN, createVxlanBackend } from './vxlan/vxlan-backend.js';
 import { checkVxlanConfig } from './vxlan/vxlan-options.js';
+import { checkWireguardConfig } from './wireguard/wireguard-options.js';
 
 interface BackendEntry {
   readonly create: BackendFactory;
@@ -23,6 +28,19 @@ const BACKENDS: Readonly<Record<string, BackendEntry>> = {
   alloc: { create: createAllocBackend, checkConfig: NO_OPTIONS },
 };
 
+/** Option checks of backends whose planners exist and whose factories come with the data-path wiring. */
+const PENDING_CHECKS: Readonly<Record<string, (config: NetworkConfig) => string[]>> = {
+  wireguard: (config) => checkWireguardConfig(config),
+  ipip: (config) => checkIpipConfig(config),
+  extension: (config) => checkExtensionConfig(config),
+};
+
+/** Backends upstream has that flannel-ts does not provide, and why. */
+const NOT_PROVIDED: Readonly<Record<string, string>> = {
+  ipsec: 'backend type "ipsec" is not supported by flannel-ts: it needs strongSwan\'s charon and IKE; use "wireguard" for encryption between hosts',
+  'tencent-vpc': 'backend type "tencent-vpc" is not supported by flannel-ts: it programs a cloud provider\'s route table; use "host-gw" or "vxlan"',
+};
+
 export function backendFactory(type: string): BackendFactory {
   const entry = BACKENDS[type.toLowerCase()];
   if (entry) return entry.create;
@@ -33,11 +51,15 @@ export function backendFactory(type: string): BackendFactory {
 export function backendConfigProblems(config: NetworkConfig): string[] {
   const entry = BACKENDS[config.backendType];
   if (entry) return entry.checkConfig(config);
+  const pending = PENDING_CHECKS[config.backendType];
+  if (pending) return [...pending(config), `Backend.Type: ${unsupported(config.backendType).message}`];
   const known = (KNOWN_BACKEND_TYPES as readonly string[]).includes(config.backendType);
   return known ? [`Backend.Type: ${unsupported(config.backendType).message}`] : [];
 }
 
 function unsupported(type: string): FlannelError {
+  const reason = NOT_PROVIDED[type.toLowerCase()];
+  if (reason) return new FlannelError('NOT_SUPPORTED', reason);
   if ((KNOWN_BACKEND_TYPES as readonly string[]).includes(type.toLowerCase())) {
     return new FlannelError('NOT_SUPPORTED', `backend type ${JSON.stringify(type)} is not supported yet by flannel-ts (supported: ${Object.keys(BACKENDS).join(', ')})`);
   }
