@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { findExecutable, probeWireguardSupport } from '../../src/adapters/wireguard/wireguard-host-support.js';
 import { chooseWireguardImplementation } from '../../src/backend/wireguard/wireguard-implementation.js';
 import { decodeWireguardLeaseData, wireguardBackendData } from '../../src/backend/wireguard/wireguard-lease-data.js';
 import { WireguardKey } from '../../src/backend/wireguard/wireguard-key.js';
@@ -94,5 +95,17 @@ describe('wireguard implementation choice', () => {
     assert.equal(chooseWireguardImplementation('kernel', { kernel: true }), 'kernel');
     assert.throws(() => chooseWireguardImplementation('kernel', { kernel: false, userspaceCommand: 'wireguard-go' }), /Backend\.Implementation is "kernel" but this kernel has no WireGuard/);
     assert.throws(() => chooseWireguardImplementation('userspace', { kernel: true }), /Backend\.Implementation is "userspace" but wireguard-go is not installed/);
+  });
+});
+
+describe('wireguard host support probe', () => {
+  it('finds wireguard-go on PATH or as given, and probes the kernel without failing', () => {
+    assert.equal(findExecutable('sh', '/nonexistent:/bin'), '/bin/sh');
+    assert.equal(findExecutable('/bin/sh', ''), '/bin/sh');
+    assert.equal(findExecutable('no-such-binary-flannel', '/bin:/usr/bin'), undefined);
+    assert.equal(findExecutable('/etc', ''), undefined, 'a directory is not a program');
+    const support = probeWireguardSupport({ PATH: '/nonexistent', WG_QUICK_USERSPACE_IMPLEMENTATION: '/bin/true' });
+    assert.equal(support.userspaceCommand, '/bin/true');
+    assert.equal(typeof support.kernel, 'boolean');
   });
 });
