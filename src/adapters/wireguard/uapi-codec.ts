@@ -10,7 +10,7 @@
 import { getSystemErrorMap } from 'node:util';
 import { Cidr, IpAddress } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
-import { formatEndpoint, type WireguardDeviceChange, type WireguardDeviceState, type WireguardEndpoint, type WireguardPeerState } from '../../backend/wireguard/wireguard-control.js';
+import { type WireguardDeviceChange, type WireguardDeviceState, type WireguardEndpoint, type WireguardPeerBuilder, type WireguardPeerState, formatEndpoint, newPeerBuilder } from '../../backend/wireguard/wireguard-control.js';
 import { WireguardKey } from '../../backend/wireguard/wireguard-key.js';
 
 /** The `set=1` request for a change, blank line included. */
@@ -55,17 +55,8 @@ export function checkUapiErrno(text: string, what: string): void {
   throw new FlannelError(code, `${what}: wireguard-go refused it: ${description}`, { retryable: code === 'EADDRINUSE' || code === 'EIO' });
 }
 
-interface PeerBuilder {
-  publicKey: WireguardKey;
-  presharedKey?: WireguardKey;
-  endpoint?: WireguardEndpoint;
-  persistentKeepaliveSeconds: number;
-  allowedIps: Cidr[];
-  handshakeSeconds: number;
-  handshakeNanoseconds: number;
-  rxBytes: bigint;
-  txBytes: bigint;
-}
+/** A peer being read; the handshake time arrives as two lines. */
+type PeerBuilder = WireguardPeerBuilder & { handshakeSeconds: number; handshakeNanoseconds: number };
 
 /** Decodes a `get=1` reply (checked for errno first). */
 export function parseUapiGet(text: string, name: string): WireguardDeviceState {
@@ -87,7 +78,7 @@ export function parseUapiGet(text: string, name: string): WireguardDeviceState {
     const number = (): number => (/^\d+$/.test(value) ? Number(value) : bad(key, value));
     const key32 = (): WireguardKey => WireguardKey.tryFromHex(value) ?? bad(key, 'hex key');
     if (key === 'public_key') {
-      peers.push({ publicKey: key32(), persistentKeepaliveSeconds: 0, allowedIps: [], handshakeSeconds: 0, handshakeNanoseconds: 0, rxBytes: 0n, txBytes: 0n });
+      peers.push({ ...newPeerBuilder(key32()), handshakeSeconds: 0, handshakeNanoseconds: 0 });
     } else if (!peer) {
       if (key === 'private_key') privateKey = key32();
       else if (key === 'listen_port') listenPort = number();

@@ -11,7 +11,7 @@
  */
 import { Cidr, IpAddress } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
-import type { WireguardDeviceChange, WireguardDeviceState, WireguardEndpoint, WireguardPeerChange, WireguardPeerState } from '../../backend/wireguard/wireguard-control.js';
+import { type WireguardDeviceChange, type WireguardDeviceState, type WireguardEndpoint, type WireguardPeerBuilder, type WireguardPeerChange, type WireguardPeerState, newPeerBuilder } from '../../backend/wireguard/wireguard-control.js';
 import { WireguardKey } from '../../backend/wireguard/wireguard-key.js';
 import { AttributeWriter, attributeString } from '../netlink/codec.js';
 import { type Attribute, GENL_HDRLEN, encodeGenlPayload, listAttributes } from './genetlink-codec.js';
@@ -175,24 +175,13 @@ export function encodeSetDevice(name: string, change: WireguardDeviceChange, max
   return messages;
 }
 
-interface PeerBuilder {
-  publicKey: WireguardKey;
-  presharedKey?: WireguardKey;
-  endpoint?: WireguardEndpoint;
-  persistentKeepaliveSeconds: number;
-  allowedIps: Cidr[];
-  lastHandshakeEpochMs?: number;
-  rxBytes: bigint;
-  txBytes: bigint;
-}
-
 /** Coalesces the payloads of a WG_CMD_GET_DEVICE dump (genl header included) into one device state. */
 export function decodeDeviceDump(payloads: readonly Buffer[], fallbackName: string): WireguardDeviceState {
   let name = fallbackName;
   let privateKey: WireguardKey | undefined;
   let listenPort = 0;
   let fwmark = 0;
-  const peers: PeerBuilder[] = [];
+  const peers: WireguardPeerBuilder[] = [];
   for (const payload of payloads) {
     for (const attribute of listAttributes(payload, GENL_HDRLEN)) {
       const value = attribute.value;
@@ -215,12 +204,12 @@ export function decodeDeviceDump(payloads: readonly Buffer[], fallbackName: stri
 }
 
 /** One peer entry; a fragment continuing the previous peer (same key, adjacent) only adds allowed IPs. */
-function addPeerFragment(peers: PeerBuilder[], attributes: readonly Attribute[]): void {
+function addPeerFragment(peers: WireguardPeerBuilder[], attributes: readonly Attribute[]): void {
   const keyBytes = attributes.find((attribute) => attribute.type === WGPEER_A_PUBLIC_KEY)?.value;
   if (!keyBytes || keyBytes.length !== 32) throw new FlannelError('EPROTO', 'wireguard dump: a peer without a 32-byte public key');
   const publicKey = WireguardKey.fromBytes(keyBytes);
   const previous = peers[peers.length - 1];
-  const peer: PeerBuilder = previous?.publicKey.equals(publicKey) ? previous : { publicKey, persistentKeepaliveSeconds: 0, allowedIps: [], rxBytes: 0n, txBytes: 0n };
+  const peer = previous?.publicKey.equals(publicKey) ? previous : newPeerBuilder(publicKey);
   if (peer !== previous) peers.push(peer);
   for (const { type, value } of attributes) {
     if (type === WGPEER_A_PRESHARED_KEY && value.length === 32 && !value.every((byte) => byte === 0)) peer.presharedKey = WireguardKey.fromBytes(value);

@@ -7,23 +7,14 @@
  */
 import type { Cidr } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
-import type { WireguardControl, WireguardDeviceChange, WireguardDeviceState, WireguardPeerChange, WireguardPeerState } from './wireguard-control.js';
+import { type WireguardControl, type WireguardDeviceChange, type WireguardDeviceState, type WireguardPeerBuilder, type WireguardPeerChange, type WireguardPeerState, newPeerBuilder } from './wireguard-control.js';
 import type { WireguardKey } from './wireguard-key.js';
-
-interface MutablePeer {
-  publicKey: WireguardKey;
-  presharedKey?: WireguardKey;
-  endpoint?: WireguardPeerState['endpoint'];
-  persistentKeepaliveSeconds: number;
-  allowedIps: Cidr[];
-  lastHandshakeEpochMs?: number;
-}
 
 interface MutableDevice {
   privateKey?: WireguardKey;
   listenPort: number;
   fwmark: number;
-  peers: MutablePeer[];
+  peers: WireguardPeerBuilder[];
 }
 
 export class MemoryWireguardControl implements WireguardControl {
@@ -69,8 +60,8 @@ export class MemoryWireguardControl implements WireguardControl {
         persistentKeepaliveSeconds: peer.persistentKeepaliveSeconds,
         allowedIps: [...peer.allowedIps],
         ...(peer.lastHandshakeEpochMs !== undefined ? { lastHandshakeEpochMs: peer.lastHandshakeEpochMs } : {}),
-        rxBytes: 0n,
-        txBytes: 0n,
+        rxBytes: peer.rxBytes,
+        txBytes: peer.txBytes,
       })),
     };
   }
@@ -103,7 +94,7 @@ function applyPeer(device: MutableDevice, change: WireguardPeerChange, ownPublic
   }
   if (!peer) {
     if (change.updateOnly) return;
-    peer = { publicKey: change.publicKey, persistentKeepaliveSeconds: 0, allowedIps: [] };
+    peer = newPeerBuilder(change.publicKey);
     device.peers.push(peer);
   }
   if (change.presharedKey === null || change.presharedKey?.isZero()) delete peer.presharedKey;

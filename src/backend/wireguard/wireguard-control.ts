@@ -44,6 +44,13 @@ export interface WireguardPeerState {
   readonly txBytes: bigint;
 }
 
+/** A peer being decoded by an adapter (fields filled as the reply is read). */
+export type WireguardPeerBuilder = { -readonly [K in keyof WireguardPeerState]: WireguardPeerState[K] } & { allowedIps: Cidr[] };
+
+export function newPeerBuilder(publicKey: WireguardKey): WireguardPeerBuilder {
+  return { publicKey, persistentKeepaliveSeconds: 0, allowedIps: [], rxBytes: 0n, txBytes: 0n };
+}
+
 /** A device's configuration as read back. */
 export interface WireguardDeviceState {
   readonly name: string;
