@@ -43,7 +43,8 @@ function codeOf(error: unknown): string {
 
 /**
  * Describes a connection failure. `error` undefined means the connection closed without one: before etcd's
- * HTTP/2 handshake (`handshakeDone` false) that is what a TLS port does with a plain-HTTP client.
+ * HTTP/2 handshake (`handshakeDone` false) that is what a TLS port does with a plain-HTTP client. A reset of an
+ * https:// connection before that handshake is what a plain port does with a TLS client.
  */
 export function describeConnectionFailure(endpoint: string, error: unknown, handshakeDone = false): EndpointFailure {
   const https = endpoint.startsWith('https:');
@@ -66,7 +67,9 @@ export function describeConnectionFailure(endpoint: string, error: unknown, hand
     return new EndpointFailure(`${endpoint}: etcd rejected our client certificate (TLS alert ${code.replace(/^ERR_SSL_/, '')}): `
       + 'check --etcd-certfile/--etcd-keyfile (etcd with --client-cert-auth needs one signed by its --trusted-ca-file)', true);
   }
-  if (NOT_TLS.has(code) || (https && code === 'ECONNRESET' && /before secure TLS connection/i.test(detail))) {
+  // A plain-HTTP etcd closes on our ClientHello: with a FIN Node says "before secure TLS connection", with a
+  // RST (the ClientHello still unread when Go closes) just ECONNRESET — either way before any HTTP/2 handshake.
+  if (NOT_TLS.has(code) || (https && code === 'ECONNRESET' && (!handshakeDone || /before secure TLS connection/i.test(detail)))) {
     return new EndpointFailure(`${endpoint}: etcd did not answer the TLS handshake: if it serves plain HTTP on this port, use http://`, true);
   }
   if (code === 'ECONNREFUSED') return new EndpointFailure(`${endpoint}: connection refused (etcd not running?)`, false);

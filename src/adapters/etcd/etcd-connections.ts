@@ -88,7 +88,7 @@ export class EtcdConnections {
     try {
       stream = connection.session.request({ ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers', ...headers });
     } catch (error) {
-      throw this.fail(endpoint, describeConnectionFailure(endpoint, error));
+      throw this.fail(endpoint, describeConnectionFailure(endpoint, error, true));
     }
     connection.openStreams++;
     stream.once('close', () => connection.openStreams--);
@@ -199,7 +199,7 @@ export class EtcdConnections {
       // Also after connecting: a connection that fails later is dropped (its streams see the error) instead of
       // an unhandled 'error' event taking the process down.
       const onError = (error: Error) => {
-        const failure = describeConnectionFailure(endpoint, error);
+        const failure = describeConnectionFailure(endpoint, error, settled);
         if (!settled) return failed(failure);
         if (this.connections.get(endpoint) === connection) this.fail(endpoint, failure);
         else connection.failure ??= failure;
@@ -263,11 +263,11 @@ export class EtcdConnections {
       // 'close' comes a tick after destroy(): pinging a dead session throws, hence the try.
       session.ping((error) => {
         clearTimeout(timer);
-        if (error && this.connections.get(endpoint) === connection) this.fail(endpoint, describeConnectionFailure(endpoint, error));
+        if (error && this.connections.get(endpoint) === connection) this.fail(endpoint, describeConnectionFailure(endpoint, error, true));
       });
     } catch (error) {
       clearTimeout(timer);
-      this.fail(endpoint, describeConnectionFailure(endpoint, error));
+      this.fail(endpoint, describeConnectionFailure(endpoint, error, true));
     }
   }
 }
