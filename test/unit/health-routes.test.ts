@@ -49,6 +49,15 @@ describe('health answers (Go ServeMux behaviour, observed on upstream v0.20.2)',
     assert.equal(healthAnswer('GET', '//healthz', false).body, '<a href="/healthz">Moved Permanently</a>.\n\n');
     assert.equal(healthAnswer('POST', '//healthz', false).body, '');
   });
+  it('serves /metrics only when a metrics page is given, after the same path cleaning', () => {
+    const routes = { '/metrics': () => '# HELP a b\n' };
+    assert.equal(healthAnswer('GET', '/metrics', false).status, 404);
+    const page = healthAnswer('GET', '/metrics?x=1', false, routes);
+    assert.deepEqual([page.status, page.headers['Content-Type'], page.body], [200, 'text/plain; version=0.0.4; charset=utf-8', '# HELP a b\n']);
+    assert.equal(healthAnswer('GET', '/./metrics', false, routes).status, 301);
+    assert.equal(healthAnswer('GET', '/metrics/', false, routes).status, 404);
+    assert.equal(healthAnswer('GET', '/toString', false, routes).status, 404);
+  });
   it('cleans paths as Go path.Clean, keeping a trailing slash', () => {
     assert.deepEqual(['/', '', '/a/', '/a/./b/../c', '//', '/a/b/..'].map(cleanPath), ['/', '/', '/a/', '/a/c', '/', '/a']);
   });

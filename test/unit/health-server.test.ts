@@ -54,6 +54,32 @@ describe('health server on loopback', () => {
   });
 });
 
+describe('health server with metrics', () => {
+  it('serves the metrics page at /metrics, and a page that throws answers 500 without ending the server', async () => {
+    let fail = false;
+    const errors: string[] = [];
+    const server = await startHealthServer('127.0.0.1', 0, () => true, {
+      metrics: () => {
+        if (fail) throw new Error('collector broke');
+        return 'flannel_ready 1\n';
+      },
+      onError: (message) => errors.push(message),
+    });
+    try {
+      const reply = await rawRequest('127.0.0.1', server.port, get('/metrics'));
+      assert.equal(statusOf(reply.response), '200');
+      assert.match(reply.response, /Content-Type: text\/plain; version=0\.0\.4; charset=utf-8/);
+      assert.equal(bodyOf(reply.response), 'flannel_ready 1\n');
+      fail = true;
+      assert.equal(statusOf((await rawRequest('127.0.0.1', server.port, get('/metrics'))).response), '500');
+      assert.match(errors.join(), /health request "\/metrics": collector broke/);
+      assert.equal(statusOf((await rawRequest('127.0.0.1', server.port, get('/healthz'))).response), '200');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('health server against slow and greedy clients', () => {
   let server: HealthServer;
   before(async () => {

@@ -6,8 +6,12 @@
  * - a path that is not clean (`//x`, `/./healthz`, `/a/../b`) → 301 to the cleaned path, query kept;
  * - `/healthz` → 200 "flanneld is running", `/readyz` → 200 "flanneld is ready" or 503 "flanneld is not ready
  *   yet", anything else → 404 "404 page not found\n". Any method.
- * Nothing here throws: every string is an answer.
+ * - `routes` adds exact paths of ours (`/metrics`), matched after the same cleaning; each renders its page when
+ *   asked (a throw there is the server's 500, not a crash).
+ * Nothing here throws on a request target: every string is an answer.
  */
+import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/prometheus-text.js';
+
 export interface HealthAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
@@ -16,7 +20,10 @@ export interface HealthAnswer {
 
 const PLAIN = 'text/plain; charset=utf-8';
 
-export function healthAnswer(method: string, target: string, ready: boolean): HealthAnswer {
+/** Extra pages by exact path: each returns a Prometheus text page. */
+export type ExtraRoutes = Readonly<Record<string, () => string>>;
+
+export function healthAnswer(method: string, target: string, ready: boolean, routes?: ExtraRoutes): HealthAnswer {
   const parsed = splitTarget(target);
   if (parsed === undefined) return badRequest(target === '*' ? '' : '400 Bad Request');
   const path = percentDecode(parsed.rawPath);
@@ -25,6 +32,8 @@ export function healthAnswer(method: string, target: string, ready: boolean): He
   if (clean !== path) return redirect(method, escapePath(clean) + (parsed.query === undefined ? '' : `?${parsed.query}`));
   if (path === '/healthz') return plain(200, 'flanneld is running');
   if (path === '/readyz') return ready ? plain(200, 'flanneld is ready') : plain(503, 'flanneld is not ready yet');
+  const page = routes && Object.hasOwn(routes, path) ? routes[path] : undefined;
+  if (page) return { status: 200, headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE }, body: page() };
   return { status: 404, headers: { 'Content-Type': PLAIN, 'X-Content-Type-Options': 'nosniff' }, body: '404 page not found\n' };
 }
 
