@@ -8,6 +8,8 @@
  *   flannelctl docker-opts [-f -d -i -c -k -m]   Docker options from subnet.env (mk-docker-opts.sh)
  *   flannelctl install-cni [--plugin-dir DIR] [--conf SRC --conf-dest DEST]   the DaemonSet's init containers
  *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
+ *   flannelctl status | trace DST [--from SRC] | doctor   see into flanneld and the data path (status-command.ts,
+ *                                           trace-command.ts, doctor-command.ts)
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,9 @@ import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { uninstall } from '../daemon/uninstall.js';
 import { dockerOptsCommand } from './docker-opts-command.js';
+import { DOCTOR_USAGE, doctorCommand } from './doctor-command.js';
+import { STATUS_USAGE, statusCommand } from './status-command.js';
+import { TRACE_USAGE, traceCommand } from './trace-command.js';
 import { type NetworkConfig, networkConfigToJson, parseNetworkConfig } from '../config/network-config.js';
 import { backendConfigProblems } from '../backend/backends.js';
 import { inNetns, listNetns, processAlive } from '../lab/shell.js';
@@ -39,7 +44,7 @@ const USAGE = `Usage:
   flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
   flannelctl lab status [--prefix P]
   flannelctl lab down   [--prefix P]
-`;
+${STATUS_USAGE}${TRACE_USAGE}${DOCTOR_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [group, action, ...rest] = argv;
@@ -48,6 +53,9 @@ async function main(argv: string[]): Promise<number> {
   if (group === 'lab' && action) return lab(action, rest);
   if (group === 'uninstall') return removeEverything();
   if (group === 'docker-opts') return dockerOptsCommand(argv.slice(1));
+  if (group === 'status') return statusCommand(argv.slice(1));
+  if (group === 'trace') return traceCommand(argv.slice(1));
+  if (group === 'doctor') return doctorCommand(argv.slice(1));
   if (group === 'install-cni') return installCniCommand([action ?? '', ...rest].filter((a) => a !== ''));
   process.stderr.write(USAGE);
   return group === undefined || group === '--help' || group === '-h' ? 0 : 2;

@@ -12,7 +12,8 @@ export const STATUS_CLIENT_LIMITS = { timeoutMs: 10_000, maxBodyBytes: 64 * 1024
 export async function getFromStatusSocket(socketPath: string, path: string, limits: Partial<typeof STATUS_CLIENT_LIMITS> = {}): Promise<string> {
   const { timeoutMs, maxBodyBytes } = { ...STATUS_CLIENT_LIMITS, ...limits };
   return new Promise((resolve, reject) => {
-    const call = request({ socketPath, path, method: 'GET', headers: { Host: 'flanneld' }, timeout: timeoutMs }, (response) => {
+    // agent: false — a fresh connection per call; a kept-alive one may belong to a flanneld that has since stopped.
+    const call = request({ socketPath, path, method: 'GET', agent: false, headers: { Host: 'flanneld' }, timeout: timeoutMs }, (response) => {
       readLimited(response, maxBodyBytes, {
         tooLarge: () => new FlannelError('BAD_STATUS', `${path}: answer larger than ${maxBodyBytes} bytes`),
         broken: (reason, cause) => new FlannelError('STATUS_UNREACHABLE', `${path}: ${reason}`, { cause }),
