@@ -70,5 +70,6 @@ export function formatDuration(seconds: number): string {
   const value = Math.max(0, Math.round(seconds));
   if (value < 120) return `${value}s`;
   if (value < 7200) return `${Math.round(value / 60)}m`;
-  return `${Math.floor(value / 3600)}h${String(Math.round((value % 3600) / 60)).padStart(2, '0')}m`;
+  const minutes = Math.round(value / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }

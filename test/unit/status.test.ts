@@ -11,7 +11,7 @@ import { IpAddress } from '../../src/net/ip.js';
 import { decodeLeaseTable, encodeLeaseTable } from '../../src/ops/lease-records.js';
 import { comparePeerProgramming } from '../../src/ops/peer-programming.js';
 import { type StatusFacts, type StatusProvider, buildStatusDocument } from '../../src/ops/status-document.js';
-import { checkStatusDocument, renderStatusText, statusHealthy } from '../../src/ops/status-text.js';
+import { checkStatusDocument, formatDuration, renderStatusText, statusHealthy } from '../../src/ops/status-text.js';
 import { NOW_MS, OWN, PEER, PEER_MAC, route, vxlanHost } from '../support/trace-host.js';
 
 const ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
@@ -138,4 +138,9 @@ describe('status socket', () => {
       rmSync(directory, { recursive: true, force: true });
     }
   });
+});
+
+describe('durations in status text', () => {
+  const cases: Array<[number, string]> = [[0, '0s'], [119, '119s'], [120, '2m'], [7199, '120m'], [7200, '2h00m'], [86_399, '24h00m'], [86_340, '23h59m']];
+  for (const [seconds, text] of cases) it(`${seconds} s → ${text}`, () => assert.equal(formatDuration(seconds), text));
 });

@@ -144,7 +144,7 @@ function probeCheck(probes: NonNullable<DoctorFacts['probes']>): DoctorCheck {
   const answered = probes.outcomes.length - failed.length;
   const sample = probes.outcomes.length < probes.peers ? ` (a sample of ${probes.outcomes.length} of ${probes.peers} peers)` : '';
   if (probes.outcomes.length === 0) return { name: 'overlay probe', result: 'warn', detail: `no peer probed${probes.skipped.length ? `: ${probes.skipped.join('; ')}` : ''}` };
-  if (failed.length === 0) return { name: 'overlay probe', result: 'pass', detail: `${answered} peers answered over the overlay${sample}` };
+  if (failed.length === 0) return { name: 'overlay probe', result: 'pass', detail: `${answered} peer${answered === 1 ? '' : 's'} answered over the overlay${sample}` };
   return {
     name: 'overlay probe', result: 'fail',
     detail: `unreachable over the overlay: ${failed.map((outcome) => `${outcome.peer}${outcome.error ? ` (${outcome.error})` : ''}`).join(', ')}; ${answered} answered${sample}`,
