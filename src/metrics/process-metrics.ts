@@ -45,7 +45,7 @@ export function registerProcessMetrics(sink: MetricsSink, source: ProcessStatsSo
     ['gauge', 'nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', (s) => s.jsHeapUsedBytes],
     ['gauge', 'nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', (s) => s.jsHeapTotalBytes],
     ['gauge', 'nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', (s) => s.externalBytes],
-    ['gauge', 'nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays since the previous scrape.', (s) => s.eventLoopDelay?.meanSeconds],
+    ['gauge', 'nodejs_eventloop_lag_mean_seconds', 'Mean event loop lag (delay beyond the monitor\'s timer resolution) since the previous scrape.', (s) => s.eventLoopDelay?.meanSeconds],
     ['gauge', 'nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays since the previous scrape.', (s) => s.eventLoopDelay?.p99Seconds],
     ['gauge', 'nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay since the previous scrape.', (s) => s.eventLoopDelay?.maxSeconds],
   ];

@@ -3,9 +3,9 @@
  * sent as UDP datagrams from our public address to the peer's overlay port; routed probes are ICMP echoes the
  * kernel routes. Every answer comes back as an ICMP echo reply to one of our overlay addresses, which the
  * kernel hands to every raw ICMP socket: this one filters to echo replies (ICMP_FILTER) and matches identifier,
- * sequence and source. The socket is non-blocking and read on a 5 ms poll while a round waits, so a round never
- * blocks the event loop (flanneld's datapath health runs it in the daemon). One identifier per round, one
- * sequence number per target.
+ * sequence and source. The socket is non-blocking and polled (1 ms, backing off to 8 ms) while a round waits,
+ * so a round never blocks the event loop (flanneld's datapath health runs it in the daemon); an RTT is therefore
+ * exact to the poll interval. One identifier per round, one sequence number per target.
  */
 import { readSync } from 'node:fs';
 import { createSocket, type Socket } from 'node:dgram';
@@ -28,7 +28,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_ICMP = 1;
 const SOL_RAW = 255;
 const ICMP_FILTER = 1;
-const POLL_MS = 5;
+const POLL_MS = 8;
 
 export class RawSocketProber implements OverlayProber {
   private readonly buffer = Buffer.alloc(2048);
@@ -61,8 +61,12 @@ export class RawSocketProber implements OverlayProber {
       }
     }
     const deadline = performance.now() + timeoutMs;
+    // Poll at 1 ms first (answers on a LAN come within a millisecond, and the RTT is measured at the poll),
+    // backing off to POLL_MS: ~130 wake-ups over a 1 s round at most.
+    let pollMs = 1;
     while (outcomes.size < targets.length && performance.now() < deadline && !signal?.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      pollMs = Math.min(POLL_MS, pollMs * 2);
       for (let packet = this.receive(); packet; packet = this.receive()) {
         const reply = parseEchoReply(packet);
         if (!reply || reply.identifier !== identifier) continue;

@@ -6,7 +6,9 @@
  * The delay monitor samples every EVENT_LOOP_RESOLUTION_MS (a libuv timer that does not keep the process alive):
  * a block longer than that is seen at its full length; 20 wake-ups a second cost nothing measurable next to the
  * daemon's own timers, where prom-client's default 10 ms would be 100. Its histogram is reset at every reading,
- * so each scrape reports the delays since the previous one. A /proc file that cannot be read leaves its values
+ * so each scrape reports the delays since the previous one (Node drops the first interval after a reset, so a
+ * block within one resolution of a scrape can be missed). Unlike prom-client, the resolution is subtracted: an
+ * idle loop reports 0, not 0.05. A /proc file that cannot be read leaves its values
  * out (undefined), never fails the scrape.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -40,9 +42,10 @@ export class ProcProcessStats implements ProcessStatsSource {
       jsHeapUsedBytes: memory.heapUsed,
       jsHeapTotalBytes: memory.heapTotal,
       externalBytes: memory.external,
-      // The histogram holds nanoseconds; with no sample yet its min is huge and its mean NaN.
+      // The histogram holds the intervals between the monitor's timer firings in nanoseconds, so an idle loop
+      // reads as the resolution itself: the lag is what exceeds it. With no sample yet its mean is NaN.
       ...(this.delay.count > 0 ? {
-        eventLoopDelay: { meanSeconds: this.delay.mean / 1e9, p99Seconds: this.delay.percentile(99) / 1e9, maxSeconds: this.delay.max / 1e9 },
+        eventLoopDelay: { meanSeconds: lagSeconds(this.delay.mean), p99Seconds: lagSeconds(this.delay.percentile(99)), maxSeconds: lagSeconds(this.delay.max) },
       } : {}),
     };
     this.delay.reset();
@@ -53,6 +56,10 @@ export class ProcProcessStats implements ProcessStatsSource {
   close(): void {
     this.delay.disable();
   }
+}
+
+function lagSeconds(intervalNs: number): number {
+  return Math.max(0, intervalNs / 1e6 - EVENT_LOOP_RESOLUTION_MS) / 1000;
 }
 
 function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
