@@ -117,9 +117,14 @@ describe('trace names each broken hop', () => {
       const kernel = vxlanHost();
       return { kernel, leases: leaseTable(vxlanLease('10.244.2.0/24', '203.0.113.9', PEER_MAC)) };
     }, /^underlay: no usable route to the peer's public IP 203\.0\.113\.9/],
-    ['rp_filter drops the source', () => ({
-      kernel: vxlanHost(), source: '10.244.1.5', refuse: (query) => (query.inputLinkIndex !== undefined ? { kind: 'refused', code: 'EXDEV', message: 'Invalid cross-device link' } : undefined),
-    }), /^route: the reverse-path filter drops packets from 10\.244\.1\.5/],
+    ['the kernel drops the source on input (rp_filter)', () => ({
+      kernel: vxlanHost(), source: '10.244.1.5', refuse: (query) => (query.inputLinkIndex !== undefined ? { kind: 'refused', code: 'EINVAL', message: 'Invalid argument' } : undefined),
+    }), /^input: the kernel drops packets from 10\.244\.1\.5 arriving on its device \(EINVAL\): strict rp_filter/],
+    ['a blackhole route for the peer', () => {
+      const kernel = vxlanHost();
+      setRoute(kernel, route({ dst: '10.244.2.0/24', type: 'blackhole' }));
+      return { kernel };
+    }, /^route: kernel: EINVAL .*no route to 10\.244\.2\.0\/24/],
   ];
   for (const [what, scenario, expected] of cases) {
     it(what, async () => {

@@ -2,7 +2,7 @@
  * RouteResolver on an rtnetlink socket of its own: RTM_GETROUTE (no NLM_F_DUMP) with RTA_DST, and RTA_SRC /
  * RTA_IIF when the query has them, as `ip route get DST from SRC iif DEV` sends it. The reply is an
  * RTM_NEWROUTE describing the route the kernel chose (its type in rtm_type, device in RTA_OIF, next hop in
- * RTA_GATEWAY); a refusal (ENETUNREACH, EHOSTUNREACH, EXDEV from the reverse-path filter, EINVAL) comes back as
+ * RTA_GATEWAY); a refusal (ENETUNREACH; EINVAL for a blackhole or a source the input path drops) comes back as
  * an error ack and is answered as `refused`, never thrown. Reuses the netlink adapter's socket and codec
  * without changing them.
  */

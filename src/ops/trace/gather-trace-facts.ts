@@ -41,6 +41,7 @@ export async function gatherTraceFacts(ports: TracePorts, destination: IpAddress
       : { destination, source, inputLinkIndex: towardsSource.linkIndex };
   }
   const route = await ports.routes.resolve(query);
+  const routeWithoutInput = route.kind === 'refused' && query.inputLinkIndex !== undefined ? await ports.routes.resolve({ destination }) : undefined;
   const owner = leaseOwning(leases, destination);
   const peer = owner && owner.state !== 'own' ? owner.lease : undefined;
   const publicIP = peer && (destination.family === 6 ? peer.attrs.publicIPv6 : peer.attrs.publicIP);
@@ -65,6 +66,7 @@ export async function gatherTraceFacts(ports: TracePorts, destination: IpAddress
   }
   return {
     destination, ...(source ? { source } : {}), nowMs: ports.nowMs(), backendType, networks, leases, links, addresses, neighbours, route,
+    ...(routeWithoutInput ? { routeWithoutInput } : {}),
     ...(underlay ? { underlay } : {}), ...(firewall ? { firewall } : {}), ...(overlayPort === undefined ? {} : { overlayPort }),
     ...(wireguardPeers ? { wireguardPeers } : {}), ...(probe ? { probe } : {}),
   };

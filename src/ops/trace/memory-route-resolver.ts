@@ -1,8 +1,9 @@
 /**
  * A RouteResolver over kernel state held as lists (a MemoryKernel's, in tests): local addresses answer `local`,
- * connected prefixes and routes are matched longest prefix first (main table only), no match is ENETUNREACH.
+ * connected prefixes and routes are matched longest prefix first (main table only), no match is ENETUNREACH, and a
+ * blackhole route is EINVAL, as the kernel answers RTM_GETROUTE (the kernel contract test checks both).
  * It does not model policy routing or the reverse-path filter; `refuse` lets a test make a lookup fail as the
- * kernel would (EXDEV for rp_filter).
+ * kernel would (EINVAL for a forwarded lookup the reverse-path filter drops).
  */
 import type { Kernel } from '../../dataplane/kernel.js';
 import { MAIN_TABLE } from '../../dataplane/kernel-objects.js';
@@ -27,7 +28,9 @@ export function memoryRouteResolver(kernel: Pick<Kernel, 'listAddresses' | 'list
           } as RouteAnswer,
         })),
       ].sort((a, b) => b.prefix - a.prefix);
-      return candidates[0]?.answer ?? { kind: 'refused', code: 'ENETUNREACH', message: 'Network is unreachable' };
+      const best = candidates[0]?.answer;
+      if (best?.kind === 'route' && best.type === 'blackhole') return { kind: 'refused', code: 'EINVAL', message: 'Invalid argument' };
+      return best ?? { kind: 'refused', code: 'ENETUNREACH', message: 'Network is unreachable' };
     },
   };
 }

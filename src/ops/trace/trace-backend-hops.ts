@@ -21,7 +21,6 @@ const HANDSHAKE_STALE_MS = 180_000;
 export function backendHops(facts: TraceFacts, lease: Lease): { hops: TraceHop[]; device?: Link } {
   const route = facts.route;
   if (route.kind === 'refused') {
-    if (route.code === 'EXDEV') return { hops: [] };
     return { hops: [{ step: 'route', status: 'broken', detail: `${describeAnswer(facts, route)}: no route to ${peerSubnet(lease, facts.destination)}` }] };
   }
   if (route.type !== 'unicast') return { hops: [{ step: 'route', status: 'broken', detail: `${describeAnswer(facts, route)}: the kernel does not forward to ${facts.destination}` }] };

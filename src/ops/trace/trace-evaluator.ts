@@ -47,12 +47,17 @@ export function evaluateTrace(facts: TraceFacts): TraceReport {
     const expiry = lease.expiresAtMs === undefined ? 'never expires' : `expires ${new Date(lease.expiresAtMs).toISOString()}`;
     hops.push({ step: 'lease', status: 'ok', detail: `peer lease ${lease.subnet} public ${peerPublic(lease, destination)}, ${lease.attrs.backendType || 'udp'}, ${expiry}` });
   }
-  if (facts.route.kind === 'refused' && facts.route.code === 'EXDEV') {
-    hops.push({ step: 'route', status: 'broken', detail: `the reverse-path filter drops packets from ${facts.source} entering there (EXDEV): check rp_filter on the source's device` });
+  let judged = facts;
+  if (facts.route.kind === 'refused' && facts.routeWithoutInput?.kind === 'route') {
+    hops.push({
+      step: 'input', status: 'broken',
+      detail: `the kernel drops packets from ${facts.source} arriving on its device (${facts.route.code}): strict rp_filter or a martian source; the rest is judged as this host's own packet`,
+    });
+    judged = { ...facts, route: facts.routeWithoutInput };
   }
-  const overlay = backendHops(facts, lease);
+  const overlay = backendHops(judged, lease);
   hops.push(...overlay.hops);
-  hops.push(...underlayHops(facts, lease, overlay.device));
+  hops.push(...underlayHops(judged, lease, overlay.device));
   hops.push(...firewallHops(facts, network));
   if (facts.probe) hops.push(probeHop(facts, lease));
   return report();

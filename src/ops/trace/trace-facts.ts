@@ -36,6 +36,11 @@ export interface TraceFacts {
   readonly neighbours: readonly Neighbour[];
   /** The kernel's lookup of the destination (from the source, entering on the source's device, when given). */
   readonly route: RouteAnswer;
+  /**
+   * When the forwarded lookup (with an input device) was refused: the same lookup without it. A refusal there
+   * and an answer here means the kernel drops the packet on input (reverse-path filter, martian source).
+   */
+  readonly routeWithoutInput?: RouteAnswer;
   /** The kernel's lookup of the owning peer's public IP; absent when no peer owns the destination. */
   readonly underlay?: RouteAnswer;
   /** Absent when the firewall could not be read. */
