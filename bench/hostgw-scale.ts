@@ -16,7 +16,8 @@ import { benchPeer, inBenchEnvironment, reExecInNamespace, reconciledAt, rssMb, 
 const { values } = parseArgs({ options: { leases: { type: 'string', default: '5000' }, inside: { type: 'boolean', default: false } } });
 const leaseCount = Number(values.leases);
 
-if (!reExecInNamespace('ftbench')) await inside();
+// FLANNEL_TS_LAB_TAG keeps this bench's namespace apart from other checkouts' labs and benches.
+if (!reExecInNamespace(`ftbench${process.env.FLANNEL_TS_LAB_TAG ?? ''}`)) await inside();
 
 async function count(kernel: NetlinkKernel, protocol: number): Promise<number> {
   return (await kernel.listRoutes()).filter((route) => route.protocol === protocol).length;

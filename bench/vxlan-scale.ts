@@ -29,7 +29,8 @@ const latencySamples = Number(values.latency);
 
 // gc_thresh3 is global (visible only in the initial namespace): read it out here and hand it in.
 if (!values.inside) process.argv.push('--gc-thresh3', readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8').trim());
-if (!reExecInNamespace('ftbenchvx')) await inside();
+// FLANNEL_TS_LAB_TAG keeps this bench's namespace apart from other checkouts' labs and benches.
+if (!reExecInNamespace(`ftbenchvx${process.env.FLANNEL_TS_LAB_TAG ?? ''}`)) await inside();
 
 function leaseValue(index: number): string {
   const peer = benchPeer(index);
