@@ -64,7 +64,7 @@ export async function writeLeases(client: EtcdClient, backend: string, count: nu
 export function startFlanneld(etcdUrl: string, subnetFile: string): { child: ChildProcess; log: () => string } {
   const verbose = process.env.FLANNEL_TS_BENCH_VERBOSE ? ['-v', '1'] : [];
   const nodeArgs = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
-  const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--iptables-forward-rules=false', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--iptables-forward-rules=false', '--logging-format=json', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   return { child, log: () => log };
