@@ -1,13 +1,16 @@
 /**
  * A backend turns (own lease, peer leases) into desired kernel state; it never writes to the kernel itself
- * (the Reconciler does). It also says what to publish in our lease and what MTU pods get.
+ * (the Reconciler does). It also says what to publish in our lease and what MTU pods get. A backend with a
+ * userspace data path also has a run hook (`runDataPath`, see data-path.ts).
  */
 import type { NetworkConfig } from '../config/network-config.js';
 import type { DesiredState } from '../dataplane/desired-state.js';
-import type { Link, VxlanDevice } from '../dataplane/kernel-objects.js';
+import type { Device } from '../dataplane/devices.js';
+import type { Link } from '../dataplane/kernel-objects.js';
 import type { Lease, LeaseAttrs } from '../lease/lease.js';
 import type { LeaseProblem } from '../lease/lease-validation.js';
 import type { Cidr, IpAddress } from '../net/ip.js';
+import type { DataPathHook } from './data-path.js';
 
 /** The interface flannel uses to reach peers, and the addresses it publishes (upstream's ExternalInterface). */
 export interface ExternalInterface {
@@ -37,7 +40,7 @@ export interface Backend {
   readonly mtu: number;
   readonly leaseAttrs: LeaseAttrs;
   /** Devices the backend owns (for `flannelctl` and tests; the planner includes them in every plan). */
-  readonly devices?: readonly VxlanDevice[];
+  readonly devices?: readonly Device[];
   /** Decoded backend options, logged at start-up. */
   readonly options?: unknown;
   /** Pure: same input, same output. */
@@ -47,6 +50,11 @@ export interface Backend {
    * BackendType, BackendData — or undefined. Rejected peers never reach `plan`.
    */
   checkPeer?(peer: Lease): LeaseProblem | undefined;
+  /**
+   * The backend's data path, run for the daemon's lifetime with the ports it needs (data-path.ts). Absent for
+   * backends whose data path is the kernel's alone (vxlan, host-gw, ipip).
+   */
+  readonly runDataPath?: DataPathHook;
 }
 
 export type BackendFactory = (context: BackendContext) => Backend;

@@ -92,14 +92,14 @@ async function main(): Promise<number> {
         READY: '1',
         STATUS: `ready: subnet ${[lease.subnet, lease.ipv6Subnet].filter(Boolean).join(' ')}, ${options.subnetFile} written`,
       }),
-      watchKernel: (onChange) =>
+      watchKernel: (onEvents) =>
         startKernelWatcher({
-          onReport: (report) => {
-            if (report.overflow) logger.warn('kernel notification buffer overflowed; re-reading kernel state');
-            onChange({ routes: report.routeDeleted, links: report.link || report.address, neighbourLinks: report.neighbourLinks, overflow: report.overflow });
-          },
+          ignorePortId: (kernel as NetlinkKernel).portId,
+          onEvents,
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),
+      // Ports for backends with a userspace data path (data-path-ports.ts) are wired here as they are built.
+      dataPathAdapters: {},
     });
     if (options.healthzPort > 0) {
       health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready, { onError: (message) => logger.error({ err: message }, 'health server error') });

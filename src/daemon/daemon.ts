@@ -7,15 +7,22 @@
  *
  * Ready means: the backend's devices are in place and subnet.env holds our current lease. The reconciler
  * starts only after the first full lease snapshot, so a restarted daemon never deletes routes to peers it has
- * not heard about yet. On abort every loop ends and is awaited; kernel state is left in place so that traffic
- * keeps flowing across a restart.
+ * not heard about yet; it deletes only what is ours (ownership.ts: our Networks' protocol-111 routes, our
+ * devices), so a second flanneld serving another network on this host keeps its state. Kernel notifications
+ * go to the reconciler as objects. A backend's data path (Backend.runDataPath) runs from the lease on, with
+ * the ports in `dataPathAdapters`, the lease feed and a way to tell the reconciler about its devices; its
+ * failure stops the daemon. On abort every loop ends and is awaited; kernel state is left in place so that
+ * traffic keeps flowing across a restart.
  */
 import type { Backend, ExternalInterface } from '../backend/backend.js';
+import type { DataPathHook } from '../backend/data-path.js';
+import type { DataPathAdapters } from '../backend/data-path-ports.js';
 import { backendFactory } from '../backend/backends.js';
 import { renderSubnetEnv } from '../cni/subnet-env.js';
 import type { NetworkConfig } from '../config/network-config.js';
-import type { Kernel } from '../dataplane/kernel.js';
-import { type KernelKind, Reconciler } from '../dataplane/reconciler.js';
+import type { Kernel, KernelEvent, KernelEventSource } from '../dataplane/kernel.js';
+import { ownershipOf } from '../dataplane/ownership.js';
+import { Reconciler } from '../dataplane/reconciler.js';
 import { type Lease, encodeLeaseAttrs, hasIpv4 } from '../lease/lease.js';
 import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
 import type { Firewall, FirewallMode } from '../traffic/firewall.js';
@@ -31,24 +38,9 @@ import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { watchNetworkConfig } from './config-watch.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
+import { DaemonLeaseFeed } from './lease-feed.js';
 import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
 import { SubnetFileWriter } from './subnet-file-writer.js';
-
-export interface KernelChangeSource {
-  stop(): Promise<void>;
-}
-
-/** What the kernel watcher saw changed by someone (our own writes included; the reconciler sorts them out). */
-export interface KernelChange {
-  /** A route of ours was deleted. */
-  readonly routes: boolean;
-  /** Links or addresses changed. */
-  readonly links: boolean;
-  /** Devices that lost neighbour/FDB entries. */
-  readonly neighbourLinks: readonly number[];
-  /** Notifications were lost: re-read everything. */
-  readonly overflow: boolean;
-}
 
 export interface DaemonDeps {
   readonly subnetManager: SubnetManager;
@@ -68,8 +60,10 @@ export interface DaemonDeps {
   readonly writeSubnetFile: (contents: string) => void;
   /** Called once, when flanneld first becomes ready (devices in place, subnet.env written): systemd READY=1; must not throw. */
   readonly onReady?: (lease: Lease) => void;
-  /** Starts kernel notifications; `onChange` is called when our state may have been changed by someone else. */
-  readonly watchKernel?: (onChange: (change: KernelChange) => void) => Promise<KernelChangeSource>;
+  /** Starts kernel notifications: `onEvents` hears the objects that changed (see KernelEvent). */
+  readonly watchKernel?: (onEvents: (events: readonly KernelEvent[]) => void) => Promise<KernelEventSource>;
+  /** The ports a backend's data path may need (udp forwarder, wireguard…), from the composition root. */
+  readonly dataPathAdapters?: DataPathAdapters;
   readonly configRetryMs?: number;
   readonly resyncIntervalMs?: number;
   readonly renewRetryMs?: number;
@@ -98,6 +92,8 @@ export class Daemon {
   private admission: PeerAdmission | undefined;
   private subnetFile: SubnetFileWriter | undefined;
   private reconcilerInstance: Reconciler | undefined;
+  private publishedCounters: Readonly<Record<string, number>> = {};
+  private readonly leaseFeed = new DaemonLeaseFeed(() => ({ own: this.lease as Lease, peers: this.admission?.peers() ?? [] }));
   private readonly tracker = new LeaseTracker();
   private readonly clock: Clock;
 
@@ -117,8 +113,27 @@ export class Daemon {
     return { leasesRejected: this.admission?.rejectionsReported ?? 0, leasesRejectedNow: this.admission?.rejectedNow ?? 0 };
   }
 
-  /** Runs until `signal` aborts; throws FlannelError for fatal start-up problems. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** The backend's data path counters, as it last published them (empty without a data path). */
+  get dataPathCounters(): Readonly<Record<string, number>> {
+    return this.publishedCounters;
+  }
+
+  /** Runs until `outer` aborts; throws FlannelError for fatal start-up problems and for a failed data path. */
+  async run(outer: AbortSignal): Promise<void> {
+    // Our own signal, so that a failed data path can stop every other loop before run() rethrows its error.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const stop = () => controller.abort();
+    outer.addEventListener('abort', stop, { once: true });
+    if (outer.aborted) stop();
+    try {
+      await this.runUntil(signal, controller);
+    } finally {
+      outer.removeEventListener('abort', stop);
+    }
+  }
+
+  private async runUntil(signal: AbortSignal, controller: AbortController): Promise<void> {
     const { logger, subnetManager } = this.deps;
     logger.info({ subnetManager: subnetManager.name }, 'created subnet manager');
     const config = await this.waitForConfig(signal);
@@ -158,6 +173,7 @@ export class Daemon {
     const reconciler = new Reconciler({
       kernel: this.deps.kernel,
       logger: logger.child({ component: 'reconciler' }),
+      ownership: ownershipOf([config.enableIPv4 ? config.network : undefined, config.enableIPv6 ? config.ipv6Network : undefined]),
       plan: () => this.plan(backend),
       onDeviceState: (notInPlace) => this.devicesChanged(notInPlace, config, backend),
       ...(this.deps.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: this.deps.resyncIntervalMs }),
@@ -175,25 +191,43 @@ export class Daemon {
       }, signal),
       ...(firewall ? [firewall.run(signal)] : []),
     ];
+    let dataPathFailure: unknown;
+    if (backend.runDataPath) {
+      tasks.push(this.runDataPath(backend.runDataPath, reconciler, signal).catch((error: unknown) => {
+        dataPathFailure = error;
+        logger.error({ err: errorMessage(error) }, 'the data path failed; stopping');
+        controller.abort();
+      }));
+    }
     await Promise.race([snapshotSeen, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
-    let kernelWatch: KernelChangeSource | undefined;
+    let kernelWatch: KernelEventSource | undefined;
     if (!signal.aborted) {
       tasks.push(reconciler.run(signal));
-      kernelWatch = await this.deps.watchKernel?.((change) => {
-        if (change.overflow) return reconciler.markKernelChanged();
-        const kinds: KernelKind[] = [];
-        if (change.routes) kinds.push('routes');
-        if (change.links) kinds.push('links');
-        if (change.neighbourLinks.some((index) => reconciler.ownsLink(index))) kinds.push('neighbours');
-        if (kinds.length > 0) reconciler.markKernelChanged(kinds);
-      });
+      kernelWatch = await this.deps.watchKernel?.((events) => reconciler.observe(events));
     }
     try {
       await Promise.all(tasks);
     } finally {
       await kernelWatch?.stop();
     }
+    if (dataPathFailure !== undefined) throw dataPathFailure;
     logger.info('exiting cleanly');
+  }
+
+  /** The backend's data path with its context (data-path.ts); its devices' comings and goings wake the reconciler. */
+  private runDataPath(hook: DataPathHook, reconciler: Reconciler, signal: AbortSignal): Promise<void> {
+    const logger = this.deps.logger.child({ component: 'data-path' });
+    const deviceChanged = (device: string, state: string) => {
+      logger.info({ device, state }, 'data path device changed');
+      reconciler.requestResync();
+    };
+    return hook({
+      adapters: this.deps.dataPathAdapters ?? {},
+      leases: this.leaseFeed,
+      devices: { appeared: (name) => deviceChanged(name, 'appeared'), disappeared: (name) => deviceChanged(name, 'disappeared') },
+      logger,
+      counters: { publish: (counters) => void (this.publishedCounters = counters) },
+    }, signal);
   }
 
   private blackhole: { lease: Lease; group: DesiredGroup } | undefined;
@@ -244,13 +278,14 @@ export class Daemon {
       this.reconcilerInstance?.markDirty();
       this.firewall?.markDirty();
     }
+    this.leaseFeed.changed();
   }
 
   private subnetChanged(lease: Lease, config: NetworkConfig, backend: Backend): void {
     this.setOwn(lease);
     if (this.devicesInPlace) this.publishSubnetFile(config, backend);
     this.updateReadiness();
-    this.reconcilerInstance?.markKernelChanged();
+    this.reconcilerInstance?.requestResync();
   }
 
   /** Logs what admission decided (each rejection once, with the field and value); true when peers changed. */
@@ -325,7 +360,10 @@ export class Daemon {
       logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, changed: update.changed.length }, 'leases');
       if (result.kind === 'snapshot') firstSnapshot();
       const peersChanged = this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger);
-      if (peersChanged) reconciler.markDirty();
+      if (peersChanged) {
+        reconciler.markDirty();
+        this.leaseFeed.changed();
+      }
       if (peersChanged || (result.kind === 'snapshot' && !this.leasesSeen)) this.firewall?.markDirty();
       this.leasesSeen ||= result.kind === 'snapshot';
       for (const event of update.own) {

@@ -1,15 +1,18 @@
 /**
  * Clean uninstall of one host (`flannelctl uninstall`, with flanneld stopped): removes the firewall rules of both
- * modes and both families, every route flannel-ts owns (protocol 111, blackhole included) and its VXLAN devices
- * (their neighbour and FDB entries go with them). Nothing else is touched. Reports what it removed and what
- * failed, and keeps going past failures so one missing tool does not leave the rest behind.
+ * modes and both families, then reconciles the kernel to nothing — the Reconciler with an empty desired state
+ * and the EVERYTHING ownership (every protocol-111 route, every flannel-ts device of any backend, whatever
+ * network it served), so there is one kernel writer and one notion of "ours". A device's addresses, routes and
+ * neighbour/FDB entries go with it. Nothing else is touched. Reports what it removed and what failed, and keeps
+ * going past failures so one missing tool does not leave the rest behind.
  */
-import { FLANNEL_ROUTE_PROTOCOL } from '../dataplane/kernel-objects.js';
+import { EMPTY_DESIRED_STATE } from '../dataplane/desired-state.js';
 import type { Kernel } from '../dataplane/kernel.js';
+import { EVERYTHING } from '../dataplane/ownership.js';
+import { Reconciler } from '../dataplane/reconciler.js';
 import { errorMessage } from '../support/errors.js';
+import { type Logger, silentLogger } from '../support/logger.js';
 import type { Firewall } from '../traffic/firewall.js';
-
-const OUR_DEVICE = /^flannel(-v6)?\.\d+$/;
 
 export interface UninstallReport {
   readonly routes: number;
@@ -18,7 +21,7 @@ export interface UninstallReport {
   readonly problems: readonly string[];
 }
 
-export async function uninstall(kernel: Kernel, firewalls: readonly Firewall[]): Promise<UninstallReport> {
+export async function uninstall(kernel: Kernel, firewalls: readonly Firewall[], logger: Logger = silentLogger()): Promise<UninstallReport> {
   const problems: string[] = [];
   const cleaned: string[] = [];
   for (const firewall of firewalls) {
@@ -31,11 +34,8 @@ export async function uninstall(kernel: Kernel, firewalls: readonly Firewall[]):
       }
     }
   }
-  const routes = (await kernel.listRoutes()).filter((route) => route.protocol === FLANNEL_ROUTE_PROTOCOL);
-  const routeFailures = await kernel.applyRouteOps(routes.map((route) => ({ kind: 'delete' as const, route })));
-  problems.push(...routeFailures.map((failure) => failure.error.message));
-  const devices = (await kernel.listLinks()).filter((link) => link.kind === 'vxlan' && OUR_DEVICE.test(link.name));
-  const deviceFailures = await kernel.applyLinkOps(devices.map((link) => ({ kind: 'delete' as const, index: link.index, name: link.name })));
-  problems.push(...deviceFailures.map((failure) => failure.error.message));
-  return { routes: routes.length - routeFailures.length, devices: devices.map((link) => link.name), firewalls: cleaned, problems };
+  const reconciler = new Reconciler({ kernel, plan: () => EMPTY_DESIRED_STATE, ownership: EVERYTHING, logger });
+  const result = await reconciler.reconcileOnce();
+  problems.push(...result.failures);
+  return { routes: result.removedRoutes, devices: result.removedDevices, firewalls: cleaned, problems };
 }

@@ -8,7 +8,10 @@
  * collide). A slot keeps every claim in the order the groups were indexed and holds the newest one's entry;
  * when a claimant leaves, the slot falls back to the newest remaining claim, so the kernel gets the survivor's
  * entry back instead of keeping the departed group's.
+ *
+ * `routeSource` and `neighbourSource` are the desired sides of the reconciler's route and neighbour trackers.
  */
+import type { DesiredSource } from './delta-tracker.js';
 import type { DesiredGroup } from './desired-state.js';
 import { type Neighbour, type Route, neighbourKey, routeKey } from './kernel-objects.js';
 
@@ -34,6 +37,8 @@ export class DesiredIndex {
   private readonly neighbourSlots = new Map<string, Slot<Neighbour>>();
   /** Device names that could not be resolved when their group was indexed. */
   readonly unresolved = new Set<string>();
+  readonly routeSource: DesiredSource<Route> = sourceOf(this.routeSlots);
+  readonly neighbourSource: DesiredSource<Neighbour> = sourceOf(this.neighbourSlots);
 
   constructor(private readonly resolveLink: (name: string) => number | undefined) {}
 
@@ -95,6 +100,16 @@ export class DesiredIndex {
     }
     return [{ ...entry, linkIndex }];
   }
+}
+
+function sourceOf<T>(slots: Map<string, Slot<T>>): DesiredSource<T> {
+  return {
+    get: (key) => current(slots.get(key)),
+    keys: () => slots.keys(),
+    get size() {
+      return slots.size;
+    },
+  };
 }
 
 function current<T>(slot: Slot<T> | undefined): T | undefined {

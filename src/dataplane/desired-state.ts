@@ -8,7 +8,8 @@
  * resolves names to indexes after creating the devices.
  */
 import type { Cidr } from '../net/ip.js';
-import type { Neighbour, Route, VxlanDevice } from './kernel-objects.js';
+import type { Device } from './devices.js';
+import type { Neighbour, Route } from './kernel-objects.js';
 
 export interface DesiredAddress {
   readonly linkName: string;
@@ -21,7 +22,8 @@ export interface DesiredGroup {
 }
 
 export interface DesiredState {
-  readonly devices: readonly VxlanDevice[];
+  /** The devices to have in place (created by the reconciler or waited for, see devices.ts). */
+  readonly devices: readonly Device[];
   /** The complete set of (non-link-local) addresses each of our devices should carry. */
   readonly addresses: readonly DesiredAddress[];
   readonly groups: readonly DesiredGroup[];

@@ -35,9 +35,14 @@ export interface Link {
   readonly mtu: number;
   readonly up: boolean;
   readonly mac?: MacAddress;
+  /** IFLA_INFO_KIND: vxlan, tun, wireguard, ipip, veth… (absent for devices without link info, e.g. loopback). */
   readonly kind?: string;
-  /** Present for VXLAN devices. */
+  /** Present for VXLAN links. */
   readonly vxlan?: VxlanAttributes;
+  /** Present for IPIP links. */
+  readonly ipip?: IpipAttributes;
+  /** Present for TUN/TAP links whose kernel reports IFLA_TUN_TYPE. */
+  readonly tun?: TunAttributes;
 }
 
 export interface VxlanAttributes {
@@ -49,17 +54,15 @@ export interface VxlanAttributes {
   readonly gbp: boolean;
 }
 
-/** A VXLAN device flannel-ts owns (flannel.<VNI>, flannel-v6.<VNI>). */
-export interface VxlanDevice {
-  readonly name: string;
-  readonly vni: number;
-  readonly port: number;
+export interface IpipAttributes {
   readonly local?: IpAddress;
+  /** Unset or 0.0.0.0: any remote. */
+  readonly remote?: IpAddress;
   readonly underlayIndex?: number;
-  readonly learning: boolean;
-  readonly gbp: boolean;
-  readonly mtu: number;
-  readonly mac: MacAddress;
+}
+
+export interface TunAttributes {
+  readonly type: 'tun' | 'tap';
 }
 
 export const NUD_PERMANENT = 0x80;

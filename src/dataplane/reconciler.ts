@@ -1,39 +1,51 @@
 /**
- * The Reconciler: the only writer to the kernel. Lease changes, kernel notifications and a resync timer all
- * ask for a pass; one loop coalesces them and runs observe → diff → apply. Drift is repaired by the same path
- * that adds peers.
+ * The Reconciler: the only writer to the kernel. It keeps a KernelView (one desired-vs-dataplane tracker per
+ * kind of object) and applies the trackers' pending work. Three things feed the view, and all of them only
+ * mark keys pending; one pass applies whatever is pending, so a full resync and an incremental pass are one
+ * code path:
+ * - `markDirty()`: the desired state changed (a lease event). The next pass re-plans; the DesiredIndex reports
+ *   the keys of the per-peer groups that changed, and only those are compared (O(that peer)).
+ * - `observe(events)`: kernel notifications carrying the changed object update the view of that one object
+ *   (a route deleted by someone at 5,000 peers costs O(1), not a re-read of 15,000 entries).
+ * - `requestResync()`: a full re-read replaces the view with a fresh listing. Done on the first pass, after
+ *   notifications were lost (overflow), when one of our devices went away, down or changed index (the kernel
+ *   flushes its routes and neighbours without telling), before retrying failures, and every
+ *   `resyncIntervalMs` as a safety net.
  *
- * At scale (15,000 entries for 5,000 vxlan peers) a pass must not cost O(every entry) per lease event, so the
- * reconciler keeps what it last observed (updated with the operations it applied) and the desired entries by
- * key (a DesiredIndex over the planner's per-peer groups). A pass asked for by a lease change diffs only the
- * groups that changed against that cache. What the kernel reports as changed by someone else
- * (`markKernelChanged(kinds)`) is re-read and diffed in full for that kind only — links and addresses,
- * neighbours/FDB, or routes — so one deleted route at 5,000 peers does not re-read 15,000 entries. Everything is
- * re-read on the first pass, on every resync, when a device had to be (re)created, and before retrying failures.
+ * A pass: plan (if dirty) → re-read (if due) → devices: create/recreate/fix in place, wait for the ones a data
+ * path creates → resolve device names in the desired entries → addresses → neighbour/FDB adds → route replaces
+ * and deletes → neighbour/FDB deletes (a route goes before the entries it resolves through) → deletion of our
+ * devices nobody wants (their entries go with them). What may be deleted is the Ownership's decision
+ * (ownership.ts). Failed operations stay pending and are retried after a backoff (1 s doubling to 30 s).
  *
- * Failed operations are logged with their error and retried after a backoff (1 s doubling to 30 s). `run()`
- * returns once `signal` aborts and the pass in progress has finished; it never deletes kernel state on shutdown.
+ * `run()` returns once `signal` aborts and the pass in progress has finished; it never deletes kernel state on
+ * shutdown. `reconcileOnce()` runs one pass without the loop (`flannelctl uninstall`).
  */
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { Backoff, sleep } from '../support/timing.js';
-import type { DesiredState } from './desired-state.js';
-import { DesiredIndex, type TouchedKeys } from './desired-index.js';
-import {
-  byNeighbourKey, byRouteKey, diffAddresses, diffDevices, diffNeighbourKeys, diffNeighbours, diffRouteKeys, diffRoutes,
-} from './diff.js';
-import { type Link, type Neighbour, type Route, describeNeighbour, describeRoute, neighbourKey, routeKey } from './kernel-objects.js';
-import type { Kernel, NeighbourOp, OpFailure, RouteOp } from './kernel.js';
+import { type FailedOp, applyBatch } from './apply-batch.js';
+import { DesiredIndex } from './desired-index.js';
+import { type DesiredState, EMPTY_DESIRED_STATE } from './desired-state.js';
+import { describeLinkOp, deviceWork } from './device-work.js';
+import { createdByReconciler } from './devices.js';
+import { type Address, type Neighbour, type Route, describeNeighbour, describeRoute } from './kernel-objects.js';
+import { KernelView, type ResolvedAddress } from './kernel-view.js';
+import type { AddressOp, Kernel, KernelEvent, LinkOp, NeighbourOp, RouteOp } from './kernel.js';
+import type { Ownership } from './ownership.js';
 
 export interface ReconcilerOptions {
   readonly kernel: Kernel;
-  /** Called on every pass; must be cheap and pure (backend planner over the current lease table). */
+  /** Called when the desired state may have changed; must be cheap and pure (the backend's planner). */
   readonly plan: () => DesiredState;
   readonly logger: Logger;
+  /** What this reconciler may delete (see ownership.ts). */
+  readonly ownership: Ownership;
+  /** Safety-net full re-read (default 5 min): notifications keep the view current between them. */
   readonly resyncIntervalMs?: number;
   /**
    * Called on every pass, once devices are handled, with the desired devices that are not in place (missing,
-   * or not as wanted after this pass's attempt): the daemon is not ready while any are.
+   * waiting for their data path, or not as wanted after this pass's attempt): the daemon is not ready while any are.
    */
   readonly onDeviceState?: (notInPlace: readonly string[]) => void;
 }
@@ -46,55 +58,79 @@ export interface PassResult {
   readonly failed: number;
   /** Desired routes. */
   readonly desired: number;
-  /** Whether this pass re-read the kernel or used the cache. */
+  /** Whether this pass re-read the kernel. */
   readonly fullRead: boolean;
+  /** Work left that this pass could not do (failures, or work that arrived meanwhile); devices waited for excluded. */
+  readonly pending: number;
+  /** Routes removed: deleted, or gone with a device this pass deleted. */
+  readonly removedRoutes: number;
+  readonly removedDevices: readonly string[];
+  /** Failed operations with their errors (at most 20). */
+  readonly failures: readonly string[];
 }
 
-const NOTHING: PassResult = { changed: 0, routes: 0, neighbours: 0, failed: 0, desired: 0, fullRead: false };
+const DEFAULT_RESYNC_MS = 300_000;
 
-/** The kinds of kernel state a pass can re-read on its own. */
-export type KernelKind = 'links' | 'neighbours' | 'routes';
-const ALL_KINDS: readonly KernelKind[] = ['links', 'neighbours', 'routes'];
-
-/** What the reconciler last saw in the kernel, keyed like the diff keys it. */
-interface Observed {
-  links: Link[];
-  neighbours: Map<string, Neighbour>;
-  routes: Map<string, Route>;
+/** What a pass did so far. */
+interface PassWork {
+  readonly failures: FailedOp[];
+  changed: number;
+  routes: number;
+  neighbours: number;
+  removedRoutes: number;
+  readonly removedDevices: string[];
 }
 
 export class Reconciler {
-  private dirty = true;
-  /** Kinds of kernel state to re-read on the next pass (all of them at first). */
-  private stale = new Set<KernelKind>(ALL_KINDS);
+  private desiredDirty = true;
+  private resyncDue = true;
+  /** A notification left work (failed operations alone wait for the retry backoff instead). */
+  private kernelChanged = false;
   private wake: (() => void) | undefined;
   private readonly retryBackoff = new Backoff(1000, 30_000);
-  private lastWarnings = '';
-  private lastPass: PassResult | undefined;
-  private observed: Observed | undefined;
+  private readonly view: KernelView;
+  private desired: DesiredState = EMPTY_DESIRED_STATE;
   private index: DesiredIndex | undefined;
-  /** Device name → index pairs the index was resolved with. */
-  private indexSignature = '';
-  private ownedLinkIndexes = new Set<number>();
+  /** `name=index` of the devices the index was resolved with. */
+  private resolution = '';
+  private groupsChanged = true;
+  private lastWarnings = '';
+  private lastWaiting = '';
+  private lastPass: PassResult | undefined;
   private readonly passListeners = new Set<(result: PassResult) => void>();
 
-  constructor(private readonly options: ReconcilerOptions) {}
+  constructor(private readonly options: ReconcilerOptions) {
+    this.view = new KernelView(options.ownership);
+  }
 
-  /** Asks for a pass because the desired state changed; many calls before the pass starts cost one pass. */
+  /** The desired state changed; many calls before the pass starts cost one pass. */
   markDirty(): void {
-    this.dirty = true;
+    this.desiredDirty = true;
     this.wake?.();
   }
 
-  /** Asks for a pass that re-reads these kinds of kernel state (default: all): someone else changed them. */
-  markKernelChanged(kinds: readonly KernelKind[] = ALL_KINDS): void {
-    for (const kind of kinds) this.stale.add(kind);
+  /** Re-read everything on the next pass (and re-plan). */
+  requestResync(): void {
+    this.resyncDue = true;
     this.markDirty();
   }
 
-  /** True when the device with this index is one the reconciler manages (as of its last pass). */
-  ownsLink(index: number): boolean {
-    return this.ownedLinkIndexes.has(index);
+  /** Kernel notifications, in the kernel's order (see KernelEvent). */
+  observe(events: readonly KernelEvent[]): void {
+    let wake = false;
+    for (const event of events) {
+      if (event.kind === 'overflow') {
+        this.options.logger.warn('kernel notifications were lost; re-reading kernel state');
+        this.resyncDue = wake = true;
+        continue;
+      }
+      const effect = this.view.observe(event);
+      if (effect === 'resync') this.resyncDue = true;
+      wake ||= effect !== 'nothing';
+    }
+    if (!wake) return;
+    this.kernelChanged = true;
+    this.wake?.();
   }
 
   get lastResult(): PassResult | undefined {
@@ -105,7 +141,7 @@ export class Reconciler {
   whenConverged(signal?: AbortSignal): Promise<PassResult> {
     return new Promise((resolve) => {
       const listener = (result: PassResult) => {
-        if (result.failed === 0 && !this.dirty) {
+        if (result.failed === 0 && result.pending === 0 && !this.desiredDirty && !this.resyncDue) {
           this.passListeners.delete(listener);
           resolve(result);
         }
@@ -116,7 +152,7 @@ export class Reconciler {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const resyncMs = this.options.resyncIntervalMs ?? 10_000;
+    const resyncMs = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_MS;
     const onAbort = () => this.wake?.();
     signal.addEventListener('abort', onAbort);
     let retryAtMs: number | undefined;
@@ -124,22 +160,44 @@ export class Reconciler {
     try {
       while (!signal.aborted) {
         const now = Date.now();
-        const retryDue = retryAtMs !== undefined && now >= retryAtMs;
-        const resyncDue = now >= nextResyncMs;
-        if (!this.dirty && !retryDue && !resyncDue) {
+        if (retryAtMs !== undefined && now >= retryAtMs) this.requestResync();
+        if (now >= nextResyncMs) {
+          this.requestResync();
+          nextResyncMs = now + resyncMs;
+        }
+        if (!this.desiredDirty && !this.resyncDue && !this.kernelChanged) {
           await this.waitForWork(Math.min(retryAtMs ?? Infinity, nextResyncMs) - now, signal);
           continue;
         }
-        if (retryDue || resyncDue) this.stale = new Set(ALL_KINDS);
-        if (resyncDue) nextResyncMs = now + resyncMs;
-        this.dirty = false;
-        const result = await this.pass();
+        const result = await this.reconcileOnce();
         retryAtMs = result.failed > 0 ? Date.now() + this.retryBackoff.next() : undefined;
         if (result.failed === 0) this.retryBackoff.reset();
         for (const listener of [...this.passListeners]) listener(result);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One pass now. */
+  async reconcileOnce(): Promise<PassResult> {
+    const started = performance.now();
+    const { logger } = this.options;
+    try {
+      const result = await this.pass();
+      if (result.changed > 0 || result.failed > 0) {
+        const { changed, routes, neighbours, failed, desired, fullRead, removedDevices } = result;
+        logger.info({ changed, routes, neighbours, failed, desired, fullRead, ...(removedDevices.length > 0 ? { removedDevices } : {}) }, 'kernel state reconciled');
+      }
+      if (logger.isLevelEnabled('debug')) {
+        const { rss, heapUsed } = process.memoryUsage();
+        logger.debug({ ms: Math.round(performance.now() - started), fullRead: result.fullRead, rssMb: Math.round(rss / 1048576), heapUsedMb: Math.round(heapUsed / 1048576) }, 'reconcile pass');
+      }
+      return (this.lastPass = result);
+    } catch (error) {
+      this.resyncDue = true;
+      logger.error({ err: errorMessage(error) }, 'reading kernel state failed');
+      return (this.lastPass = { ...nothing(false), failed: 1, failures: [errorMessage(error)] });
     }
   }
 
@@ -154,147 +212,184 @@ export class Reconciler {
   }
 
   private async pass(): Promise<PassResult> {
-    const { plan, logger } = this.options;
-    let desired: DesiredState;
-    try {
-      desired = plan();
-    } catch (error) {
-      logger.error({ err: errorMessage(error) }, 'planning kernel state failed');
-      return this.record({ ...NOTHING, failed: 1 });
+    const { logger } = this.options;
+    if (this.desiredDirty && !this.replan()) return { ...nothing(false), failed: 1, failures: ['planning kernel state failed'] };
+    this.kernelChanged = false;
+    const fullRead = this.resyncDue;
+    if (fullRead) {
+      this.resyncDue = false;
+      await this.readAll();
     }
-    const warnings = desired.warnings.join('\n');
-    if (warnings !== this.lastWarnings) {
-      for (const warning of desired.warnings) logger.warn(warning);
-      this.lastWarnings = warnings;
-    }
-    const started = performance.now();
-    try {
-      const result = await this.converge(desired);
-      if (result.failed > 0) this.stale = new Set(ALL_KINDS);
-      if (result.changed > 0 || result.failed > 0) logger.info(result, 'kernel state reconciled');
-      if (logger.isLevelEnabled('debug')) {
-        const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
-        const mb = (bytes: number) => Math.round(bytes / 1048576);
-        logger.debug({ ms: Math.round(performance.now() - started), fullRead: result.fullRead, rssMb: mb(rss), heapUsedMb: mb(heapUsed), heapTotalMb: mb(heapTotal), externalMb: mb(external) }, 'reconcile pass');
-      }
-      return this.record(result);
-    } catch (error) {
-      this.stale = new Set(ALL_KINDS);
-      logger.error({ err: errorMessage(error) }, 'reading kernel state failed');
-      return this.record({ ...NOTHING, failed: 1 });
-    }
-  }
+    const work: PassWork = { failures: [], changed: 0, routes: 0, neighbours: 0, removedRoutes: 0, removedDevices: [] };
+    const waiting = await this.applyDevices(work);
+    const index = this.resolve();
+    await this.applyAddresses(work);
+    await this.applyEntries(work);
+    await this.removeUnwantedDevices(work);
 
-  /** Replaces the cached kinds in `stale` with what the kernel has now. */
-  private async reread(observed: Observed, stale: ReadonlySet<KernelKind>): Promise<void> {
-    const { kernel } = this.options;
-    if (stale.has('links')) observed.links = await kernel.listLinks();
-    if (stale.has('neighbours')) observed.neighbours = byNeighbourKey(await kernel.listNeighbours());
-    if (stale.has('routes')) observed.routes = byRouteKey(await kernel.listRoutes());
-  }
-
-  /** observe → diff → apply, kind by kind: devices, addresses, neighbours/FDB, routes. */
-  private async converge(desired: DesiredState): Promise<PassResult> {
-    const { kernel, logger } = this.options;
-    let stale = this.observed ? this.stale : new Set<KernelKind>(ALL_KINDS);
-    this.stale = new Set();
-    const observed = (this.observed ??= { links: [], neighbours: new Map(), routes: new Map() });
-    await this.reread(observed, stale);
-    const failures: Array<{ what: string; error: Error }> = [];
-    const collect = <Op>(list: OpFailure<Op>[], describe: (op: Op) => string) => {
-      for (const failure of list) failures.push({ what: describe(failure.op), error: failure.error });
-    };
-    let changed = 0;
-
-    if (desired.devices.length > 0) {
-      const devices = diffDevices(desired.devices, observed.links);
-      for (const { name, differences } of devices.recreated) logger.warn({ device: name, differences }, 'device exists with incompatible settings; recreating it');
-      if (devices.ops.length > 0) {
-        collect(await kernel.applyLinkOps(devices.ops), (op) => `${op.kind} link ${op.kind === 'create' ? op.device.name : op.name}`);
-        changed += devices.ops.length;
-        // A new or recreated device: its index changed and the kernel dropped whatever was on the old one.
-        stale = new Set(ALL_KINDS);
-        await this.reread(observed, stale);
-      }
-    }
-    if (this.options.onDeviceState) {
-      const notInPlace = diffDevices(desired.devices, observed.links).ops.map((op) => (op.kind === 'create' ? op.device.name : op.name));
-      this.options.onDeviceState([...new Set(notInPlace)]);
-    }
-    const indexByName = new Map(observed.links.map((link) => [link.name, link.index]));
-    const owned = new Set(desired.devices.flatMap((device) => indexByName.get(device.name) ?? []));
-    this.ownedLinkIndexes = owned;
-
-    if (owned.size > 0 && stale.has('links')) {
-      const addresses = desired.addresses.flatMap((entry) => {
-        const linkIndex = indexByName.get(entry.linkName);
-        return linkIndex === undefined ? [] : [{ linkIndex, address: entry.address }];
-      });
-      const addressOps = diffAddresses(addresses, await kernel.listAddresses(), owned);
-      collect(await kernel.applyAddressOps(addressOps), (op) => `${op.kind} address ${op.address}`);
-      changed += addressOps.length;
-    }
-    // The index holds entries resolved to device indexes: rebuild it when those indexes changed.
-    const signature = desired.devices.map((device) => `${device.name}=${indexByName.get(device.name)}`).join(',');
-    let touched: TouchedKeys | undefined;
-    if (!this.index || signature !== this.indexSignature) {
-      this.index = new DesiredIndex((name) => indexByName.get(name));
-      this.index.rebuild(desired.groups);
-      this.indexSignature = signature;
-    } else {
-      touched = this.index.update(desired.groups);
-    }
-    const fullNeighbours = !touched || stale.has('neighbours');
-    const fullRoutes = !touched || stale.has('routes');
-    const neighbourOps: NeighbourOp[] = owned.size === 0 ? []
-      : fullNeighbours ? diffNeighbours(this.index.neighbours(), observed.neighbours, owned)
-      : diffNeighbourKeys((touched as TouchedKeys).neighbours, (key) => (this.index as DesiredIndex).neighbour(key), observed.neighbours, owned);
-    const routeOps: RouteOp[] = fullRoutes ? diffRoutes(this.index.routes(), observed.routes)
-      : diffRouteKeys((touched as TouchedKeys).routes, (key) => (this.index as DesiredIndex).route(key), observed.routes);
-    const index = this.index as DesiredIndex;
-    const neighbourAdds = neighbourOps.filter((op) => op.kind === 'replace');
-    collect(this.remember(await kernel.applyNeighbourOps(neighbourAdds), neighbourAdds, observed.neighbours, (op) => neighbourKey(op.entry), (op) => op.entry),
-      (op) => `${op.kind} ${describeNeighbour(op.entry)}`);
-    collect(this.remember(await kernel.applyRouteOps(routeOps), routeOps, observed.routes, (op) => routeKey(op.route), (op) => op.route),
-      (op) => `${op.kind} route ${describeRoute(op.route)}`);
-    // Neighbour and FDB deletions last: a peer's route goes before the entries it resolves through.
-    const neighbourDeletes = neighbourOps.filter((op) => op.kind === 'delete');
-    collect(this.remember(await kernel.applyNeighbourOps(neighbourDeletes), neighbourDeletes, observed.neighbours, (op) => neighbourKey(op.entry), (op) => op.entry),
-      (op) => `${op.kind} ${describeNeighbour(op.entry)}`);
-    changed += neighbourOps.length + routeOps.length;
-    const unresolved = index.unresolved;
-
+    const { failures } = work;
     for (const failure of failures.slice(0, 20)) logger.warn({ op: failure.what, err: failure.error.message }, 'kernel operation failed; will retry');
     if (failures.some((failure) => failure.what.startsWith('replace neigh') && (failure.error as { code?: string }).code === 'ENOBUFS')) {
       // Kernels before 4.20 count permanent neighbours against gc_thresh3 (default 1024); later ones exempt them.
       logger.error('neighbour table full: raise net.ipv4.neigh.default.gc_thresh3 (and net.ipv6.neigh.default.gc_thresh3) above the number of peers');
     }
+    const unresolved = [...index.unresolved].filter((name) => !waiting.includes(name));
     for (const name of unresolved) logger.warn({ device: name }, 'device missing; entries on it wait for it');
     return {
-      changed, routes: routeOps.length, neighbours: neighbourOps.length, failed: failures.length + unresolved.size,
-      desired: index.routeCount, fullRead: stale.size === ALL_KINDS.length,
+      changed: work.changed, routes: work.routes, neighbours: work.neighbours, failed: failures.length + unresolved.length,
+      desired: index.routeCount, fullRead, pending: this.view.pendingCount() - waiting.length,
+      removedRoutes: work.removedRoutes, removedDevices: work.removedDevices,
+      failures: failures.slice(0, 20).map((failure) => `${failure.what}: ${failure.error.message}`),
     };
   }
 
-  /** Applies successful replaces/deletes to the cache; returns the failures unchanged. */
-  private remember<Op extends RouteOp | NeighbourOp, Entry>(
-    failures: OpFailure<Op>[],
-    ops: readonly Op[],
-    cache: Map<string, Entry>,
-    key: (op: Op) => string,
-    entry: (op: Op) => Entry,
-  ): OpFailure<Op>[] {
-    const failed = new Set(failures.map((failure) => failure.op));
-    for (const op of ops) {
-      if (failed.has(op)) continue;
-      if (op.kind === 'replace') cache.set(key(op), entry(op));
-      else cache.delete(key(op));
+  /**
+   * Creates, recreates and fixes the wanted devices; reports which are not in place; returns the devices a
+   * data path creates that do not exist yet.
+   */
+  private async applyDevices(work: PassWork): Promise<string[]> {
+    const { logger } = this.options;
+    const devices = this.view.devices;
+    const plan = deviceWork(devices.pendingApplies(), (name) => devices.get(name));
+    for (const { name, differences } of plan.recreated) logger.warn({ device: name, differences }, 'device exists with incompatible settings; recreating it');
+    if (plan.ops.length > 0) {
+      await this.applyLinkOps(plan.ops, work);
+      await this.readLinks();
     }
-    return failures;
+    const notInPlace = devices.pendingApplies();
+    const waiting = notInPlace.filter(([name, device]) => !createdByReconciler(device) && devices.get(name) === undefined).map(([name]) => name);
+    if (waiting.join() !== this.lastWaiting) {
+      if (waiting.length > 0) logger.info({ devices: waiting }, 'waiting for the data path to create its devices');
+      this.lastWaiting = waiting.join();
+    }
+    this.options.onDeviceState?.(notInPlace.map(([name]) => name));
+    return waiting;
   }
 
-  private record(result: PassResult): PassResult {
-    this.lastPass = result;
-    return result;
+  private async applyAddresses(work: PassWork): Promise<void> {
+    const { kernel } = this.options;
+    const tracker = this.view.addresses;
+    const batch = (items: ReadonlyArray<readonly [string, ResolvedAddress]>, kind: 'add' | 'delete') => applyBatch<ResolvedAddress, Address, AddressOp>({
+      tracker, items, run: (ops) => kernel.applyAddressOps(ops), toOp: (entry): AddressOp => ({ kind, linkIndex: entry.linkIndex, address: entry.address }),
+      after: (op) => (op.kind === 'add' ? { linkIndex: op.linkIndex, address: op.address, scope: 0, flags: 0 } : undefined),
+      isDelete: (op) => op.kind === 'delete', describe: (op) => `${op.kind} address ${op.address}`,
+    }, work.failures);
+    const count = (await batch(tracker.pendingApplies(), 'add')) + (await batch(tracker.pendingDeletes(), 'delete'));
+    work.changed += count;
+    // Device ownership depends on addresses: read them back rather than mirror the kernel's bookkeeping.
+    if (count > 0) await this.readLinks();
   }
+
+  /** Neighbour/FDB adds, route replaces and deletes, neighbour/FDB deletes; entries on doomed devices are left to go with them. */
+  private async applyEntries(work: PassWork): Promise<void> {
+    const { kernel } = this.options;
+    const { neighbours, routes } = this.view;
+    const doomed = new Set(this.view.devices.pendingDeletes().map(([, link]) => link.index));
+    const spared = <T extends { linkIndex?: number }>(items: Array<[string, T]>) => items.filter(([, entry]) => entry.linkIndex === undefined || !doomed.has(entry.linkIndex));
+    const neighbourBatch = (items: Array<[string, Neighbour]>, kind: 'replace' | 'delete') => applyBatch<Neighbour, Neighbour, NeighbourOp>({
+      tracker: neighbours, items, run: (ops) => kernel.applyNeighbourOps(ops), toOp: (entry): NeighbourOp => ({ kind, entry }),
+      after: (op) => (op.kind === 'replace' ? op.entry : undefined), isDelete: (op) => op.kind === 'delete',
+      describe: (op) => `${op.kind} ${describeNeighbour(op.entry)}`,
+    }, work.failures);
+    const routeBatch = (items: Array<[string, Route]>, kind: 'replace' | 'delete') => applyBatch<Route, Route, RouteOp>({
+      tracker: routes, items, run: (ops) => kernel.applyRouteOps(ops), toOp: (route): RouteOp => ({ kind, route }),
+      after: (op) => (op.kind === 'replace' ? op.route : undefined), isDelete: (op) => op.kind === 'delete',
+      describe: (op) => `${op.kind} route ${describeRoute(op.route)}`,
+    }, work.failures);
+    work.neighbours += await neighbourBatch(neighbours.pendingApplies(), 'replace');
+    work.routes += await routeBatch(routes.pendingApplies(), 'replace');
+    const failedBefore = work.failures.length;
+    const deletes = await routeBatch(spared(routes.pendingDeletes()), 'delete');
+    work.routes += deletes;
+    work.removedRoutes += deletes - (work.failures.length - failedBefore);
+    work.neighbours += await neighbourBatch(spared(neighbours.pendingDeletes()), 'delete');
+    work.changed += work.neighbours + work.routes;
+  }
+
+  /** Deletes our devices nobody wants; their addresses, routes and neighbours go with them. */
+  private async removeUnwantedDevices(work: PassWork): Promise<void> {
+    const ops = this.view.devices.pendingDeletes().map(([name, link]): LinkOp & { kind: 'delete' } => ({ kind: 'delete', index: link.index, name }));
+    if (ops.length === 0) return;
+    const failed = await this.applyLinkOps(ops, work);
+    const removed = ops.filter((op) => !failed.has(op));
+    work.removedDevices.push(...removed.map((op) => op.name));
+    work.removedRoutes += this.view.forgetLinks(new Set(removed.map((op) => op.index)));
+    await this.readLinks();
+  }
+
+  /** Runs the planner; false (logged) when it threw. */
+  private replan(): boolean {
+    const { plan, logger } = this.options;
+    try {
+      this.desired = plan();
+    } catch (error) {
+      logger.error({ err: errorMessage(error) }, 'planning kernel state failed');
+      return false;
+    }
+    this.desiredDirty = false;
+    this.groupsChanged = true;
+    const warnings = this.desired.warnings.join('\n');
+    if (warnings !== this.lastWarnings) {
+      for (const warning of this.desired.warnings) logger.warn(warning);
+      this.lastWarnings = warnings;
+    }
+    this.view.setDesiredDevices(this.desired.devices);
+    return true;
+  }
+
+  /**
+   * Resolves device names in the desired entries. When a device's index changed (created, recreated, appeared)
+   * the index is rebuilt and the trackers recompute everything; otherwise only the groups that changed are
+   * indexed and only their keys compared.
+   */
+  private resolve(): DesiredIndex {
+    const { devices, groups, addresses } = this.desired;
+    const resolution = devices.map((device) => `${device.name}=${this.view.linkIndex(device.name)}`).join(',');
+    if (!this.index || resolution !== this.resolution) {
+      this.index = new DesiredIndex((name) => this.view.linkIndex(name));
+      this.index.rebuild(groups);
+      this.view.setDesiredEntries(this.index);
+      this.resolution = resolution;
+    } else if (this.groupsChanged) {
+      const touched = this.index.update(groups);
+      this.view.routes.desiredChanged(touched.routes);
+      this.view.neighbours.desiredChanged(touched.neighbours);
+    }
+    if (this.groupsChanged || resolution !== this.resolution) {
+      this.view.setDesiredAddresses(addresses.flatMap((entry): ResolvedAddress[] => {
+        const linkIndex = this.view.linkIndex(entry.linkName);
+        return linkIndex === undefined ? [] : [{ linkIndex, address: entry.address }];
+      }));
+    }
+    this.groupsChanged = false;
+    return this.index;
+  }
+
+  private async readAll(): Promise<void> {
+    const { kernel } = this.options;
+    this.view.replaceLinks(await kernel.listLinks(), await kernel.listAddresses());
+    this.view.replaceNeighbours(await kernel.listNeighbours());
+    this.view.replaceRoutes(await kernel.listRoutes());
+  }
+
+  /** Links and addresses again (after device or address changes); neighbours too when our devices changed. */
+  private async readLinks(): Promise<void> {
+    const { kernel } = this.options;
+    if (this.view.replaceLinks(await kernel.listLinks(), await kernel.listAddresses())) this.view.replaceNeighbours(await kernel.listNeighbours());
+  }
+
+  /** Returns the ops that failed (recorded in `work`). */
+  private async applyLinkOps(ops: readonly LinkOp[], work: PassWork): Promise<Set<LinkOp>> {
+    const failed = new Set<LinkOp>();
+    for (const failure of await this.options.kernel.applyLinkOps(ops)) {
+      work.failures.push({ what: describeLinkOp(failure.op), error: failure.error });
+      failed.add(failure.op);
+    }
+    work.changed += ops.length;
+    return failed;
+  }
+}
+
+function nothing(fullRead: boolean): PassResult {
+  return { changed: 0, routes: 0, neighbours: 0, failed: 0, desired: 0, fullRead, pending: 0, removedRoutes: 0, removedDevices: [], failures: [] };
 }

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHostGwBackend } from '../../src/backend/host-gw/host-gw-backend.js';
 import type { ExternalInterface } from '../../src/backend/backend.js';
-import { byRouteKey, diffRoutes } from '../../src/dataplane/diff.js';
+import { DesiredIndex } from '../../src/dataplane/desired-index.js';
+import { KernelView } from '../../src/dataplane/kernel-view.js';
 import { desiredState, routesOf } from '../../src/dataplane/desired-state.js';
-import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE } from '../../src/dataplane/kernel-objects.js';
+import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../src/dataplane/kernel-objects.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
 import { config, lease } from '../support/fixtures.js';
 import { routeTable } from '../support/golden.js';
-import { hostKernel, withReconciler } from '../support/reconcile.js';
+import { TEST_OWNERSHIP, hostKernel, settle, withReconciler } from '../support/reconcile.js';
 
 const ext: ExternalInterface = {
   linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
@@ -39,19 +40,36 @@ describe('host-gw planner', () => {
   });
 });
 
-describe('diffRoutes', () => {
-  const route = (dst: string, gw: string, protocol = FLANNEL_ROUTE_PROTOCOL) => ({
+/** The route work a view finds between desired and observed routes: `replace dst` / `delete dst`. */
+function routeWork(desired: Route[], observed: Route[]): string[] {
+  const view = new KernelView(TEST_OWNERSHIP);
+  const index = new DesiredIndex(() => undefined);
+  index.rebuild([{ routes: desired, neighbours: [] }]);
+  view.setDesiredEntries(index);
+  view.replaceRoutes(observed);
+  return [...view.routes.pendingApplies().map(([, r]) => `replace ${r.dst}`), ...view.routes.pendingDeletes().map(([, r]) => `delete ${r.dst}`)];
+}
+
+describe('route work (tracker rules)', () => {
+  const route = (dst: string, gw: string, protocol = FLANNEL_ROUTE_PROTOCOL): Route => ({
     dst: Cidr.parse(dst), gateway: IpAddress.parse(gw), linkIndex: 2, table: MAIN_TABLE, protocol, type: 'unicast' as const, onlink: false,
   });
-  it('adds missing, replaces changed (before deletes), deletes only our stale routes', () => {
-    const ops = diffRoutes(
+  it('adds missing, replaces changed, deletes only our stale routes', () => {
+    const ops = routeWork(
       [route('10.244.2.0/24', '198.18.0.12'), route('10.244.3.0/24', '198.18.0.13')],
-      byRouteKey([route('10.244.3.0/24', '198.18.0.99'), route('10.244.9.0/24', '198.18.0.19'), route('192.0.2.0/24', '198.18.0.1', 4)]),
+      [route('10.244.3.0/24', '198.18.0.99'), route('10.244.9.0/24', '198.18.0.19'), route('192.0.2.0/24', '198.18.0.1', 4)],
     );
-    assert.deepEqual(ops.map((op) => `${op.kind} ${op.route.dst}`), ['replace 10.244.2.0/24', 'replace 10.244.3.0/24', 'delete 10.244.9.0/24']);
+    assert.deepEqual(ops.sort(), ['delete 10.244.9.0/24', 'replace 10.244.2.0/24', 'replace 10.244.3.0/24']);
   });
   it('nothing to do when the kernel matches', () => {
-    assert.deepEqual(diffRoutes([route('10.244.2.0/24', '198.18.0.12')], byRouteKey([{ ...route('10.244.2.0/24', '198.18.0.12'), scope: 0 }])), []);
+    assert.deepEqual(routeWork([route('10.244.2.0/24', '198.18.0.12')], [{ ...route('10.244.2.0/24', '198.18.0.12'), scope: 0 }]), []);
+  });
+  it('a foreign route at a desired key is replaced; one at another key is left alone', () => {
+    assert.deepEqual(routeWork([route('10.244.2.0/24', '198.18.0.12')], [route('10.244.2.0/24', '198.18.0.12', 4), route('10.244.5.0/24', '198.18.0.1', 4)]), ['replace 10.244.2.0/24']);
+  });
+  it('an IPv6 route without a metric is the kernel route with metric 1024', () => {
+    const desired: Route = { dst: Cidr.parse('fd00:10:244:2::/64'), gateway: IpAddress.parse('fd00:10:244:2::'), linkIndex: 3, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast', onlink: true };
+    assert.deepEqual(routeWork([desired], [{ ...desired, priority: 1024 }]), []);
   });
 });
 
@@ -60,7 +78,7 @@ describe('Reconciler on MemoryKernel', () => {
     const memory = hostKernel();
     let peers = [lease('10.244.2.0/24', '198.18.0.12'), lease('10.244.3.0/24', '198.18.0.13')];
     const backend = createHostGwBackend({ config: config(), externalInterface: ext });
-    await withReconciler(memory, () => backend.plan(own, peers), async (reconciler) => {
+    await withReconciler(memory, () => backend.plan(own, peers), async (reconciler, rig) => {
         await reconciler.whenConverged();
         assert.equal(routeTable(memory), '10.244.2.0/24 via 198.18.0.12 dev #2 proto 111\n10.244.3.0/24 via 198.18.0.13 dev #2 proto 111');
         const writes = memory.writes;
@@ -68,8 +86,7 @@ describe('Reconciler on MemoryKernel', () => {
         await reconciler.whenConverged();
         assert.equal(memory.writes, writes, 'a pass with nothing to change writes nothing');
         memory.deleteRouteByHand([...memory.routes.values()][0]!);
-        reconciler.markKernelChanged();
-        await reconciler.whenConverged();
+        await settle(reconciler, rig);
         assert.equal(memory.routes.size, 2, 'drift repaired');
         peers = [lease('10.244.3.0/24', '198.18.0.13')];
         reconciler.markDirty();
@@ -88,12 +105,5 @@ describe('Reconciler on MemoryKernel', () => {
         await reconciler.whenConverged();
         assert.equal(memory.routes.size, 2, 'retried after backoff; foreign route kept');
     }, 10_000);
-  });
-});
-
-describe('route identity', () => {
-  it('an IPv6 route without a metric is the kernel route with metric 1024', () => {
-    const desired = { dst: Cidr.parse('fd00:10:244:2::/64'), gateway: IpAddress.parse('fd00:10:244:2::'), linkIndex: 3, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast' as const, onlink: true };
-    assert.deepEqual(diffRoutes([desired], byRouteKey([{ ...desired, priority: 1024 }])), []);
   });
 });

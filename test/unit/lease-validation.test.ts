@@ -65,7 +65,8 @@ describe('BackendData checks per backend', () => {
     ifaceV6Addr: Cidr.parse('fd00:198::11/64'), extV6Addr: IpAddress.parse('fd00:198::11'), prefixes: [Cidr.parse('198.18.0.0/24')],
   };
   const vxlan = createVxlanBackend({ config: config({ Backend: { Type: 'vxlan', VNI: 4 }, EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' }), externalInterface: ext });
-  const ourMac = vxlan.devices?.[0]?.mac.toString() as string;
+  const [ourDevice] = vxlan.devices ?? [];
+  const ourMac = ourDevice?.kind === 'vxlan' ? ourDevice.mac.toString() : '';
   const withData = (backendType: string, backendData?: unknown, backendV6Data?: unknown): Lease => ({
     ...peer('10.244.5.0-24&fd00:10:244:5::-64', '198.18.0.12', 'fd00:198::12'),
     attrs: { publicIP: IpAddress.parse('198.18.0.12'), publicIPv6: IpAddress.parse('fd00:198::12'), backendType,

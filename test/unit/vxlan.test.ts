@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ExternalInterface } from '../../src/backend/backend.js';
+import type { Backend, ExternalInterface } from '../../src/backend/backend.js';
 import { derivedVtepMac } from '../../src/backend/vxlan/vtep-mac.js';
 import { createVxlanBackend } from '../../src/backend/vxlan/vxlan-backend.js';
 import { parseVxlanOptions } from '../../src/backend/vxlan/vxlan-options.js';
 import { encodeLeaseAttrs, type Lease } from '../../src/lease/lease.js';
 import { neighboursOf, routesOf } from '../../src/dataplane/desired-state.js';
+import type { VxlanDevice } from '../../src/dataplane/devices.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
 import { MacAddress } from '../../src/net/mac.js';
 import { config } from '../support/fixtures.js';
 import { kernelText } from '../support/golden.js';
-import { hostKernel, withReconciler } from '../support/reconcile.js';
+import { hostKernel, settle, withReconciler } from '../support/reconcile.js';
 
 const ext: ExternalInterface = {
   linkIndex: 2, name: 'eth0', mtu: 1500, ifaceAddr: Cidr.parse('198.18.0.11/24'), extAddr: IpAddress.parse('198.18.0.11'),
@@ -31,6 +32,8 @@ function peer(subnet: string, publicIP: string, mac: string, extra: Partial<Leas
     ...extra,
   };
 }
+/** The backend's devices, all vxlan. */
+const vxlanDevices = (backend: Backend): VxlanDevice[] => (backend.devices ?? []).filter((device): device is VxlanDevice => device.kind === 'vxlan');
 const own: Lease = { subnet: Cidr.parse('10.244.1.0/24'), ipv6Subnet: Cidr.parse('fd00:10:244:1::/64'), attrs: { publicIP: IpAddress.parse('198.18.0.11'), backendType: 'vxlan' } };
 
 describe('vxlan options', () => {
@@ -59,13 +62,14 @@ describe('vxlan planner', () => {
   it('keeps the MAC of an existing compatible device, not of an incompatible one', () => {
     const existing = { index: 7, name: 'flannel.1', mtu: 1450, up: true, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:07'),
       vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } };
-    assert.equal(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [existing] }).devices?.[0]?.mac.toString(), '0a:00:00:00:00:07');
+    assert.equal(vxlanDevices(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [existing] }))[0]?.mac.toString(), '0a:00:00:00:00:07');
     const other = { ...existing, vxlan: { ...existing.vxlan, vni: 9 } };
-    assert.notEqual(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [other] }).devices?.[0]?.mac.toString(), '0a:00:00:00:00:07');
+    assert.notEqual(vxlanDevices(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [other] }))[0]?.mac.toString(), '0a:00:00:00:00:07');
   });
   it('honours MTU, GBP and Learning', () => {
     const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: { ...ext, mtu: 9000 } });
-    assert.deepEqual([backend.mtu, backend.devices?.[0]?.name, backend.devices?.[0]?.gbp, backend.devices?.[0]?.learning], [8950, 'flannel.7', true, true]);
+    const [device] = vxlanDevices(backend);
+    assert.deepEqual([backend.mtu, device?.name, device?.gbp, device?.learning], [8950, 'flannel.7', true, true]);
     assert.equal(createVxlanBackend({ config: vxlanConfig({ MTU: 1400 }), externalInterface: ext }).mtu, 1350, 'below the underlay’s: fine');
   });
   const refused: Array<[string, Record<string, unknown>, Record<string, unknown>, Partial<ExternalInterface>, RegExp]> = [
@@ -109,7 +113,7 @@ describe('vxlan planner', () => {
   });
   it('dual stack: flannel-v6 device with MTU − 70, v6 entries from BackendV6Data', () => {
     const backend = createVxlanBackend({ config: vxlanConfig({}, dual), externalInterface: ext });
-    assert.deepEqual(backend.devices?.map((d) => `${d.name} ${d.local} ${d.mtu}`), ['flannel.1 198.18.0.11 1450', 'flannel-v6.1 fd00:198::11 1430']);
+    assert.deepEqual(vxlanDevices(backend).map((d) => `${d.name} ${d.local} ${d.mtu}`), ['flannel.1 198.18.0.11 1450', 'flannel-v6.1 fd00:198::11 1430']);
     assert.equal(backend.mtu, 1430);
     assert.match(encodeLeaseAttrs(backend.leaseAttrs), /"PublicIPv6":"fd00:198::11".*"BackendV6Data":\{"VNI":1,"VtepMAC":"[0-9a-f:]{17}"\}/);
     const plan = backend.plan(own, [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12', {}, { subnet: 'fd00:10:244:2::/64', ip: 'fd00:198::12', mac: '02:00:00:00:06:12' })]);
@@ -124,8 +128,8 @@ describe('vxlan reconcile on MemoryKernel', () => {
     const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     let peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
-    const mac = backend.devices?.[0]?.mac.toString();
-    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler) => {
+    const mac = vxlanDevices(backend)[0]?.mac.toString();
+    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler, rig) => {
         await reconciler.whenConverged();
         const golden = [
           'addr 10.244.1.0/32 dev flannel.1',
@@ -145,8 +149,7 @@ describe('vxlan reconcile on MemoryKernel', () => {
         await reconciler.whenConverged();
         assert.equal(kernel.writes, writes, 'a quiet pass writes nothing');
         kernel.deleteLinkByHand('flannel.1');
-        reconciler.markKernelChanged();
-        await reconciler.whenConverged();
+        await settle(reconciler, rig);
         assert.equal(kernelText(kernel), golden, 'device and every peer entry back (upstream loses them)');
         peers = [peers[1] as Lease];
         reconciler.markDirty();
@@ -159,13 +162,14 @@ describe('vxlan reconcile on MemoryKernel', () => {
     kernel.addLink({ index: 9, name: 'flannel.1', mtu: 1400, up: false, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:09'),
       vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } });
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: await kernel.listLinks() });
-    await withReconciler(kernel, () => backend.plan(own, []), async (reconciler) => {
+    await withReconciler(kernel, () => backend.plan(own, []), async (reconciler, rig) => {
         await reconciler.whenConverged();
         const device = kernel.links.get(9);
         assert.deepEqual([device?.mtu, device?.up, device?.mac?.toString()], [1450, true, '0a:00:00:00:00:09'], 'kept, MTU fixed, brought up');
+        // Someone changes a setting no netlink request can change in place (as if recreated with another port).
         kernel.links.set(9, { ...(device as NonNullable<typeof device>), vxlan: { ...(device?.vxlan as NonNullable<NonNullable<typeof device>['vxlan']>), port: 4789 } });
-        reconciler.markKernelChanged();
-        await reconciler.whenConverged();
+        reconciler.requestResync();
+        await settle(reconciler, rig);
         assert.equal(kernel.links.has(9), false, 'incompatible device replaced');
         assert.equal([...kernel.links.values()].find((l) => l.name === 'flannel.1')?.vxlan?.port, 8472);
     });
@@ -173,7 +177,7 @@ describe('vxlan reconcile on MemoryKernel', () => {
 });
 
 describe('incremental reconcile', () => {
-  it('a lease change diffs only that peer against the cache; a kernel change re-reads everything', async () => {
+  it('a lease change diffs only that peer against the view; a resync re-reads everything (and finds silent losses)', async () => {
     const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const hex = (value: number) => value.toString(16).padStart(2, '0');
@@ -188,31 +192,34 @@ describe('incremental reconcile', () => {
         const incremental = await reconciler.whenConverged();
         assert.deepEqual([incremental.fullRead, incremental.routes, incremental.neighbours], [false, 2, 4], 'one peer gone, one new: 2 routes, 4 neighbour/FDB ops');
         assert.equal(kernel.routes.size, 300);
-        kernel.routes.clear();
-        reconciler.markKernelChanged();
+        kernel.routes.clear(); // unannounced: only a re-read sees it
+        reconciler.requestResync();
         const full = await reconciler.whenConverged();
         assert.deepEqual([full.fullRead, full.routes, kernel.routes.size], [true, 300, 300]);
     });
   });
 });
 
-describe('targeted re-reads', () => {
-  it('a reported route deletion re-reads only routes and repairs it; a link change re-reads links and restores the device', async () => {
+describe('notifications carry the object', () => {
+  it('a route deleted by someone is repaired without a re-read; a deleted device comes back with every entry', async () => {
     const kernel = hostKernel();
     const backend = createVxlanBackend({ config: vxlanConfig(), externalInterface: ext });
     const peers = [peer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12'), peer('10.244.3.0/24', '198.18.0.13', '02:00:00:00:00:13')];
-    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler) => {
+    await withReconciler(kernel, () => backend.plan(own, peers), async (reconciler, rig) => {
         await reconciler.whenConverged();
         const golden = kernelText(kernel);
         kernel.deleteRouteByHand([...kernel.routes.values()][0]!);
-        reconciler.markKernelChanged(['routes']);
-        const routesOnly = await reconciler.whenConverged();
+        const routesOnly = await settle(reconciler, rig);
         assert.deepEqual([routesOnly.fullRead, routesOnly.routes, routesOnly.neighbours], [false, 1, 0]);
         assert.equal(kernelText(kernel), golden);
+        const fdb = [...kernel.neighbours.values()].find((entry) => entry.kind === 'fdb')!;
+        kernel.deleteNeighbourByHand(fdb);
+        const fdbOnly = await settle(reconciler, rig);
+        assert.deepEqual([fdbOnly.fullRead, fdbOnly.routes, fdbOnly.neighbours], [false, 0, 1]);
+        assert.equal(kernelText(kernel), golden);
         kernel.deleteLinkByHand('flannel.1');
-        reconciler.markKernelChanged(['links']);
-        await reconciler.whenConverged();
-        assert.equal(kernelText(kernel), golden, 'device and every entry back, though only links were reported');
+        await settle(reconciler, rig);
+        assert.equal(kernelText(kernel), golden, 'device and every entry back, though the kernel announced only the device');
     });
   });
 });

@@ -65,6 +65,18 @@ export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_VXLAN_GBP = 23;
 
+/** linux/if_tunnel.h: IPIP link data. */
+export const IFLA_IPTUN_LINK = 1;
+export const IFLA_IPTUN_LOCAL = 2;
+export const IFLA_IPTUN_REMOTE = 3;
+export const IFLA_IPTUN_TTL = 4;
+export const IFLA_IPTUN_PMTUDISC = 10;
+
+/** linux/if_link.h: TUN link data (reported, not written: a TUN is made by open + TUNSETIFF). */
+export const IFLA_TUN_TYPE = 3;
+export const IFF_TUN = 0x1;
+export const IFF_TAP = 0x2;
+
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_FLAGS = 8;

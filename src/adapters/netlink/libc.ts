@@ -13,6 +13,7 @@ const socketCall = libc.func('int socket(int domain, int type, int protocol)');
 const bindCall = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
 const setsockoptCall = libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
 const setnsCall = libc.func('int setns(int fd, int nstype)');
+const getsocknameCall = libc.func('int getsockname(int fd, _Out_ uint8_t *addr, _Inout_ uint32_t *len)');
 const closeCall = libc.func('int close(int fd)');
 
 const SOCK_RAW = 3;
@@ -47,6 +48,14 @@ export function bindNetlink(fd: number, groups: number): void {
   address.writeUInt16LE(16 /* AF_NETLINK */, 0);
   address.writeUInt32LE(groups >>> 0, 8);
   check(bindCall(fd, address, address.length) as number, 'bind netlink');
+}
+
+/** The port id the kernel gave a bound netlink socket (struct sockaddr_nl.nl_pid). */
+export function netlinkPortId(fd: number): number {
+  const address = Buffer.alloc(12);
+  const length = [address.length];
+  check(getsocknameCall(fd, address, length) as number, 'getsockname netlink');
+  return address.readUInt32LE(4);
 }
 
 export function setSocketOption(fd: number, level: number, name: number, value: Buffer): void {

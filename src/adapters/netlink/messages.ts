@@ -4,7 +4,8 @@
  */
 import { Cidr, IpAddress, type IpFamily } from '../../net/ip.js';
 import { MacAddress } from '../../net/mac.js';
-import type { Address, Link, Neighbour, Route, VxlanAttributes, VxlanDevice } from '../../dataplane/kernel-objects.js';
+import type { IpipDevice, KernelCreatedDevice, VxlanDevice } from '../../dataplane/devices.js';
+import type { Address, IpipAttributes, Link, Neighbour, Route, TunAttributes, VxlanAttributes } from '../../dataplane/kernel-objects.js';
 import { AttributeWriter, attributeString, decodeAttributes } from './codec.js';
 import * as C from './constants.js';
 
@@ -90,7 +91,10 @@ export function decodeLink(payload: Buffer): Link {
   const address = attributes.get(C.IFLA_ADDRESS);
   const mtu = attributes.get(C.IFLA_MTU);
   const info = attributes.get(C.IFLA_LINKINFO);
-  const kind = info ? attributeString(decodeAttributes(info).get(C.IFLA_INFO_KIND)) : undefined;
+  const infoAttributes = info ? decodeAttributes(info) : undefined;
+  const kind = attributeString(infoAttributes?.get(C.IFLA_INFO_KIND));
+  const data = decodeAttributes(infoAttributes?.get(C.IFLA_INFO_DATA) ?? Buffer.alloc(0));
+  const tun = kind === 'tun' ? decodeTunData(data) : undefined;
   return {
     index: payload.readInt32LE(4),
     name: attributeString(attributes.get(C.IFLA_IFNAME)) ?? '',
@@ -98,7 +102,9 @@ export function decodeLink(payload: Buffer): Link {
     up: (payload.readUInt32LE(8) & C.IFF_UP) !== 0,
     ...(address && address.length === 6 ? { mac: MacAddress.fromBytes(address) } : {}),
     ...(kind ? { kind } : {}),
-    ...(kind === 'vxlan' ? { vxlan: decodeVxlanAttributes(payload) as VxlanAttributes } : {}),
+    ...(kind === 'vxlan' ? { vxlan: decodeVxlanData(data) } : {}),
+    ...(kind === 'ipip' ? { ipip: decodeIpipData(data) } : {}),
+    ...(tun ? { tun } : {}),
   };
 }
 
@@ -115,36 +121,44 @@ export function encodeLinkUpdate(index: number, change: { mtu?: number; mac?: Ma
   return Buffer.concat([header, attributes.toBuffer()]);
 }
 
-/** RTM_NEWLINK body creating a VXLAN device, up (`ip link add NAME type vxlan id VNI dstport PORT …`). */
-export function encodeVxlanLink(spec: VxlanDevice): Buffer {
-  const attributes = new AttributeWriter()
-    .string(C.IFLA_IFNAME, spec.name)
-    .u32(C.IFLA_MTU, spec.mtu)
-    .bytes(C.IFLA_ADDRESS, spec.mac.toBytes())
-    .nested(C.IFLA_LINKINFO, (info) => {
-      info.string(C.IFLA_INFO_KIND, 'vxlan');
-      info.nested(C.IFLA_INFO_DATA, (data) => {
-        data.u32(C.IFLA_VXLAN_ID, spec.vni);
-        if (spec.underlayIndex !== undefined) data.u32(C.IFLA_VXLAN_LINK, spec.underlayIndex);
-        if (spec.local?.family === 4) data.bytes(C.IFLA_VXLAN_LOCAL, spec.local.toBytes());
-        if (spec.local?.family === 6) data.bytes(C.IFLA_VXLAN_LOCAL6, spec.local.toBytes());
-        data.u8(C.IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0);
-        data.u16be(C.IFLA_VXLAN_PORT, spec.port);
-        if (spec.gbp) data.flag(C.IFLA_VXLAN_GBP);
-      });
-    });
+/**
+ * RTM_NEWLINK body creating a device the reconciler creates, up: `ip link add NAME type vxlan id VNI dstport
+ * PORT …`, `… type ipip local ADDR dev UNDERLAY`, `… type wireguard` (keys and peers go over genetlink, not here).
+ */
+export function encodeLinkCreate(device: KernelCreatedDevice): Buffer {
+  const attributes = new AttributeWriter().string(C.IFLA_IFNAME, device.name).u32(C.IFLA_MTU, device.mtu);
+  if (device.kind === 'vxlan') attributes.bytes(C.IFLA_ADDRESS, device.mac.toBytes());
+  attributes.nested(C.IFLA_LINKINFO, (info) => {
+    info.string(C.IFLA_INFO_KIND, device.kind);
+    if (device.kind === 'vxlan') info.nested(C.IFLA_INFO_DATA, (data) => vxlanData(data, device));
+    if (device.kind === 'ipip') info.nested(C.IFLA_INFO_DATA, (data) => ipipData(data, device));
+  });
   const header = encodeLinkQuery(0);
   header.writeUInt32LE(C.IFF_UP, 8);
   header.writeUInt32LE(C.IFF_UP, 12);
   return Buffer.concat([header, attributes.toBuffer()]);
 }
 
-export function decodeVxlanAttributes(payload: Buffer): VxlanAttributes | undefined {
-  const info = decodeAttributes(payload, 16).get(C.IFLA_LINKINFO);
-  if (!info) return undefined;
-  const infoAttributes = decodeAttributes(info);
-  if (attributeString(infoAttributes.get(C.IFLA_INFO_KIND)) !== 'vxlan') return undefined;
-  const data = decodeAttributes(infoAttributes.get(C.IFLA_INFO_DATA) ?? Buffer.alloc(0));
+function vxlanData(data: AttributeWriter, spec: VxlanDevice): void {
+  data.u32(C.IFLA_VXLAN_ID, spec.vni);
+  if (spec.underlayIndex !== undefined) data.u32(C.IFLA_VXLAN_LINK, spec.underlayIndex);
+  if (spec.local?.family === 4) data.bytes(C.IFLA_VXLAN_LOCAL, spec.local.toBytes());
+  if (spec.local?.family === 6) data.bytes(C.IFLA_VXLAN_LOCAL6, spec.local.toBytes());
+  data.u8(C.IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0);
+  data.u16be(C.IFLA_VXLAN_PORT, spec.port);
+  if (spec.gbp) data.flag(C.IFLA_VXLAN_GBP);
+}
+
+/** As `ip link add … type ipip local ADDR dev UNDERLAY`: any remote, TTL inherited (0), path MTU discovery on. */
+function ipipData(data: AttributeWriter, spec: IpipDevice): void {
+  if (spec.underlayIndex !== undefined) data.u32(C.IFLA_IPTUN_LINK, spec.underlayIndex);
+  if (spec.local) data.bytes(C.IFLA_IPTUN_LOCAL, spec.local.toBytes());
+  data.bytes(C.IFLA_IPTUN_REMOTE, Buffer.alloc(4));
+  data.u8(C.IFLA_IPTUN_TTL, 0);
+  data.u8(C.IFLA_IPTUN_PMTUDISC, 1);
+}
+
+function decodeVxlanData(data: Map<number, Buffer>): VxlanAttributes {
   const id = data.get(C.IFLA_VXLAN_ID);
   const port = data.get(C.IFLA_VXLAN_PORT);
   const local = data.get(C.IFLA_VXLAN_LOCAL) ?? data.get(C.IFLA_VXLAN_LOCAL6);
@@ -158,6 +172,22 @@ export function decodeVxlanAttributes(payload: Buffer): VxlanAttributes | undefi
     ...(link ? { underlayIndex: link.readUInt32LE(0) } : {}),
     ...(learning ? { learning: learning.readUInt8(0) !== 0 } : {}),
   };
+}
+
+function decodeIpipData(data: Map<number, Buffer>): IpipAttributes {
+  const local = data.get(C.IFLA_IPTUN_LOCAL);
+  const remote = data.get(C.IFLA_IPTUN_REMOTE);
+  const link = data.get(C.IFLA_IPTUN_LINK);
+  return {
+    ...(local?.length === 4 ? { local: IpAddress.fromBytes(local) } : {}),
+    ...(remote?.length === 4 ? { remote: IpAddress.fromBytes(remote) } : {}),
+    ...(link && link.readUInt32LE(0) !== 0 ? { underlayIndex: link.readUInt32LE(0) } : {}),
+  };
+}
+
+function decodeTunData(data: Map<number, Buffer>): TunAttributes | undefined {
+  const type = data.get(C.IFLA_TUN_TYPE)?.readUInt8(0);
+  return type === C.IFF_TUN ? { type: 'tun' } : type === C.IFF_TAP ? { type: 'tap' } : undefined;
 }
 
 // ---- addresses (struct ifaddrmsg: family, prefixlen, flags, scope, index u32) ----

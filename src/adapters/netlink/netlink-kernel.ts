@@ -1,6 +1,8 @@
 /**
  * The Kernel port on our own rtnetlink socket. Route writes are batched (128 per write); a replace is
  * NLM_F_CREATE|NLM_F_REPLACE (like `ip route replace`), so a foreign route holding the same key is taken over.
+ * `portId` is the socket's netlink port id: the kernel tags the notifications of our own route, IPv4 address
+ * and link creation/deletion writes with it, so the kernel watcher can leave them out.
  */
 import { writeFileSync } from 'node:fs';
 import type { Address, Link, Neighbour, Route } from '../../dataplane/kernel-objects.js';
@@ -11,7 +13,7 @@ import { FlannelError } from '../../support/errors.js';
 import * as C from './constants.js';
 import {
   decodeAddress, decodeLink, decodeNeighbour, decodeRoute, encodeAddress, encodeFamilyQuery, encodeLinkQuery,
-  encodeLinkUpdate, encodeNeighbour, encodeRoute, encodeRouteGet, encodeVxlanLink,
+  encodeLinkCreate, encodeLinkUpdate, encodeNeighbour, encodeRoute, encodeRouteGet,
 } from './messages.js';
 import { type NetlinkRequest, NetlinkSocket } from './netlink-socket.js';
 
@@ -24,6 +26,10 @@ export class NetlinkKernel implements Kernel {
   /** `netnsPath` opens the socket in that namespace (tests and the lab); default: our own namespace. */
   static open(options: { netnsPath?: string } = {}): NetlinkKernel {
     return new NetlinkKernel(NetlinkSocket.open(options.netnsPath ? { netnsPath: options.netnsPath } : {}), options.netnsPath);
+  }
+
+  get portId(): number {
+    return this.socket.portId;
   }
 
   async listLinks(): Promise<Link[]> {
@@ -78,7 +84,7 @@ export class NetlinkKernel implements Kernel {
     const failures: OpFailure<LinkOp>[] = [];
     for (const op of ops) {
       const request: NetlinkRequest =
-        op.kind === 'create' ? { type: C.RTM_NEWLINK, flags: C.NLM_F_CREATE | C.NLM_F_EXCL, body: encodeVxlanLink(op.device) }
+        op.kind === 'create' ? { type: C.RTM_NEWLINK, flags: C.NLM_F_CREATE | C.NLM_F_EXCL, body: encodeLinkCreate(op.device) }
         : op.kind === 'delete' ? { type: C.RTM_DELLINK, flags: 0, body: encodeLinkQuery(op.index) }
         : { type: C.RTM_NEWLINK, flags: 0, body: encodeLinkUpdate(op.index, op) };
       const name = op.kind === 'create' ? op.device.name : op.name;

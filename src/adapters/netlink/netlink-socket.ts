@@ -9,8 +9,8 @@ import { FlannelError } from '../../support/errors.js';
 import { type NetlinkMessage, decodeAck, decodeMessages, encodeMessage, kernelError } from './codec.js';
 import * as C from './constants.js';
 import {
-  NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUFFORCE, bindNetlink, closeFd, inNetworkNamespace, openRawSocket,
-  setReceiveTimeout, setSocketOption,
+  NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUFFORCE, bindNetlink, closeFd, inNetworkNamespace, netlinkPortId,
+  openRawSocket, setReceiveTimeout, setSocketOption,
 } from './libc.js';
 
 const NETLINK_ROUTE = 0;
@@ -27,7 +27,11 @@ export class NetlinkSocket {
   private readonly receiveBuffer = Buffer.alloc(1 << 20);
   private closed = false;
 
-  private constructor(readonly fd: number) {}
+  private constructor(
+    readonly fd: number,
+    /** The port id the kernel bound this socket to (the nlmsg_pid of notifications our requests cause). */
+    readonly portId: number,
+  ) {}
 
   /** Opens a socket, optionally inside another network namespace, optionally joined to multicast groups. */
   static open(options: { netnsPath?: string; groups?: number; receiveBufferBytes?: number; receiveTimeoutMs?: number } = {}): NetlinkSocket {
@@ -41,11 +45,11 @@ export class NetlinkSocket {
       setSocketOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, size);
       setReceiveTimeout(fd, options.receiveTimeoutMs ?? 5000);
       bindNetlink(fd, options.groups ?? 0);
+      return new NetlinkSocket(fd, netlinkPortId(fd));
     } catch (error) {
       closeFd(fd);
       throw error;
     }
-    return new NetlinkSocket(fd);
   }
 
   /** Sends a dump request and returns every message of the reply. */

@@ -1,30 +1,28 @@
 /**
- * Worker thread body of the kernel watcher: blocks on a netlink socket joined to the link, address and route
- * groups and tells the main thread, at most once per read, which kinds of change it saw. It reports our own
- * routes being deleted (route protocol 111), the devices on which neighbour/FDB entries were deleted (the
- * kernel reports a deleted permanent entry as FAILED, so the owner filters by device), any link change, any
- * address change, and receive-buffer overflow
- * (ENOBUFS: events were lost, so the owner must re-read everything). A shared flag stops it within one
- * receive timeout.
+ * Worker thread body of the kernel watcher: blocks on a netlink socket joined to the link, neighbour, address
+ * and route groups and hands the main thread, once per read, the raw notification frames (the main thread
+ * decodes them into objects, see notifications.ts). It leaves out what the reconciler's own socket caused
+ * where the kernel says so (nlmsg_pid = that socket's port id), so a sync of 15,000 entries does not echo
+ * back, and reports receive-buffer overflow (ENOBUFS: events were lost, so the owner must re-read
+ * everything). A shared flag stops it within one receive timeout.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FlannelError } from '../../support/errors.js';
+import { encodeMessage } from './codec.js';
 import * as C from './constants.js';
-import { routeProtocolOf } from './messages.js';
 import { NetlinkSocket } from './netlink-socket.js';
+import { NOTIFICATION_TYPES } from './notifications.js';
 
 export interface WatcherWorkerData {
   readonly netnsPath?: string;
-  readonly ownRouteProtocol: number;
+  /** Notifications tagged with this port id (the reconciler's own writes) are left out; 0: none. */
+  readonly ignorePortId: number;
   readonly stopFlag: SharedArrayBuffer;
 }
 
 export interface WatcherReport {
-  readonly routeDeleted: boolean;
-  /** Indexes of devices that lost a neighbour or FDB entry. */
-  readonly neighbourLinks: readonly number[];
-  readonly link: boolean;
-  readonly address: boolean;
+  /** Concatenated netlink frames, in the kernel's order. */
+  readonly frames: Uint8Array;
   readonly overflow: boolean;
 }
 
@@ -36,21 +34,20 @@ const socket = NetlinkSocket.open({
 });
 parentPort?.postMessage({ ready: true });
 while (Atomics.load(stop, 0) === 0) {
-  const report = { routeDeleted: false, neighbourLinks: [] as number[], link: false, address: false, overflow: false };
-  const neighbourLinks = new Set<number>();
+  const frames: Buffer[] = [];
+  let overflow = false;
   try {
     for (const message of socket.read()) {
-      if (message.type === C.RTM_DELROUTE && routeProtocolOf(message.payload) === data.ownRouteProtocol) report.routeDeleted = true;
-      else if (message.type === C.RTM_DELNEIGH && message.payload.length >= 8) neighbourLinks.add(message.payload.readInt32LE(4));
-      else if (message.type === C.RTM_NEWLINK || message.type === C.RTM_DELLINK) report.link = true;
-      else if (message.type === C.RTM_NEWADDR || message.type === C.RTM_DELADDR) report.address = true;
+      if (!NOTIFICATION_TYPES.has(message.type) || (data.ignorePortId !== 0 && message.pid === data.ignorePortId)) continue;
+      frames.push(encodeMessage(message.type, message.flags, message.seq, message.payload));
     }
   } catch (error) {
     if (error instanceof FlannelError && error.code === 'ETIMEDOUT') continue;
-    if (error instanceof FlannelError && error.code === 'ENOBUFS') report.overflow = true;
+    if (error instanceof FlannelError && error.code === 'ENOBUFS') overflow = true;
     else throw error;
   }
-  report.neighbourLinks = [...neighbourLinks];
-  if (report.routeDeleted || report.link || report.address || report.overflow || neighbourLinks.size > 0) parentPort?.postMessage(report);
+  if (frames.length === 0 && !overflow) continue;
+  const report: WatcherReport = { frames: Uint8Array.from(Buffer.concat(frames)), overflow };
+  parentPort?.postMessage(report, [report.frames.buffer as ArrayBuffer]);
 }
 socket.close();

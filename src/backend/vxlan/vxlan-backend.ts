@@ -12,8 +12,8 @@
  * ours: another VNI, a VtepMAC that is not a unicast MAC, or our own.
  */
 import type { DesiredAddress, DesiredGroup, DesiredState } from '../../dataplane/desired-state.js';
-import { incompatibilities } from '../../dataplane/diff.js';
-import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route, type VxlanDevice } from '../../dataplane/kernel-objects.js';
+import { type VxlanDevice, incompatibilities } from '../../dataplane/devices.js';
+import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
 import type { LeaseProblem } from '../../lease/lease-validation.js';
 import { Cidr, type IpAddress, type IpFamily } from '../../net/ip.js';
@@ -33,8 +33,8 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [] 
   const baseMtu = options.mtu ?? ext.mtu;
   const device = (family: IpFamily, local: IpAddress): VxlanDevice => {
     const name = vxlanDeviceName(family, options.vni);
-    const spec = {
-      name, vni: options.vni, port: options.port, local, underlayIndex: ext.linkIndex, learning: options.learning,
+    const spec: VxlanDevice = {
+      kind: 'vxlan', name, vni: options.vni, port: options.port, local, underlayIndex: ext.linkIndex, learning: options.learning,
       gbp: options.gbp, mtu: baseMtu - VXLAN_OVERHEAD[family], mac: MacAddress.parse('02:00:00:00:00:00'),
     };
     const existing = links.find((link) => link.name === name);

@@ -1,0 +1,58 @@
+/**
+ * What a reconciler may delete: the kernel objects that are *ours*. Pure.
+ *
+ * One host may run several flanneld instances, one per network (upstream's functional tests run a vxlan and a
+ * host-gw instance with different --etcd-prefix and Network on one host). Each must leave the other's state
+ * alone, so "ours" is narrower than "made by flannel-ts":
+ * - a route is ours when it carries route protocol FLANNEL_ROUTE_PROTOCOL (111) and its destination lies
+ *   inside one of our Networks (per-peer routes, the whole-Network route of udp/wireguard, our own
+ *   --ip-blackhole-route all do);
+ * - a device is ours when the plan names it, or when it has a flannel-ts device name and kind
+ *   (isFlannelDevice) and carries an address inside one of our Networks (a device we made before a VNI or
+ *   backend change carries our subnet's address; another instance's device carries its own network's);
+ * - an address is ours when it is on one of our devices and not IPv6 link-local (the kernel manages those);
+ * - a neighbour or FDB entry is ours when it is permanent and on one of our devices.
+ * Anything else is never deleted; a desired object whose key a foreign object holds replaces it.
+ *
+ * Not covered: state of a Network this instance no longer has (its config changed): another instance may own
+ * such a network now, so only `flannelctl uninstall` (EVERYTHING) removes it.
+ *
+ * EVERYTHING is the scope of `flannelctl uninstall`: every protocol-111 route and every flannel-ts device,
+ * whatever network it serves.
+ */
+import type { Cidr } from '../net/ip.js';
+import { isFlannelDevice } from './devices.js';
+import { FLANNEL_ROUTE_PROTOCOL, type Link, type Route } from './kernel-objects.js';
+
+export interface Ownership {
+  /** Every object flannel-ts could have made on this host, whatever its network (uninstall). */
+  readonly everything: boolean;
+  /** Our Networks (IPv4 Network and IPv6Network, as enabled). */
+  readonly networks: readonly Cidr[];
+}
+
+export const EVERYTHING: Ownership = { everything: true, networks: [] };
+
+/** The ownership of a flanneld serving these Networks. */
+export function ownershipOf(networks: ReadonlyArray<Cidr | undefined>): Ownership {
+  return { everything: false, networks: networks.filter((network): network is Cidr => network !== undefined) };
+}
+
+/** A route of ours: protocol 111, inside our Networks. */
+export function ownsRoute(ownership: Ownership, route: Route): boolean {
+  if (route.protocol !== FLANNEL_ROUTE_PROTOCOL) return false;
+  return ownership.everything || ownership.networks.some((network) => network.family === route.dst.family && network.containsCidr(route.dst));
+}
+
+/**
+ * A device the plan does not name but that is ours to delete: a flannel-ts device name and kind, carrying an
+ * address inside our Networks (any such device under EVERYTHING). `addresses` are the link's addresses.
+ */
+export function ownsUnwantedDevice(ownership: Ownership, link: Link, addresses: Iterable<Cidr>): boolean {
+  if (!isFlannelDevice(link)) return false;
+  if (ownership.everything) return true;
+  for (const address of addresses) {
+    if (ownership.networks.some((network) => network.family === address.family && network.contains(address.ip))) return true;
+  }
+  return false;
+}
