@@ -43,13 +43,15 @@ export class KernelView {
   /** Every address, by addressKey. */
   private readonly allAddresses = new Map<string, Address>();
   private desiredDevices = new Map<string, Device>();
+  /** Names of every device a plan of this reconciler named: ours even once no address says so. */
+  private readonly managed = new Set<string>();
   private owned = new Set<number>();
 
   constructor(private readonly ownership: Ownership) {
     const linkRules: TrackerRules<Device, Link> = {
       keyOf: (entry) => entry.name,
       satisfies: (link, device) => deviceSatisfied(link, device),
-      ours: (link) => ownsUnwantedDevice(ownership, link, this.addressesOf(link.index)),
+      ours: (link) => ownsUnwantedDevice(ownership, link, this.addressesOf(link.index), this.managed.has(link.name)),
     };
     const addressRules: TrackerRules<ResolvedAddress, Address> = {
       keyOf: addressKey,
@@ -70,6 +72,7 @@ export class KernelView {
 
   setDesiredDevices(devices: readonly Device[]): void {
     this.desiredDevices = new Map(devices.map((device) => [device.name, device]));
+    for (const device of devices) this.managed.add(device.name);
     this.devices.replaceDesired(this.desiredDevices);
   }
 

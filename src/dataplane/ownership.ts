@@ -8,8 +8,10 @@
  *   inside one of our Networks (per-peer routes, the whole-Network route of udp/wireguard, our own
  *   --ip-blackhole-route all do);
  * - a device is ours when the plan names it, or when it has a flannel-ts device name and kind
- *   (isFlannelDevice) and carries an address inside one of our Networks (a device we made before a VNI or
- *   backend change carries our subnet's address; another instance's device carries its own network's);
+ *   (isFlannelDevice) and either a plan of this process named it before or it carries an address inside one
+ *   of our Networks (a device we made before a VNI or backend change carries our subnet's address; another
+ *   instance's device carries its own network's). A pass decides which devices go before it removes any
+ *   address, and leaves their addresses and entries to go with them;
  * - an address is ours when it is on one of our devices and not IPv6 link-local (the kernel manages those);
  * - a neighbour or FDB entry is ours when it is permanent and on one of our devices.
  * Anything else is never deleted; a desired object whose key a foreign object holds replaces it.
@@ -45,12 +47,13 @@ export function ownsRoute(ownership: Ownership, route: Route): boolean {
 }
 
 /**
- * A device the plan does not name but that is ours to delete: a flannel-ts device name and kind, carrying an
- * address inside our Networks (any such device under EVERYTHING). `addresses` are the link's addresses.
+ * A device the plan does not name but that is ours to delete: a flannel-ts device name and kind, and either
+ * `managedBefore` (a plan of this process named it) or an address inside our Networks (any such device under
+ * EVERYTHING). `addresses` are the link's addresses.
  */
-export function ownsUnwantedDevice(ownership: Ownership, link: Link, addresses: Iterable<Cidr>): boolean {
+export function ownsUnwantedDevice(ownership: Ownership, link: Link, addresses: Iterable<Cidr>, managedBefore = false): boolean {
   if (!isFlannelDevice(link)) return false;
-  if (ownership.everything) return true;
+  if (ownership.everything || managedBefore) return true;
   for (const address of addresses) {
     if (ownership.networks.some((network) => network.family === address.family && network.contains(address.ip))) return true;
   }

@@ -223,8 +223,10 @@ export class Reconciler {
     const work: PassWork = { failures: [], changed: 0, routes: 0, neighbours: 0, removedRoutes: 0, removedDevices: [] };
     const waiting = await this.applyDevices(work);
     const index = this.resolve();
-    await this.applyAddresses(work);
-    await this.applyEntries(work);
+    // Decided once, before anything is removed: a device's addresses make it ours, so they stay until it goes.
+    const doomed = new Set(this.view.devices.pendingDeletes().map(([, link]) => link.index));
+    await this.applyAddresses(work, doomed);
+    await this.applyEntries(work, doomed);
     await this.removeUnwantedDevices(work);
 
     const { failures } = work;
@@ -266,7 +268,7 @@ export class Reconciler {
     return waiting;
   }
 
-  private async applyAddresses(work: PassWork): Promise<void> {
+  private async applyAddresses(work: PassWork, doomed: ReadonlySet<number>): Promise<void> {
     const { kernel } = this.options;
     const tracker = this.view.addresses;
     const batch = (items: ReadonlyArray<readonly [string, ResolvedAddress]>, kind: 'add' | 'delete') => applyBatch<ResolvedAddress, Address, AddressOp>({
@@ -274,18 +276,16 @@ export class Reconciler {
       after: (op) => (op.kind === 'add' ? { linkIndex: op.linkIndex, address: op.address, scope: 0, flags: 0 } : undefined),
       isDelete: (op) => op.kind === 'delete', describe: (op) => `${op.kind} address ${op.address}`,
     }, work.failures);
-    const count = (await batch(tracker.pendingApplies(), 'add')) + (await batch(tracker.pendingDeletes(), 'delete'));
+    const count = (await batch(tracker.pendingApplies(), 'add')) + (await batch(spared(tracker.pendingDeletes(), doomed), 'delete'));
     work.changed += count;
     // Device ownership depends on addresses: read them back rather than mirror the kernel's bookkeeping.
     if (count > 0) await this.readLinks();
   }
 
   /** Neighbour/FDB adds, route replaces and deletes, neighbour/FDB deletes; entries on doomed devices are left to go with them. */
-  private async applyEntries(work: PassWork): Promise<void> {
+  private async applyEntries(work: PassWork, doomed: ReadonlySet<number>): Promise<void> {
     const { kernel } = this.options;
     const { neighbours, routes } = this.view;
-    const doomed = new Set(this.view.devices.pendingDeletes().map(([, link]) => link.index));
-    const spared = <T extends { linkIndex?: number }>(items: Array<[string, T]>) => items.filter(([, entry]) => entry.linkIndex === undefined || !doomed.has(entry.linkIndex));
     const neighbourBatch = (items: Array<[string, Neighbour]>, kind: 'replace' | 'delete') => applyBatch<Neighbour, Neighbour, NeighbourOp>({
       tracker: neighbours, items, run: (ops) => kernel.applyNeighbourOps(ops), toOp: (entry): NeighbourOp => ({ kind, entry }),
       after: (op) => (op.kind === 'replace' ? op.entry : undefined), isDelete: (op) => op.kind === 'delete',
@@ -299,10 +299,10 @@ export class Reconciler {
     work.neighbours += await neighbourBatch(neighbours.pendingApplies(), 'replace');
     work.routes += await routeBatch(routes.pendingApplies(), 'replace');
     const failedBefore = work.failures.length;
-    const deletes = await routeBatch(spared(routes.pendingDeletes()), 'delete');
+    const deletes = await routeBatch(spared(routes.pendingDeletes(), doomed), 'delete');
     work.routes += deletes;
     work.removedRoutes += deletes - (work.failures.length - failedBefore);
-    work.neighbours += await neighbourBatch(spared(neighbours.pendingDeletes()), 'delete');
+    work.neighbours += await neighbourBatch(spared(neighbours.pendingDeletes(), doomed), 'delete');
     work.changed += work.neighbours + work.routes;
   }
 
@@ -345,7 +345,8 @@ export class Reconciler {
   private resolve(): DesiredIndex {
     const { devices, groups, addresses } = this.desired;
     const resolution = devices.map((device) => `${device.name}=${this.view.linkIndex(device.name)}`).join(',');
-    if (!this.index || resolution !== this.resolution) {
+    const resolved = this.index !== undefined && resolution === this.resolution;
+    if (!this.index || !resolved) {
       this.index = new DesiredIndex((name) => this.view.linkIndex(name));
       this.index.rebuild(groups);
       this.view.setDesiredEntries(this.index);
@@ -355,7 +356,7 @@ export class Reconciler {
       this.view.routes.desiredChanged(touched.routes);
       this.view.neighbours.desiredChanged(touched.neighbours);
     }
-    if (this.groupsChanged || resolution !== this.resolution) {
+    if (this.groupsChanged || !resolved) {
       this.view.setDesiredAddresses(addresses.flatMap((entry): ResolvedAddress[] => {
         const linkIndex = this.view.linkIndex(entry.linkName);
         return linkIndex === undefined ? [] : [{ linkIndex, address: entry.address }];
@@ -388,6 +389,11 @@ export class Reconciler {
     work.changed += ops.length;
     return failed;
   }
+}
+
+/** Items not on a device about to be deleted (they go with it). */
+function spared<T extends { linkIndex?: number }>(items: Array<[string, T]>, doomed: ReadonlySet<number>): Array<[string, T]> {
+  return items.filter(([, entry]) => entry.linkIndex === undefined || !doomed.has(entry.linkIndex));
 }
 
 function nothing(fullRead: boolean): PassResult {

@@ -12,7 +12,11 @@ export function kernelText(kernel: MemoryKernel): string {
   const lines: string[] = [];
   for (const link of kernel.links.values()) {
     const v = link.vxlan;
-    lines.push(v ? `link ${link.name} vxlan id ${v.vni} local ${v.local} dev ${name(v.underlayIndex)} dstport ${v.port}${v.learning ? '' : ' nolearning'}${v.gbp ? ' gbp' : ''} mtu ${link.mtu} mac ${link.mac}${link.up ? ' up' : ''}` : `link ${link.name} mtu ${link.mtu}`);
+    const up = link.up ? ' up' : '';
+    if (v) lines.push(`link ${link.name} vxlan id ${v.vni} local ${v.local} dev ${name(v.underlayIndex)} dstport ${v.port}${v.learning ? '' : ' nolearning'}${v.gbp ? ' gbp' : ''} mtu ${link.mtu} mac ${link.mac}${up}`);
+    else if (link.ipip) lines.push(`link ${link.name} ipip local ${link.ipip.local} dev ${name(link.ipip.underlayIndex)} mtu ${link.mtu}${up}`);
+    else if (link.kind) lines.push(`link ${link.name} ${link.kind} mtu ${link.mtu}${up}`);
+    else lines.push(`link ${link.name} mtu ${link.mtu}`);
   }
   for (const address of kernel.addresses) lines.push(`addr ${address.address} dev ${name(address.linkIndex)}`);
   for (const entry of kernel.neighbours.values()) lines.push(describeNeighbour({ ...entry, linkName: name(entry.linkIndex) }));
