@@ -145,6 +145,12 @@ export class MemoryKernel implements Kernel {
     this.emit(0, { kind: 'route', deleted: false, route });
   }
 
+  /** Someone adds or replaces a neighbour or FDB entry by hand (e.g. another MAC at one of our keys). */
+  replaceNeighbourByHand(entry: Neighbour): void {
+    this.neighbours.set(neighbourKey(entry), entry);
+    this.emit(0, { kind: 'neighbour', deleted: false, entry });
+  }
+
   /** Someone deletes a neighbour or FDB entry by hand. */
   deleteNeighbourByHand(entry: Neighbour): void {
     if (this.neighbours.delete(neighbourKey(entry))) this.emit(0, { kind: 'neighbour', deleted: true, entry: { ...entry, state: 0x20 } });

@@ -29,12 +29,19 @@ export class NotificationBridge {
   paused = false;
   private readonly unsubscribe: () => void;
 
-  constructor(kernel: MemoryKernel, private readonly deliver: (events: readonly KernelEvent[]) => void, ownPort = MEMORY_KERNEL_PORT) {
+  /** `automatic`: deliver on a later macrotask by itself; otherwise only `flush`/`deliverSome` deliver. */
+  constructor(kernel: MemoryKernel, private readonly deliver: (events: readonly KernelEvent[]) => void, ownPort = MEMORY_KERNEL_PORT, private readonly automatic = true) {
     this.unsubscribe = kernel.subscribe(({ origin, event }) => {
       if (origin === ownPort) return;
       this.queue.push(event);
-      this.schedule();
+      if (this.automatic) this.schedule();
     });
+  }
+
+  /** Notifications lost (the socket buffer overflowed): what is queued is dropped, an overflow is delivered. */
+  overflow(): void {
+    this.queue = [];
+    this.deliver([{ kind: 'overflow' }]);
   }
 
   /** Delivers everything queued now (unless paused). */
