@@ -14,7 +14,7 @@
  * failure stops the daemon. On abort every loop ends and is awaited; kernel state is left in place so that
  * traffic keeps flowing across a restart.
  */
-import type { Backend, ExternalInterface } from '../backend/backend.js';
+import type { Backend, BackendFactory, ExternalInterface } from '../backend/backend.js';
 import type { DataPathHook } from '../backend/data-path.js';
 import type { DataPathAdapters } from '../backend/data-path-ports.js';
 import { backendFactory } from '../backend/backends.js';
@@ -64,6 +64,8 @@ export interface DaemonDeps {
   readonly watchKernel?: (onEvents: (events: readonly KernelEvent[]) => void) => Promise<KernelEventSource>;
   /** The ports a backend's data path may need (udp forwarder, wireguard…), from the composition root. */
   readonly dataPathAdapters?: DataPathAdapters;
+  /** The backend factory for a Backend.Type (default: the explicit map in backends.ts; tests pass their own). */
+  readonly backendFactory?: (type: string) => BackendFactory;
   readonly configRetryMs?: number;
   readonly resyncIntervalMs?: number;
   readonly renewRetryMs?: number;
@@ -144,7 +146,7 @@ export class Daemon {
     for (const note of notes) logger.info(note);
     logExternalInterface(logger, externalInterface);
     const links = await this.deps.kernel.listLinks();
-    const backend = backendFactory(config.backendType)({ config, externalInterface, links });
+    const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links });
     logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
 
     const keeper = new LeaseKeeper({

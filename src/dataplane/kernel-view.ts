@@ -171,7 +171,8 @@ export class KernelView {
         // A device's addresses decide whether an unwanted flannel device is ours.
         const link = this.links.get(event.address.linkIndex);
         if (link) this.devices.observe(link.name, link);
-        return this.ownedLinksChanged() ? 'resync' : 'wake';
+        if (this.ownedLinksChanged()) return 'resync';
+        return this.addresses.pendingCount + this.devices.pendingCount > 0 ? 'wake' : 'nothing';
       }
       case 'link':
         return this.observeLink(event.link, event.deleted);
@@ -193,7 +194,9 @@ export class KernelView {
     if (!concerned) return 'nothing';
     const wentDown = before?.up === true && !link.up;
     const newIndex = previousByName !== undefined && previousByName.index !== link.index;
-    return deleted || wentDown || newIndex ? 'resync' : 'wake';
+    if (deleted || wentDown || newIndex) return 'resync';
+    // A device that appeared (a data path's) needs its entries resolved; an echo of our own update needs nothing.
+    return previousByName === undefined || this.devices.pendingCount > 0 ? 'wake' : 'nothing';
   }
 
   private addressesOf(index: number): Address['address'][] {

@@ -97,6 +97,7 @@ export class Reconciler {
   private lastWarnings = '';
   private lastWaiting = '';
   private lastPass: PassResult | undefined;
+  private passing = false;
   private readonly passListeners = new Set<(result: PassResult) => void>();
 
   constructor(private readonly options: ReconcilerOptions) {
@@ -137,11 +138,16 @@ export class Reconciler {
     return this.lastPass;
   }
 
-  /** Resolves after the next pass that ends with nothing left to do (no failures, nothing pending). */
+  /**
+   * Resolves once the reconciler has nothing left to do: at once (with the last pass's result) when no pass is
+   * running and nothing was asked for since the last one, which ended without failures or pending work;
+   * otherwise after the next pass that ends so.
+   */
   whenConverged(signal?: AbortSignal): Promise<PassResult> {
     return new Promise((resolve) => {
+      if (!this.passing && this.lastPass && this.settled(this.lastPass)) return resolve(this.lastPass);
       const listener = (result: PassResult) => {
-        if (result.failed === 0 && result.pending === 0 && !this.desiredDirty && !this.resyncDue) {
+        if (this.settled(result)) {
           this.passListeners.delete(listener);
           resolve(result);
         }
@@ -149,6 +155,10 @@ export class Reconciler {
       this.passListeners.add(listener);
       signal?.addEventListener('abort', () => this.passListeners.delete(listener), { once: true });
     });
+  }
+
+  private settled(result: PassResult): boolean {
+    return result.failed === 0 && result.pending === 0 && !this.desiredDirty && !this.resyncDue && !this.kernelChanged;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -183,6 +193,7 @@ export class Reconciler {
   async reconcileOnce(): Promise<PassResult> {
     const started = performance.now();
     const { logger } = this.options;
+    this.passing = true;
     try {
       const result = await this.pass();
       if (result.changed > 0 || result.failed > 0) {
@@ -198,6 +209,8 @@ export class Reconciler {
       this.resyncDue = true;
       logger.error({ err: errorMessage(error) }, 'reading kernel state failed');
       return (this.lastPass = { ...nothing(false), failed: 1, failures: [errorMessage(error)] });
+    } finally {
+      this.passing = false;
     }
   }
 
