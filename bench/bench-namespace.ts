@@ -97,6 +97,24 @@ export async function stopProcess(child: ChildProcess | undefined, log?: () => s
   await exited;
 }
 
+export function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? NaN;
+}
+
+/** Samples (ms) → count, p50, p99 and max, rounded to 0.01 ms. */
+export function summary(samples: readonly number[]): { samples: number; p50: number; p99: number; max: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (value: number) => Number(value.toFixed(2));
+  return { samples: sorted.length, p50: round(percentile(sorted, 0.5)), p99: round(percentile(sorted, 0.99)), max: round(sorted.at(-1) ?? NaN) };
+}
+
+/** Milliseconds from `since` (hrtime) until `seen()` — a blocking read of a notification socket — says yes. */
+export function timeUntil(since: bigint, seen: () => boolean): number {
+  // Each call of `seen` blocks on the socket until the kernel has something (or its receive timeout throws).
+  while (!seen()) continue;
+  return Number(process.hrtime.bigint() - since) / 1e6;
+}
+
 export function rssMb(pid: number | undefined): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   return Number((kb / 1024).toFixed(1));
