@@ -124,6 +124,12 @@ describe('two flanneld instances on one host (real kernel)', () => {
     run('ip', ['link', 'del', 'flannel.2']);
     const deviceMs = await until('flannel.2 and its route back', () => proto111().includes('10.11.2.0/24 via 10.11.2.0 dev flannel.2 onlink'), 1000);
     assert.deepEqual(proto111(), before);
-    console.log(`repaired after (ms): host-gw route ${routeMs}, vxlan device ${deviceMs}`);
+    // Down: the kernel flushes the device's IPv4 routes and neighbours without a notification for each.
+    run('ip', ['link', 'set', 'flannel.2', 'down']);
+    const downMs = await until('flannel.2 up again with its route', () =>
+      proto111().includes('10.11.2.0/24 via 10.11.2.0 dev flannel.2 onlink') && run('ip', ['link', 'show', 'flannel.2']).stdout.includes(',UP'), 1000);
+    assert.match(run('ip', ['neigh', 'show', 'dev', 'flannel.2']).stdout, /10\.11\.2\.0 lladdr 02:00:00:00:00:12 PERMANENT/);
+    assert.deepEqual(proto111(), before);
+    console.log(`repaired after (ms): host-gw route ${routeMs}, vxlan device deleted ${deviceMs}, set down ${downMs}`);
   });
 });
