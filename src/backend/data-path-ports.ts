@@ -55,42 +55,13 @@ export interface UdpForwarderPort {
   start(options: UdpForwarderOptions): Promise<RunningUdpForwarder>;
 }
 
-// ---- wireguard: keys and peers of a wireguard device (kernel or wireguard-go, over its control interface) ----
-
-export interface WireguardPeer {
-  /** Base64 public key: the peer's identity on the device. */
-  readonly publicKey: string;
-  readonly presharedKey?: string;
-  readonly endpoint?: { readonly address: IpAddress; readonly port: number };
-  readonly allowedIps: readonly Cidr[];
-  readonly persistentKeepaliveSeconds?: number;
-}
-
-export interface WireguardDeviceConfig {
-  /** Base64 private key. */
-  readonly privateKey: string;
-  readonly listenPort: number;
-  readonly peers: readonly WireguardPeer[];
-}
-
-export interface WireguardDevicePort {
-  /** The device's key, port and peers as it has them now; undefined when the device does not exist. */
-  read(device: string): Promise<{ readonly publicKey: string; readonly listenPort: number; readonly peers: readonly WireguardPeer[] } | undefined>;
-  /** Makes the device's key, port and peer set exactly `config` (peers not listed are removed). Idempotent. */
-  configure(device: string, config: WireguardDeviceConfig): Promise<void>;
-}
-
-/** wireguard-go, supervised: it creates the TUN named `device`. */
-export interface WireguardUserspacePort {
-  /** Starts it; resolves once the device exists. `onExit` hears an unexpected exit. */
-  start(device: string, options: { readonly mtu: number; readonly onExit: (error: Error) => void }): Promise<{ stop(): Promise<void> }>;
-}
-
-/** Every data-path port the composition root can offer; each backend uses the ones it needs. */
+/**
+ * Every data-path port the composition root can offer; each backend uses the ones it needs. A slice that brings
+ * a data path adds its port here as an optional member (the wireguard slice: its WireguardControl port, with the
+ * generic-netlink and wireguard-go UAPI adapters, and the wireguard-go supervisor) and wires it in flanneld.ts.
+ */
 export interface DataPathAdapters {
   readonly udpForwarder?: UdpForwarderPort;
-  readonly wireguardDevices?: WireguardDevicePort;
-  readonly wireguardUserspace?: WireguardUserspacePort;
 }
 
 /** The port `name`, or a FlannelError (NO_ADAPTER) naming the backend that needs it. */

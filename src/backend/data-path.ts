@@ -10,7 +10,10 @@
  * The plan names those devices (TunDevice, userspace WireguardDevice): the reconciler waits for them, and once
  * they exist owns their addresses, MTU, up flag and routes. When the data path (re)creates or loses such a
  * device it says so through `devices`, so the reconciler re-reads at once rather than at its next safety-net
- * resync (a new TUN has none of its addresses and routes).
+ * resync (a new TUN has none of its addresses and routes). The other way round, `devices.present` tells the
+ * data path which of the plan's devices exist and under which index: a device the reconciler created again
+ * (kernel wireguard deleted by someone) has a new index and none of its keys or peers, so the data path
+ * configures it again.
  *
  * Lifetime: the daemon starts the hook once its lease is held (peers may still be arriving), and awaits it on
  * shutdown: the hook must return soon after `signal` aborts, having stopped what it started. A rejection is
@@ -26,21 +29,26 @@ export interface LeaseSnapshot {
   readonly peers: readonly Lease[];
 }
 
-export interface LeaseFeed {
-  current(): LeaseSnapshot;
+/** A value that changes over the daemon's lifetime. */
+export interface Feed<T> {
+  current(): T;
   /**
-   * Yields the current snapshot at once, then again after each change. Coalesced: a slow consumer gets the
-   * latest snapshot, never a backlog, so a burst of lease events never queues up behind the data path. Ends
-   * when `signal` aborts.
+   * Yields the current value at once, then again after each change. Coalesced: a slow consumer gets the latest
+   * value, never a backlog, so a burst of lease events never queues up behind the data path. Ends when `signal`
+   * aborts.
    */
-  changes(signal: AbortSignal): AsyncIterable<LeaseSnapshot>;
+  changes(signal: AbortSignal): AsyncIterable<T>;
 }
 
-/** Tells the reconciler about devices the data path creates (the names the plan gives them). */
-export interface DeviceNotifier {
-  /** The device was created or created again (it has a new index, and none of its addresses or routes). */
+export type LeaseFeed = Feed<LeaseSnapshot>;
+
+/** The plan's devices, between the data path and the reconciler. */
+export interface DataPathDevices {
+  /** The plan's devices that exist now (name → ifindex), as of the reconciler's last pass. */
+  readonly present: Feed<ReadonlyMap<string, number>>;
+  /** A device this data path creates was created or created again (new index; none of its addresses or routes). */
   appeared(name: string): void;
-  /** The device is gone (deleted under the data path, or its descriptor closed). */
+  /** It is gone (deleted under the data path, or its descriptor closed). */
   disappeared(name: string): void;
 }
 
@@ -53,7 +61,7 @@ export interface CounterSink {
 export interface DataPathContext {
   readonly adapters: DataPathAdapters;
   readonly leases: LeaseFeed;
-  readonly devices: DeviceNotifier;
+  readonly devices: DataPathDevices;
   readonly logger: Logger;
   readonly counters: CounterSink;
 }

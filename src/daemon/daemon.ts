@@ -15,7 +15,7 @@
  * traffic keeps flowing across a restart.
  */
 import type { Backend, BackendFactory, ExternalInterface } from '../backend/backend.js';
-import type { DataPathHook } from '../backend/data-path.js';
+import type { DataPathHook, LeaseSnapshot } from '../backend/data-path.js';
 import type { DataPathAdapters } from '../backend/data-path-ports.js';
 import { backendFactory } from '../backend/backends.js';
 import { renderSubnetEnv } from '../cni/subnet-env.js';
@@ -38,7 +38,7 @@ import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { watchNetworkConfig } from './config-watch.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
-import { DaemonLeaseFeed } from './lease-feed.js';
+import { LatestFeed } from './latest-feed.js';
 import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
 import { SubnetFileWriter } from './subnet-file-writer.js';
 
@@ -95,7 +95,9 @@ export class Daemon {
   private subnetFile: SubnetFileWriter | undefined;
   private reconcilerInstance: Reconciler | undefined;
   private publishedCounters: Readonly<Record<string, number>> = {};
-  private readonly leaseFeed = new DaemonLeaseFeed(() => ({ own: this.lease as Lease, peers: this.admission?.peers() ?? [] }));
+  private readonly leaseFeed = new LatestFeed<LeaseSnapshot>(() => ({ own: this.lease as Lease, peers: this.admission?.peers() ?? [] }));
+  private devicesPresent: ReadonlyMap<string, number> = new Map();
+  private readonly devicesFeed = new LatestFeed(() => this.devicesPresent);
   private readonly tracker = new LeaseTracker();
   private readonly clock: Clock;
 
@@ -178,6 +180,10 @@ export class Daemon {
       ownership: ownershipOf([config.enableIPv4 ? config.network : undefined, config.enableIPv6 ? config.ipv6Network : undefined]),
       plan: () => this.plan(backend),
       onDeviceState: (notInPlace) => this.devicesChanged(notInPlace, config, backend),
+      onDevicesPresent: (present) => {
+        this.devicesPresent = present;
+        this.devicesFeed.changed();
+      },
       ...(this.deps.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: this.deps.resyncIntervalMs }),
     });
     this.reconcilerInstance = reconciler;
@@ -226,7 +232,7 @@ export class Daemon {
     return hook({
       adapters: this.deps.dataPathAdapters ?? {},
       leases: this.leaseFeed,
-      devices: { appeared: (name) => deviceChanged(name, 'appeared'), disappeared: (name) => deviceChanged(name, 'disappeared') },
+      devices: { present: this.devicesFeed, appeared: (name) => deviceChanged(name, 'appeared'), disappeared: (name) => deviceChanged(name, 'disappeared') },
       logger,
       counters: { publish: (counters) => void (this.publishedCounters = counters) },
     }, signal);

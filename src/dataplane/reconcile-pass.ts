@@ -206,6 +206,11 @@ export class ReconcilePass {
       this.index.rebuild(groups);
       this.view.setDesiredEntries(this.index);
       this.resolution = resolution;
+      const present = new Map(devices.flatMap((device) => {
+        const index = this.view.linkIndex(device.name);
+        return index === undefined ? [] : [[device.name, index] as const];
+      }));
+      this.options.onDevicesPresent?.(present);
     } else if (this.groupsChanged) {
       const touched = this.index.update(groups);
       this.view.routes.desiredChanged(touched.routes);

@@ -42,6 +42,8 @@ export interface ReconcilerOptions {
    * waiting for their data path, or not as wanted after this pass's attempt): the daemon is not ready while any are.
    */
   readonly onDeviceState?: (notInPlace: readonly string[]) => void;
+  /** Called when the plan's devices that exist, or their indexes, changed (name → ifindex). */
+  readonly onDevicesPresent?: (present: ReadonlyMap<string, number>) => void;
 }
 
 const DEFAULT_RESYNC_MS = 300_000;

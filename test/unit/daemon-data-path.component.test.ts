@@ -62,12 +62,16 @@ describe('data-path hook', () => {
     const registry = new MemoryRegistry();
     registry.setNetworkConfig(HOST_GW_CONFIG);
     const snapshots: LeaseSnapshot[] = [];
+    const present: Array<ReadonlyMap<string, number>> = [];
     let hookReturned = false;
     let host: DaemonHost | undefined;
     const forwarder = new FakeForwarder(() => (host as DaemonHost).kernel);
     let opened: (() => void) | undefined;
     const mayOpen = new Promise<void>((resolve) => (opened = resolve));
     const hook = async (context: DataPathContext, signal: AbortSignal) => {
+      void (async () => {
+        for await (const devices of context.devices.present.changes(signal)) present.push(devices);
+      })();
       await mayOpen; // hold the device back: the daemon must not be ready without it
       const port = requireAdapter(context.adapters, 'udpForwarder', 'test-udp');
       const { own } = context.leases.current();
@@ -98,6 +102,8 @@ describe('data-path hook', () => {
       assert.deepEqual(forwarder.peers, [`${peer.daemon.lease?.subnet}@198.18.0.12`]);
       assert.ok(snapshots.every((snapshot) => snapshot.own.subnet.equals(subnet)));
       assert.deepEqual(host.daemon.dataPathCounters, { packets: 1 });
+      assert.deepEqual(present.at(-1), new Map([['flannel0', 60]]), 'the data path hears which of the plan’s devices exist');
+      assert.deepEqual(present[0], new Map(), 'none at first');
     } finally {
       await host.stop();
       await peer.stop();
