@@ -10,6 +10,7 @@ import type { Link } from '../dataplane/kernel-objects.js';
 import type { Lease, LeaseAttrs } from '../lease/lease.js';
 import type { LeaseProblem } from '../lease/lease-validation.js';
 import type { Cidr, IpAddress } from '../net/ip.js';
+import type { MacAddress } from '../net/mac.js';
 import type { DataPathHook } from './data-path.js';
 
 /** The interface flannel uses to reach peers, and the addresses it publishes (upstream's ExternalInterface). */
@@ -32,6 +33,8 @@ export interface BackendContext {
   readonly externalInterface: ExternalInterface;
   /** Links present at start-up (an existing compatible device keeps its MAC). */
   readonly links?: readonly Link[];
+  /** VTEP MACs this host published before (SubnetManager.storedVtepMacs), per underlay family. */
+  readonly storedVtepMacs?: { readonly v4?: MacAddress; readonly v6?: MacAddress };
 }
 
 export interface Backend {

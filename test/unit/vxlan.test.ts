@@ -66,6 +66,28 @@ describe('vxlan planner', () => {
     const other = { ...existing, vxlan: { ...existing.vxlan, vni: 9 } };
     assert.notEqual(vxlanDevices(createVxlanBackend({ config: vxlanConfig(), externalInterface: ext, links: [other] }))[0]?.mac.toString(), '0a:00:00:00:00:07');
   });
+  it('chooses the VTEP MAC: existing compatible device, then the stored MAC (per family), then derived', () => {
+    const existing = { index: 7, name: 'flannel.1', mtu: 1450, up: true, kind: 'vxlan', mac: MacAddress.parse('0a:00:00:00:00:07'),
+      vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false } };
+    const incompatible = { ...existing, vxlan: { ...existing.vxlan, vni: 9 } };
+    const stored = { v4: MacAddress.parse('0a:00:00:00:00:44'), v6: MacAddress.parse('0a:00:00:00:00:66') };
+    const derived = derivedVtepMac(IpAddress.parse('198.18.0.11'), 1).toString();
+    const cases: Array<[string, Parameters<typeof createVxlanBackend>[0], string]> = [
+      ['existing beats stored', { config: vxlanConfig(), externalInterface: ext, links: [existing], storedVtepMacs: stored }, '0a:00:00:00:00:07'],
+      ['stored beats derived when the device is incompatible', { config: vxlanConfig(), externalInterface: ext, links: [incompatible], storedVtepMacs: stored }, '0a:00:00:00:00:44'],
+      ['stored when there is no device', { config: vxlanConfig(), externalInterface: ext, storedVtepMacs: stored }, '0a:00:00:00:00:44'],
+      ['derived without a stored MAC of this family', { config: vxlanConfig(), externalInterface: ext, storedVtepMacs: { v6: stored.v6 } }, derived],
+      ['derived when the stored MAC is multicast', { config: vxlanConfig(), externalInterface: ext, storedVtepMacs: { v4: MacAddress.parse('01:00:5e:00:00:01') } }, derived],
+      ['derived when the stored MAC is all zero', { config: vxlanConfig(), externalInterface: ext, storedVtepMacs: { v4: MacAddress.parse('00:00:00:00:00:00') } }, derived],
+    ];
+    for (const [name, context, mac] of cases) {
+      const backend = createVxlanBackend(context);
+      assert.equal(backend.devices?.[0]?.mac.toString(), mac, name);
+      assert.deepEqual(backend.leaseAttrs.backendData, { VNI: 1, VtepMAC: mac }, `${name}: published`);
+    }
+    const dualBackend = createVxlanBackend({ config: vxlanConfig({}, dual), externalInterface: ext, storedVtepMacs: stored });
+    assert.deepEqual(dualBackend.devices?.map((device) => `${device.name} ${device.mac}`), ['flannel.1 0a:00:00:00:00:44', 'flannel-v6.1 0a:00:00:00:00:66']);
+  });
   it('honours MTU, GBP and Learning', () => {
     const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: { ...ext, mtu: 9000 } });
     const [device] = vxlanDevices(backend);

@@ -26,7 +26,7 @@ import { vtepMac } from './vtep-mac.js';
 
 export const VXLAN = 'vxlan';
 
-export function createVxlanBackend({ config, externalInterface: ext, links = [] }: BackendContext): Backend {
+export function createVxlanBackend({ config, externalInterface: ext, links = [], storedVtepMacs = {} }: BackendContext): Backend {
   const problems = checkVxlanConfig(config, { name: ext.name, mtu: ext.mtu });
   if (problems.length > 0) throw new ValidationError(problems, 'vxlan backend config');
   const options = parseVxlanOptions(config.backend);
@@ -39,7 +39,7 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [] 
     };
     const existing = links.find((link) => link.name === name);
     const compatible = existing !== undefined && incompatibilities(spec, existing).length === 0;
-    return { ...spec, mac: vtepMac(existing, compatible, local, options.vni) };
+    return { ...spec, mac: vtepMac(existing, compatible, family === 4 ? storedVtepMacs.v4 : storedVtepMacs.v6, local, options.vni) };
   };
   const v4 = config.enableIPv4 && ext.extAddr ? device(4, ext.extAddr) : undefined;
   const v6 = config.enableIPv6 && ext.extV6Addr ? device(6, ext.extV6Addr) : undefined;
