@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 /**
- * flanneld: argv/env → options → adapters (etcd, netlink, files, health) → Daemon. Exit codes as upstream:
+ * flanneld: argv/env → options → adapters (etcd or Kubernetes, netlink, files, health) → Daemon. Exit codes as upstream:
  * 0 on a clean stop (SIGINT/SIGTERM), 1 on a fatal error, 2 on bad command-line flags.
  *
  * The shebang gives V8 a 2 MB young generation (default 16 MB per semi-space): a control-plane daemon allocates
@@ -21,9 +21,11 @@ import { type DaemonOptions, parseFlags, toDaemonOptions, usage } from '../confi
 import { Daemon } from '../daemon/daemon.js';
 import type { SubnetPair } from '../lease/subnet-key.js';
 import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
+import type { SubnetManager } from '../subnet/subnet-manager.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import { type Logger, createLogger } from '../support/logger.js';
 import { VERSION } from '../version.js';
+import { createKubeSubnetManager } from './kube-mode.js';
 
 async function main(): Promise<number> {
   let parsed;
@@ -66,10 +68,15 @@ async function main(): Promise<number> {
   }
   let health: HealthServer | undefined;
   let kernel: NetlinkKernel | undefined;
-  let subnetManager: EtcdSubnetManager | undefined;
+  let subnetManager: SubnetManager | undefined;
   try {
-    const previous = readPrevious(options.subnetFile, logger);
-    subnetManager = new EtcdSubnetManager({ registry: createRegistry(options, logger), logger, ...(previous ? { previous } : {}) });
+    if (options.kubeSubnetMgr) {
+      subnetManager = await createKubeSubnetManager({ values: parsed.values, env: process.env, logger, signal: controller.signal, readFileSync });
+      if (!subnetManager) return 0;
+    } else {
+      const previous = readPrevious(options.subnetFile, logger);
+      subnetManager = new EtcdSubnetManager({ registry: createRegistry(options, logger), logger, ...(previous ? { previous } : {}) });
+    }
     kernel = NetlinkKernel.open();
     const daemon = new Daemon({
       subnetManager,

@@ -178,6 +178,8 @@ export function usage(program: string): string {
 }
 
 export interface DaemonOptions {
+  /** `--kube-subnet-mgr`: leases from Kubernetes Nodes instead of etcd. */
+  readonly kubeSubnetMgr: boolean;
   readonly etcdEndpoints: string[];
   readonly etcdPrefix: string;
   readonly etcdKeyfile: string;
@@ -204,27 +206,16 @@ export interface DaemonOptions {
   readonly loggingFormat: 'text' | 'json';
 }
 
-/** Features whose flag exists upstream but which flannel-ts has not built yet: giving them is an error. */
-const NOT_SUPPORTED_YET: ReadonlyArray<[string, (values: FlagValues) => boolean]> = [
-  ['kube-subnet-mgr', (values) => values['kube-subnet-mgr'] === true],
-  ['kube-api-url', (values) => values['kube-api-url'] !== ''],
-  ['kubeconfig-file', (values) => values['kubeconfig-file'] !== ''],
-];
-
 /**
- * Typed options, or FlannelError: a bad value (BAD_FLAG: renew margin out of range, an etcd endpoint that is not
- * an http(s) URL, a --healthz-ip that is no address, an --iface-regex that is not valid Go, an address flag that
- * is no IP), or a feature not built yet (NOT_SUPPORTED). `warnings` lists default-on features that are not built yet.
+ * Typed options, or FlannelError BAD_FLAG for a bad value: renew margin out of range, an etcd endpoint that is
+ * not an http(s) URL, a --healthz-ip that is no address, an --iface-regex that is not valid Go, an address flag
+ * that is no IP. `warnings` lists default-on features that are not built yet. The Kubernetes-mode flags are read
+ * by kube-options.ts from the same values (with the environment variables upstream reads besides).
  */
 export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; warnings: string[] } {
   const values = parsed.values;
   const text = (name: string) => values[name] as string;
   const number = (name: string) => values[name] as number;
-  for (const [flag, enabled] of NOT_SUPPORTED_YET) {
-    if (parsed.given.has(flag) && enabled(values)) {
-      throw new FlannelError('NOT_SUPPORTED', `not supported yet: --${flag}`);
-    }
-  }
   const margin = number('subnet-lease-renew-margin');
   if (margin >= 1440 || margin <= 0) {
     throw new FlannelError('BAD_FLAG', `Invalid subnet-lease-renew-margin option, out of acceptable range: ${margin} (want 1..1439 minutes)`);
@@ -246,6 +237,7 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
   checkOptionalIp('public-ipv6', text('public-ipv6'), 6);
   return {
     options: {
+      kubeSubnetMgr: values['kube-subnet-mgr'] === true,
       etcdEndpoints,
       etcdPrefix: text('etcd-prefix'),
       etcdKeyfile: text('etcd-keyfile'),

@@ -40,6 +40,7 @@ import { watchNetworkConfig } from './config-watch.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
 import { LatestFeed } from './latest-feed.js';
 import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
+import { readStoredHostState } from './stored-host-state.js';
 import { SubnetFileWriter } from './subnet-file-writer.js';
 
 export interface DaemonDeps {
@@ -138,17 +139,21 @@ export class Daemon {
   }
 
   private async runUntil(signal: AbortSignal, controller: AbortController): Promise<void> {
+    this.signal = signal;
     const { logger, subnetManager } = this.deps;
     logger.info({ subnetManager: subnetManager.name }, 'created subnet manager');
     const config = await this.waitForConfig(signal);
     if (!config) return;
+    const flags = this.deps.interfaceOptions;
+    const stored = await readStoredHostState({ subnetManager, publicAddresses: { publicIP: flags.publicIP, publicIPv6: flags.publicIPv6 }, logger, clock: this.clock, signal });
+    if (!stored) return;
     const { externalInterface, notes } = await selectExternalInterface(this.deps.kernel, {
-      ...this.deps.interfaceOptions, enableIPv4: config.enableIPv4, enableIPv6: config.enableIPv6,
+      ...this.deps.interfaceOptions, ...stored.publicAddresses, enableIPv4: config.enableIPv4, enableIPv6: config.enableIPv6,
     });
     for (const note of notes) logger.info(note);
     logExternalInterface(logger, externalInterface);
     const links = await this.deps.kernel.listLinks();
-    const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links });
+    const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links, storedVtepMacs: stored.vtepMacs });
     logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
 
     const keeper = new LeaseKeeper({
@@ -217,6 +222,7 @@ export class Daemon {
       await Promise.all(tasks);
     } finally {
       await kernelWatch?.stop();
+      await this.completion;
     }
     if (dataPathFailure !== undefined) throw dataPathFailure;
     logger.info('exiting cleanly');
@@ -273,6 +279,26 @@ export class Daemon {
     if (!this.readyNotified && this.lease) {
       this.readyNotified = true;
       this.deps.onReady?.(this.lease);
+      this.completion = this.completeLease(this.lease);
+    }
+  }
+
+  private signal: AbortSignal | undefined;
+  /** The subnet manager's last start-up step, running in the background once ready (awaited on shutdown). */
+  private completion: Promise<void> | undefined;
+
+  /**
+   * Upstream's CompleteLease, after the backend runs and subnet.env is written (Kubernetes mode: the node's
+   * NetworkUnavailable=False). The subnet manager retries what can be retried; anything else is logged and the
+   * daemon carries on, routing as before.
+   */
+  private async completeLease(lease: Lease): Promise<void> {
+    const { subnetManager, logger } = this.deps;
+    if (!subnetManager.completeLease || !this.signal) return;
+    try {
+      await subnetManager.completeLease(lease, this.signal);
+    } catch (error) {
+      logger.error({ err: errorMessage(error) }, 'completing the lease failed; carrying on without it');
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * Which Node this flanneld runs on (reference §1.3): NODE_NAME, else the `spec.nodeName` of the pod named by
- * POD_NAMESPACE/POD_NAME (the DaemonSet's downward API). Upstream's error texts.
+ * POD_NAMESPACE/POD_NAME (the DaemonSet's downward API). Upstream's error texts; a failed pod lookup is
+ * retryable when its cause is.
  */
 import type { KubeEnvOptions } from '../config/kube-options.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
@@ -18,7 +19,9 @@ export async function resolveNodeName(env: KubeEnvOptions, api: Pick<KubeApi, 'g
     nodeName = await retryKubeCall(() => api.getPodNodeName(podNamespace, podName, retry.signal), retry, 'KUBE_POD_LOOKUP',
       `cannot read pod ${podNamespace}/${podName}`);
   } catch (error) {
-    throw new FlannelError('NODE_NAME_UNKNOWN', `error retrieving pod spec for '${podNamespace}/${podName}': ${errorMessage(error)}`, { cause: error });
+    // Retryable when the cause is (API server unreachable, credentials refused): the caller decides to wait.
+    const retryable = error instanceof FlannelError && error.retryable;
+    throw new FlannelError('NODE_NAME_UNKNOWN', `error retrieving pod spec for '${podNamespace}/${podName}': ${errorMessage(error)}`, { cause: error, retryable });
   }
   if (nodeName === '') throw new FlannelError('NODE_NAME_UNKNOWN', `node name not present in pod spec '${podNamespace}/${podName}'`);
   return nodeName;

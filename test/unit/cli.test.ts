@@ -32,11 +32,19 @@ describe('flanneld command line', () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr, /flag provided but not defined: -bogus/);
   });
-  it('a feature not built yet fails clearly, also through FLANNELD_*', () => {
-    assert.match(run('flanneld.js', ['--kube-api-url=https://k']).stderr, /not supported yet: --kube-api-url/);
-    const viaEnv = run('flanneld.js', [], { env: { FLANNELD_KUBE_SUBNET_MGR: 'true' } });
-    assert.equal(viaEnv.status, 1);
-    assert.match(viaEnv.stderr, /not supported yet: --kube-subnet-mgr/);
+  it('Kubernetes mode: bad settings are fatal at start in upstream\'s words (also through FLANNELD_*)', () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [[], { FLANNELD_KUBE_SUBNET_MGR: 'true' }, /fail to create kubernetes config: unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined/],
+      [['--kube-subnet-mgr', '--kube-api-url=http://127.0.0.1:1'], { EVENT_QUEUE_DEPTH: 'x' }, /env EVENT_QUEUE_DEPTH=x format error: strconv\.Atoi: parsing \\?"x\\?": invalid syntax/],
+      [['--kube-subnet-mgr', '--kube-api-url=http://127.0.0.1:1', '--kube-annotation-prefix=a/b/c'], {}, /subnet\/kube: prefix can contain at most single slash/],
+      [['--kube-subnet-mgr', '--kubeconfig-file=/nonexistent/kubeconfig'], {}, /fail to create kubernetes config: cannot read kubeconfig \/nonexistent\/kubeconfig/],
+      [['--kube-subnet-mgr', '--kube-api-url=http://127.0.0.1:1'], {}, /env variables POD_NAME and POD_NAMESPACE must be set/],
+    ];
+    for (const [args, env, message] of cases) {
+      const result = run('flanneld.js', args, { env });
+      assert.equal(result.status, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
   });
   it('an out-of-range renew margin exits 1', () => {
     const result = run('flanneld.js', ['--subnet-lease-renew-margin=0']);

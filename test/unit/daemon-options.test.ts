@@ -42,11 +42,11 @@ describe('flanneld flags', () => {
     assert.equal(envNameOf('ip-masq-fully-random-disable'), 'FLANNELD_IP_MASQ_FULLY_RANDOM_DISABLE');
     assert.equal(envNameOf('log_backtrace_at'), 'FLANNELD_LOG_BACKTRACE_AT');
   });
-  it('validates the renew margin and resync, refuses features not built yet, maps the firewall flags', () => {
+  it('validates the renew margin and resync, maps the mode and firewall flags', () => {
     assert.throws(() => toDaemonOptions(parseFlags(['--subnet-lease-renew-margin=1440'], {})), /out of acceptable range/);
-    assert.throws(() => toDaemonOptions(parseFlags(['--kube-subnet-mgr'], {})), /not supported yet: --kube-subnet-mgr/);
-    assert.throws(() => toDaemonOptions(parseFlags(['--kubeconfig-file=/k'], {})), /not supported yet: --kubeconfig-file/);
-    assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--kube-subnet-mgr=false'], {})));
+    assert.equal(toDaemonOptions(parseFlags(['--kube-subnet-mgr'], {})).options.kubeSubnetMgr, true);
+    assert.equal(toDaemonOptions(parseFlags([], { FLANNELD_KUBE_SUBNET_MGR: '1' })).options.kubeSubnetMgr, true);
+    assert.equal(toDaemonOptions(parseFlags(['--kube-subnet-mgr=false'], {})).options.kubeSubnetMgr, false);
     assert.throws(() => toDaemonOptions(parseFlags(['--iptables-resync=0'], {})), /invalid --iptables-resync 0/);
     const { options } = toDaemonOptions(parseFlags(['--ip-masq', '--ip-blackhole-route', '--ip-masq-fully-random-disable'], {}));
     assert.deepEqual([options.ipMasq, options.ipBlackholeRoute, options.ipMasqFullyRandomDisable, options.iptablesForwardRules], [true, true, true, true]);
