@@ -4,10 +4,11 @@
  * flanneld, kubectl) can be pointed at it. See USAGE. SIGUSR1 compacts the watch history (watches from older
  * resourceVersions then get 410 Gone); SIGUSR2 cuts every open watch; SIGINT/SIGTERM stop it.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FakeApiServer } from '../adapters/kube/fake-apiserver.js';
-import { ClusterStore } from '../kube-fake/cluster-store.js';
+import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
+import { type AnsweredRequest, FakeApiServer } from '../adapters/kube/fake-apiserver.js';
+import { ClusterStore, MANUAL_POD_CIDR_ANNOTATION, type StoreSnapshot } from '../kube-fake/cluster-store.js';
 import { Cidr } from '../net/ip.js';
 import { errorMessage } from '../support/errors.js';
 
@@ -15,6 +16,7 @@ const USAGE = `Usage: fake-apiserver [OPTION]...
 A fake Kubernetes API server (nodes, nodes/status, pods; list, watch, patch) for flannel's tests and labs.
 
   --listen HOST:PORT           address to serve on (default 127.0.0.1:6443; port 0 picks one)
+  --listen-unix PATH           also serve plain HTTP on this Unix socket (same tokens; for local tools)
   --tls-cert-file FILE         PEM server certificate: serve https (with --tls-private-key-file)
   --tls-private-key-file FILE  PEM key of the server certificate
   --client-ca-file FILE        accept client certificates signed by this CA as authentication
@@ -32,10 +34,15 @@ A fake Kubernetes API server (nodes, nodes/status, pods; list, watch, patch) for
                                or with HTTP 410
   --max-history N              watch history kept before older resourceVersions become 410 (default 10000)
   --write-kubeconfig FILE      write a kubeconfig for this server (first token; the server certificate as CA)
+  --state-file FILE            keep nodes, pods and the resourceVersion counter in FILE: loaded at start when it
+                               exists, saved within 200 ms of a change and at exit. A restarted server has no
+                               watch history: watches from before the restart get 410 Gone (compaction)
+  --request-log FILE           append one line per answered request: time, user, method, target, status, ms
   -h, --help                   this text
 
 Prints "fake-apiserver listening on URL" once serving. Signals: SIGUSR1 compacts the history, SIGUSR2 cuts
-every open watch, SIGINT/SIGTERM stop.
+every open watch, SIGINT/SIGTERM stop. A node created with the annotation
+${MANUAL_POD_CIDR_ANNOTATION} gets no pod CIDR from --cluster-cidr (patch spec.podCIDR yourself).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -44,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        listen: { type: 'string', default: '127.0.0.1:6443' },
+        listen: { type: 'string', default: '127.0.0.1:6443' }, 'listen-unix': { type: 'string' },
         'tls-cert-file': { type: 'string' }, 'tls-private-key-file': { type: 'string' }, 'client-ca-file': { type: 'string' },
         token: { type: 'string', multiple: true, default: [] }, 'token-file': { type: 'string' },
         'cluster-cidr': { type: 'string' }, 'cluster-cidr-v6': { type: 'string' },
@@ -53,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
         node: { type: 'string', multiple: true, default: [] }, pod: { type: 'string', multiple: true, default: [] },
         'bookmark-interval-ms': { type: 'string', default: '0' }, 'gone-as': { type: 'string', default: 'event' },
         'max-history': { type: 'string', default: '10000' }, 'write-kubeconfig': { type: 'string' },
+        'state-file': { type: 'string' }, 'request-log': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -91,26 +99,43 @@ async function main(argv: string[]): Promise<number> {
       nodeCidrMaskSizeV6: number('node-cidr-mask-size-v6', values['node-cidr-mask-size-v6']),
       maxHistory: Math.max(1, number('max-history', values['max-history'])),
     });
+    const stateFile = values['state-file'];
+    const saved = stateFile === undefined ? undefined : readTextIfExists(stateFile);
+    if (saved !== undefined) store.restore(parseSnapshot(saved, stateFile as string));
     for (const spec of values.node) {
       const [name = '', cidrs] = spec.split('=', 2);
       const podCIDRs = cidrs ? cidrs.split(',') : [];
+      // A node restored from --state-file stays as it was.
+      if (saved !== undefined && store.listNodes().items.some((node) => (node.metadata as { name?: string }).name === name)) continue;
       store.createNode({ metadata: { name }, spec: podCIDRs.length > 0 ? { podCIDR: podCIDRs[0], podCIDRs } : {} });
     }
     for (const spec of values.pod) {
       const match = /^([^/]+)\/([^=]+)=(.+)$/.exec(spec);
       if (!match) throw new Error(`--pod: want NAMESPACE/NAME=NODE, got ${JSON.stringify(spec)}`);
+      if (saved !== undefined && hasPod(store, match[1] as string, match[2] as string)) continue;
       store.createPod(match[1] as string, { metadata: { name: match[2] }, spec: { nodeName: match[3] } });
     }
+    const requestLog = values['request-log'];
     const server = await FakeApiServer.start({
       store, host: listen[1] as string, port: Number(listen[2]), tokens,
       ...(certFile && keyFile ? { tls: { cert: readFileSync(certFile), key: readFileSync(keyFile), ...(values['client-ca-file'] ? { clientCa: readFileSync(values['client-ca-file']) } : {}) } } : {}),
       goneAs: values['gone-as'],
       bookmarkIntervalMs: number('bookmark-interval-ms', values['bookmark-interval-ms']),
       podCidrDelayMs: number('pod-cidr-delay-ms', values['pod-cidr-delay-ms']),
+      recordRequests: false,
+      ...(values['listen-unix'] === undefined ? {} : { unixSocket: values['listen-unix'] }),
+      ...(requestLog === undefined ? {} : { onAnswered: (answer: AnsweredRequest) => appendFileSync(requestLog, requestLine(answer)) }),
     });
     if (values['write-kubeconfig']) {
       writeFileSync(values['write-kubeconfig'], kubeconfig(server.url, tokens[0], certFile ? readFileSync(certFile) : undefined), { mode: 0o600 });
     }
+    let savedVersion = store.resourceVersion;
+    const save = () => {
+      if (stateFile === undefined || store.resourceVersion === savedVersion) return;
+      savedVersion = store.resourceVersion;
+      writeFileAtomic(stateFile, JSON.stringify(store.snapshot()), 0o600);
+    };
+    const saver = setInterval(save, 200);
     process.stdout.write(`fake-apiserver listening on ${server.url}\n`);
     process.on('SIGUSR1', () => server.store.compact());
     process.on('SIGUSR2', () => server.dropWatches());
@@ -118,12 +143,35 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    clearInterval(saver);
     await server.close();
+    save();
     return 0;
   } catch (error) {
     process.stderr.write(`fake-apiserver: ${errorMessage(error)}\n`);
     return 1;
   }
+}
+
+function hasPod(store: ClusterStore, namespace: string, name: string): boolean {
+  try {
+    store.getPod(namespace, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseSnapshot(text: string, path: string): StoreSnapshot {
+  try {
+    return JSON.parse(text) as StoreSnapshot;
+  } catch (error) {
+    throw new Error(`--state-file ${path}: not JSON: ${errorMessage(error)}`);
+  }
+}
+
+function requestLine(answer: AnsweredRequest): string {
+  return `${new Date().toISOString()} ${answer.user} ${answer.method} ${answer.target} ${answer.status} ${answer.durationMs}\n`;
 }
 
 function kubeconfig(server: string, token: string | undefined, ca: Buffer | undefined): string {

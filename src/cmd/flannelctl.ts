@@ -7,7 +7,7 @@
  *   flannelctl uninstall                    remove everything flannel-ts owns on this host
  *   flannelctl docker-opts [-f -d -i -c -k -m]   Docker options from subnet.env (mk-docker-opts.sh)
  *   flannelctl install-cni [--plugin-dir DIR] [--conf SRC --conf-dest DEST]   the DaemonSet's init containers
- *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--keep]
+ *   flannelctl lab demo|up|down|status [--prefix ftl] [--hosts 3] [--backend vxlan] [--dual-stack] [--kube] [--keep]
  *   flannelctl status | trace DST [--from SRC] | doctor   see into flanneld and the data path (status-command.ts,
  *                                           trace-command.ts, doctor-command.ts)
  */
@@ -40,8 +40,9 @@ const USAGE = `Usage:
   flannelctl docker-opts [-f FLANNEL-ENV-FILE] [-d DOCKER-ENV-FILE] [-i] [-c] [-m] [-k COMBINED-KEY]
   flannelctl install-cni [--plugin-dir DIR] [--conf SRC --conf-dest DEST]
                             (copy the CNI plugin into DIR; install the CNI network config SRC as DEST, atomically)
-  flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P] [--keep]
-  flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--prefix P]
+  flannelctl lab demo   [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--kube] [--prefix P] [--keep]
+  flannelctl lab up     [--hosts N] [--backend vxlan|host-gw|alloc] [--dual-stack] [--kube] [--prefix P]
+                            (--kube: Kubernetes mode against the fake API server; host 3 runs from the image)
   flannelctl lab status [--prefix P]
   flannelctl lab down   [--prefix P]
 ${STATUS_USAGE}${TRACE_USAGE}${DOCTOR_USAGE}`;
@@ -160,13 +161,14 @@ async function lab(action: string, args: string[]): Promise<number> {
       hosts: { type: 'string', default: '3' },
       backend: { type: 'string', default: 'vxlan' },
       'dual-stack': { type: 'boolean', default: false },
+      kube: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
   });
   const saved = savedLabOptions(values.prefix);
   const options: LabOptions = saved && (action === 'down' || action === 'status')
     ? saved
-    : { prefix: values.prefix, hosts: Number(values.hosts), backend: values.backend, dualStack: values['dual-stack'] };
+    : { prefix: values.prefix, hosts: Number(values.hosts), backend: values.backend, dualStack: values['dual-stack'], kube: values.kube };
   const instance = new Lab(options);
   const say = (line: string) => process.stdout.write(line + '\n');
   switch (action) {
@@ -198,8 +200,13 @@ async function lab(action: string, args: string[]): Promise<number> {
               say(inNetns(first.netns, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).stdout.trimEnd().replace(/^/gm, '  '));
             }
           }
-          say('leases in etcd:');
-          say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
+          if (instance.kube) {
+            say('Nodes in the API server (flannel\'s annotations and condition):');
+            for (const line of await instance.kube.describeNodes()) say(`  ${line}`);
+          } else {
+            say('leases in etcd:');
+            say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
+          }
           if (failures.length > 0) {
             say(`FAILED: ${failures.length} pod pairs cannot reach each other`);
             return 1;
@@ -223,8 +230,10 @@ async function lab(action: string, args: string[]): Promise<number> {
       const existing = new Set(listNetns());
       for (const host of instance.layout.hosts) {
         const pid = instance.flanneldPid(host);
-        say(`${host.name}: netns ${existing.has(host.netns) ? 'up' : 'absent'}, flanneld ${pid && processAlive(pid) ? `pid ${pid}` : 'not running'}, pod ${instance.podIp(host) ?? '-'}`);
+        const how = instance.kube ? ` (${instance.kube.style(host)})` : '';
+        say(`${host.name}: netns ${existing.has(host.netns) ? 'up' : 'absent'}, flanneld${how} ${pid && processAlive(pid) ? `pid ${pid}` : 'not running'}, pod ${instance.podIp(host) ?? '-'}`);
       }
+      if (instance.kube) say(`API server ${instance.kube.url}: ${(await instance.kube.admin.ready()) ? 'answering' : 'not answering'}`);
       return 0;
     }
     case 'down':

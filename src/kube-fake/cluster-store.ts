@@ -9,6 +9,12 @@
  * PATCH on `nodes/<n>/status` keeps the old spec; PATCH on the node keeps the old status; metadata.name, uid and
  * creationTimestamp never change, a stale metadata.resourceVersion in a patch is a 409 Conflict, and a pod
  * CIDR may only go from unset to set.
+ *
+ * A node created with the annotation MANUAL_POD_CIDR_ANNOTATION is left without pod CIDRs (as by a
+ * controller-manager without --allocate-node-cidrs); set them with a patch. `snapshot()` / `restore()` carry
+ * the objects and the resourceVersion counter across a restart of the fake, without the watch history: a
+ * restarted server answers watches from before the restart with 410 Gone, as an API server whose etcd history
+ * was compacted meanwhile.
  */
 import { Cidr } from '../net/ip.js';
 import { ApiStatusError, type JsonObject, badRequest, gone, invalid, notFound } from './api-status.js';
@@ -21,6 +27,17 @@ export interface NodeEvent {
   readonly resourceVersion: number;
   /** The node as of this event (for DELETED: its last state, stamped with the deletion's resourceVersion). */
   readonly object: JsonObject;
+}
+
+/** On a node at creation: the controller-manager part leaves it without pod CIDRs. */
+export const MANUAL_POD_CIDR_ANNOTATION = 'fake-apiserver.flannel-ts.io/manual-pod-cidr';
+
+/** What survives a restart of the fake (ClusterStore.snapshot / restore). */
+export interface StoreSnapshot {
+  readonly resourceVersion: number;
+  readonly uidCounter: number;
+  readonly nodes: readonly JsonObject[];
+  readonly pods: readonly JsonObject[];
 }
 
 export interface ClusterStoreOptions {
@@ -76,7 +93,8 @@ export class ClusterStore {
     if (this.nodes.has(name)) throw new ApiStatusError(409, 'AlreadyExists', `nodes ${JSON.stringify(name)} already exists`, { name, kind: 'nodes' });
     validateNode(node, name);
     this.write(name, node, 'ADDED');
-    if (options.assignPodCidr !== false && this.allocateNodeCidrs && podCidrsOf(node).length === 0) this.assignPodCidrs(name);
+    const manual = isObject((node.metadata as JsonObject).annotations) && ((node.metadata as JsonObject).annotations as JsonObject)[MANUAL_POD_CIDR_ANNOTATION] !== undefined;
+    if (options.assignPodCidr !== false && !manual && this.allocateNodeCidrs && podCidrsOf(node).length === 0) this.assignPodCidrs(name);
     return this.getNode(name);
   }
 
@@ -174,6 +192,31 @@ export class ClusterStore {
   compact(): void {
     this.history = [];
     this.oldestWatchable = this.revision + 1;
+  }
+
+  /** The objects and counters (copies), for a restarted fake to `restore`. */
+  snapshot(): StoreSnapshot {
+    return {
+      resourceVersion: this.revision, uidCounter: this.uidCounter,
+      nodes: this.listNodes().items, pods: [...this.pods.values()].map((pod) => structuredClone(pod)),
+    };
+  }
+
+  /** Replaces everything with `snapshot`; the watch history starts empty (older resourceVersions are 410). */
+  restore(snapshot: StoreSnapshot): void {
+    if (!Number.isSafeInteger(snapshot.resourceVersion) || !Array.isArray(snapshot.nodes) || !Array.isArray(snapshot.pods)) {
+      throw badRequest('not a snapshot of the fake API server (want resourceVersion, nodes, pods)');
+    }
+    this.nodes.clear();
+    this.pods.clear();
+    for (const node of snapshot.nodes) this.nodes.set(String((node.metadata as JsonObject).name), structuredClone(node));
+    for (const pod of snapshot.pods) {
+      const meta = pod.metadata as JsonObject;
+      this.pods.set(`${String(meta.namespace)}/${String(meta.name)}`, structuredClone(pod));
+    }
+    this.revision = snapshot.resourceVersion;
+    this.uidCounter = Number.isSafeInteger(snapshot.uidCounter) ? snapshot.uidCounter : this.uidCounter;
+    this.compact();
   }
 
   /** Called with every Node change, after it is stored. */

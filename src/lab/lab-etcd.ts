@@ -5,11 +5,12 @@
  * Members are signalled by the pids recorded at start, never by name.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlannelError } from '../support/errors.js';
 import { sleep } from '../support/timing.js';
 import type { LabLayout } from './lab-layout.js';
+import { makeLabPki } from './lab-pki.js';
 import { inNetns, processAlive, run } from './shell.js';
 
 /** The key prefix flanneld uses by default (--etcd-prefix). */
@@ -175,17 +176,10 @@ export class LabEtcd {
   }
 
   private makeCertificates(): void {
-    const pki = this.pkiDir;
-    mkdirSync(pki, { recursive: true, mode: 0o700 });
-    const key = (name: string) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(pki, `${name}.key`)];
-    run('openssl', ['req', '-x509', ...key('ca'), '-out', join(pki, 'ca.crt'), '-days', '2', '-subj', '/CN=flannel-ts-lab-ca']);
-    const serverNames = this.ips.map((ip) => `IP:${ip}`).join(',');
-    for (const [name, usage, san] of [['server', 'serverAuth', serverNames], ['client', 'clientAuth', 'DNS:flannel']] as const) {
-      run('openssl', ['req', ...key(name), '-out', join(pki, `${name}.csr`), '-subj', `/CN=${name === 'client' ? FLANNEL_USER : 'etcd'}`]);
-      writeFileSync(join(pki, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-      run('openssl', ['x509', '-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'),
-        '-CAcreateserial', '-out', join(pki, `${name}.crt`), '-days', '2', '-extfile', join(pki, `${name}.ext`)]);
-    }
+    makeLabPki(this.pkiDir, 'flannel-ts-lab-ca', [
+      { name: 'server', commonName: 'etcd', usage: 'serverAuth', altNames: this.ips.map((ip) => `IP:${ip}`) },
+      { name: 'client', commonName: FLANNEL_USER, usage: 'clientAuth', altNames: ['DNS:flannel'] },
+    ]);
   }
 
   /** The usual recipe: root user, a role limited to the prefix, a flannel user with that role, auth on. */

@@ -1,5 +1,6 @@
 /**
- * Names and addresses of a lab, pure: one underlay namespace holding bridge br0, etcd at 198.18.0.2, host i at
+ * Names and addresses of a lab, pure: one underlay namespace holding bridge br0, etcd at 198.18.0.2 (a
+ * Kubernetes lab has the fake API server instead, in its own namespace at 198.18.0.9), host i at
  * 198.18.0.(10+i) (IPv6 fd00:198::(10+i)), one pod per host. Hosts listed in `routedHosts` sit on a second
  * underlay subnet, 198.18.1.0/24 (fd00:198:1::/64), reachable only through a router namespace (…-rt), so they
  * are not on-link for the others (DirectRouting tests). Every name starts with the lab's prefix so that
@@ -24,6 +25,9 @@ export interface LabLayout {
   readonly etcdNetns: string;
   readonly routerNetns: string;
   readonly etcdIp: string;
+  /** The fake Kubernetes API server's namespace and address (Kubernetes labs). */
+  readonly apiNetns: string;
+  readonly apiIp: string;
   readonly hosts: readonly LabHost[];
   /** A namespace on the underlay that is not part of the cluster (created on demand, for masquerade tests). */
   readonly outsideNetns: string;
@@ -52,6 +56,7 @@ export function labLayout(prefix: string, hostCount: number, routedHosts: readon
   });
   return {
     prefix, underlayNetns: `${prefix}-ul`, etcdNetns: `${prefix}-etcd`, routerNetns: `${prefix}-rt`, etcdIp: '198.18.0.2', hosts,
+    apiNetns: `${prefix}-api`, apiIp: '198.18.0.9',
     outsideNetns: `${prefix}-out`, outsideIp: '198.18.0.250',
   };
 }
@@ -62,6 +67,7 @@ export function labNamespaces(layout: LabLayout): string[] {
     ...layout.hosts.map((host) => host.podNetns),
     ...layout.hosts.map((host) => host.netns),
     layout.etcdNetns,
+    layout.apiNetns,
     layout.routerNetns,
     layout.outsideNetns,
     layout.underlayNetns,

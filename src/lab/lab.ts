@@ -1,24 +1,30 @@
 /**
- * The lab: simulated hosts in network namespaces on one underlay bridge, a real etcd in its own namespace,
- * one real flanneld per host and one pod per host made through our CNI plugin with the reference bridge and
- * host-local plugins. Used by `flannelctl lab` and by the end-to-end tests.
+ * The lab: simulated hosts in network namespaces on one underlay bridge, a real etcd in its own namespace (or,
+ * with `kube`, the fake Kubernetes API server and flanneld in Kubernetes mode: lab-kube.ts), one real flanneld
+ * per host and one pod per host made through our CNI plugin with the reference bridge and host-local plugins.
+ * Used by `flannelctl lab` and by the end-to-end tests.
  *
  * Safety: every namespace carries the lab prefix and lives on 198.18.0.0/24; the root namespace is never
  * touched; processes are stopped by the pids the lab recorded; `down()` deletes namespaces by name.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlannelError } from '../support/errors.js';
 import { sleep } from '../support/timing.js';
 import { ETCD_PREFIX, type EtcdctlOptions, FLANNEL_PASSWORD, FLANNEL_USER, LabEtcd } from './lab-etcd.js';
+import { ensureLabImage } from './lab-image.js';
+import { LabKube } from './lab-kube.js';
 import { type LabHost, type LabLayout, labLayout, labNamespaces } from './lab-layout.js';
 import { inNetns, listNetns, processAlive, run } from './shell.js';
 
 const DIST_SRC = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FLANNELD_JS = join(DIST_SRC, 'cmd', 'flanneld.js');
 export const CNI_JS = join(DIST_SRC, 'cmd', 'flannel-cni.js');
+export const FAKE_APISERVER_JS = join(DIST_SRC, 'cmd', 'fake-apiserver.js');
+/** The checkout the lab runs from (package.json, scripts/, dist/). */
+const REPO_ROOT = join(DIST_SRC, '..', '..');
 export const CNI_PLUGIN_DIR = '/usr/lib/cni';
 /** The Node flags of flanneld's shebang, for places that start it as `node <flags> flanneld.js`. */
 export const FLANNELD_NODE_FLAGS = ['--max-semi-space-size=2'];
@@ -46,6 +52,10 @@ export interface LabOptions {
   readonly configExtra?: Readonly<Record<string, unknown>>;
   /** etcd cluster size (default 1); member i listens on 198.18.0.(2+i), all in the etcd namespace. */
   readonly etcdMembers?: number;
+  /** Kubernetes mode: the fake API server instead of etcd, flanneld with --kube-subnet-mgr (lab-kube.ts). */
+  readonly kube?: boolean;
+  /** With `kube`: host 3 runs from the built image under podman (default true). */
+  readonly kubeImage?: boolean;
 }
 
 export const LAB_IPV6_NETWORK = 'fd00:10:244::/56';
@@ -59,6 +69,10 @@ interface LabState {
   flanneldPids: Record<string, number>;
   podIps: Record<string, string>;
   podIpv6s?: Record<string, string>;
+  /** The fake API server's pid (Kubernetes labs). */
+  apiPid?: number;
+  /** The image the image host runs (Kubernetes labs). */
+  image?: string;
 }
 
 export { ETCD_PREFIX, FLANNEL_PASSWORD, FLANNEL_USER } from './lab-etcd.js';
@@ -74,6 +88,8 @@ export class Lab {
   readonly stateDir: string;
   /** The etcd cluster: members, faults (kill, SIGSTOP, wipe), etcdctl. */
   readonly etcd: LabEtcd;
+  /** The Kubernetes side (fake API server, per-host credentials, the image host) of a `kube` lab. */
+  readonly kube: LabKube | undefined;
   private state: LabState;
 
   constructor(readonly options: LabOptions) {
@@ -90,6 +106,18 @@ export class Lab {
         this.save();
       },
     });
+    this.kube = options.kube ? new LabKube({
+      layout: this.layout, stateDir: this.stateDir, networkConfig: this.networkConfig(), image: options.kubeImage !== false,
+      clusterCidr: options.ipv6Only ? undefined : this.network, clusterCidrV6: this.ipv6 ? LAB_IPV6_NETWORK : undefined,
+      node: { execPath: process.execPath, flags: FLANNELD_NODE_FLAGS, flanneld: FLANNELD_JS, fakeApiServer: FAKE_APISERVER_JS },
+      spawn: (netns, command, args, logPath) => this.spawnDetached(netns, command, args, logPath),
+      pid: () => this.state.apiPid,
+      savePid: (pid) => {
+        if (pid === undefined) delete this.state.apiPid;
+        else this.state.apiPid = pid;
+        this.save();
+      },
+    }) : undefined;
   }
 
   /** Member 0's client URL. */
@@ -137,17 +165,24 @@ export class Lab {
     return join(this.hostDir(host), 'subnet.env');
   }
 
-  /** Everything: network, etcd, config, flanneld on every host, a pod per host. */
+  /** Everything: network, etcd (or the fake API server), config, flanneld on every host, a pod per host. */
   async up(log: (line: string) => void = () => undefined): Promise<void> {
+    if (this.kube?.imageHost) this.state.image = ensureLabImage(REPO_ROOT, log).tag;
     this.createNetwork();
-    log(`underlay ${this.layout.underlayNetns} (198.18.0.0/24), ${this.layout.hosts.length} hosts, etcd at ${this.layout.etcdIp}`);
-    await this.startEtcd();
-    log(`etcd running (pid ${this.state.etcdPid})${this.options.secureEtcd ? ' with TLS client certificates and a role-limited user' : ''}`);
-    this.putConfig(this.networkConfig());
+    const store = this.kube ? `the API server at ${this.layout.apiIp}` : `etcd at ${this.layout.etcdIp}`;
+    log(`underlay ${this.layout.underlayNetns} (198.18.0.0/24), ${this.layout.hosts.length} hosts, ${store}`);
+    if (this.kube) {
+      await this.kube.start(log);
+    } else {
+      await this.startEtcd();
+      log(`etcd running (pid ${this.state.etcdPid})${this.options.secureEtcd ? ' with TLS client certificates and a role-limited user' : ''}`);
+      this.putConfig(this.networkConfig());
+    }
     for (const host of this.layout.hosts) this.startFlanneld(host);
     for (const host of this.layout.hosts) {
-      await this.waitForSubnetEnv(host);
-      log(`${host.name}: flanneld pid ${this.flanneldPid(host)}, ${readFileSync(this.subnetFile(host), 'utf8').split('\n').find((l) => l.startsWith('FLANNEL_SUBNET'))}`);
+      await this.waitForSubnetEnv(host, this.kube?.style(host) === 'image' ? 60_000 : 20_000);
+      const how = this.kube ? ` (${this.kube.style(host)})` : '';
+      log(`${host.name}: flanneld pid ${this.flanneldPid(host)}${how}, ${readFileSync(this.subnetFile(host), 'utf8').split('\n').find((l) => l.startsWith('FLANNEL_SUBNET'))}`);
     }
     for (const host of this.layout.hosts) log(`${host.name}: pod ${host.podNetns} has ${this.addPod(host)}`);
   }
@@ -162,7 +197,8 @@ export class Lab {
     run('ip', ['netns', 'add', layout.underlayNetns]);
     inNetns(layout.underlayNetns, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
     inNetns(layout.underlayNetns, 'ip', ['link', 'set', 'br0', 'up']);
-    this.attach(layout.etcdNetns, 'etcd', this.etcd.ips.map((ip) => `${ip}/24`));
+    if (this.kube) this.attach(layout.apiNetns, 'api', [`${layout.apiIp}/24`]);
+    else this.attach(layout.etcdNetns, 'etcd', this.etcd.ips.map((ip) => `${ip}/24`));
     const routed = layout.hosts.some((host) => host.routed);
     if (routed) {
       this.attach(layout.routerNetns, 'rt', ['198.18.0.1/24', '198.18.1.1/24', 'fd00:198:0::1/64', 'fd00:198:1::1/64']);
@@ -221,8 +257,9 @@ export class Lab {
     this.etcdctl(['put', `${ETCD_PREFIX}/config`, JSON.stringify(config)]);
   }
 
-  /** Default flanneld arguments for a host (etcd endpoint, credentials, interface, subnet file, health port). */
+  /** Default flanneld arguments for a host (etcd endpoint or Kubernetes mode, credentials, interface, subnet file, health port). */
   flanneldArgs(host: LabHost): string[] {
+    if (this.kube) return [...this.kube.flanneldArgs(host, this.subnetFile(host)), ...(this.options.flanneldArgs ?? [])];
     const args = ['--etcd-endpoints', this.etcdUrls.join(','), '--iface', 'eth0', '--subnet-file', this.subnetFile(host),
       '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort)];
     if (this.options.secureEtcd) {
@@ -234,7 +271,8 @@ export class Lab {
   }
 
   startFlanneld(host: LabHost, args: readonly string[] = this.flanneldArgs(host)): ChildProcess {
-    const child = this.spawnDetached(host.netns, process.execPath, [...FLANNELD_NODE_FLAGS, FLANNELD_JS, ...args], join(this.hostDir(host), 'flanneld.log'));
+    const launch = this.kube?.launch(host, args, this.state.image) ?? { netns: host.netns, command: process.execPath, args: [...FLANNELD_NODE_FLAGS, FLANNELD_JS, ...args], env: {} };
+    const child = this.spawnDetached(launch.netns, launch.command, launch.args, join(this.hostDir(host), 'flanneld.log'), launch.env);
     this.state.flanneldPids[host.name] = child.pid ?? -1;
     this.save();
     return child;
@@ -246,6 +284,7 @@ export class Lab {
     if (pid === undefined) return;
     if (processAlive(pid)) process.kill(pid, signal);
     for (let attempt = 0; attempt < 100 && processAlive(pid); attempt++) await sleep(50);
+    this.kube?.removeContainer(host);
     delete this.state.flanneldPids[host.name];
     this.save();
   }
@@ -326,6 +365,7 @@ export class Lab {
   async down(): Promise<void> {
     for (const host of this.layout.hosts) await this.stopFlanneld(host).catch(() => undefined);
     await this.etcd.stopAll();
+    await this.kube?.stopServer();
     const existing = new Set(listNetns());
     for (const netns of labNamespaces(this.layout)) {
       if (existing.has(netns)) run('ip', ['netns', 'del', netns], { allowFailure: true });
@@ -334,11 +374,14 @@ export class Lab {
     this.state = { flanneldPids: {}, podIps: {} };
   }
 
-  private spawnDetached(netns: string, command: string, args: readonly string[], logPath: string): ChildProcess {
+  /** Starts `command` in `netns` (undefined: where the lab runs), output to `logPath`, with `env` added. */
+  private spawnDetached(netns: string | undefined, command: string, args: readonly string[], logPath: string, env: Readonly<Record<string, string>> = {}): ChildProcess {
     mkdirSync(dirname(logPath), { recursive: true });
     const out = openSync(logPath, 'a');
-    const child = spawn('ip', ['netns', 'exec', netns, command, ...args], { detached: true, stdio: ['ignore', out, out] });
+    const argv = netns === undefined ? [command, ...args] : ['ip', 'netns', 'exec', netns, command, ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', out, out], env: { ...labEnvironment(), ...env } });
     child.unref();
+    closeSync(out);
     return child;
   }
 
@@ -350,4 +393,10 @@ export class Lab {
     this.state.options = this.options;
     if (existsSync(this.stateDir)) writeFileSync(this.statePath, JSON.stringify(this.state, null, 2));
   }
+}
+
+/** The lab's environment without what would steer a flanneld (Kubernetes mode settings, FLANNELD_* flags). */
+function labEnvironment(): NodeJS.ProcessEnv {
+  const names = /^(FLANNELD_|KUBERNETES_SERVICE_)|^(NODE_NAME|POD_NAME|POD_NAMESPACE|EVENT_QUEUE_DEPTH|CONT_WHEN_CACHE_NOT_READY|KUBECONFIG)$/;
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !names.test(name)));
 }

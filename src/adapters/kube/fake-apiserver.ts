@@ -34,6 +34,23 @@ export interface FakeApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   /** Delay before the controller-manager part assigns a new node's pod CIDR (0: at once). */
   readonly podCidrDelayMs?: number;
+  /**
+   * Also serve plain HTTP on this Unix socket (same tokens): a local client outside the server's network
+   * namespace (the lab) reaches it through the file system.
+   */
+  readonly unixSocket?: string;
+  /** Keep every request in `requests` (default true; a long-running process turns it off). */
+  readonly recordRequests?: boolean;
+  /** Called when each answer has been sent (a watch: when its stream ends), e.g. for a request log. */
+  readonly onAnswered?: (request: AnsweredRequest) => void;
+}
+
+export interface AnsweredRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly user: string;
+  readonly status: number;
+  readonly durationMs: number;
 }
 
 export interface RecordedRequest {
@@ -65,6 +82,8 @@ export class FakeApiServer {
   private readonly continuations = new Map<string, { items: JsonObject[]; resourceVersion: string }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
+  /** The Unix-socket server, when asked for. */
+  private local: http.Server | undefined;
 
   private constructor(
     private readonly server: http.Server,
@@ -89,6 +108,15 @@ export class FakeApiServer {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
     });
+    if (options.unixSocket !== undefined) {
+      const local = http.createServer();
+      local.on('request', (request: IncomingMessage, response: ServerResponse) => fake.handle(request, response));
+      await new Promise<void>((resolve, reject) => {
+        local.once('error', reject);
+        local.listen(options.unixSocket, () => resolve());
+      });
+      fake.local = local;
+    }
     return fake;
   }
 
@@ -126,17 +154,27 @@ export class FakeApiServer {
     this.unsubscribe();
     for (const timer of this.timers) clearTimeout(timer);
     this.dropWatches();
-    this.server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const server of [this.server, ...(this.local ? [this.local] : [])]) {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://fake');
     let body = '';
+    const started = Date.now();
+    let user = '';
+    if (this.options.onAnswered) {
+      const report = this.options.onAnswered;
+      response.on('close', () => report({ method: request.method ?? '', target: request.url ?? '', user: user || '-', status: response.statusCode, durationMs: Date.now() - started }));
+    }
     try {
       body = await readRequest(request);
-      const user = this.authenticate(request);
-      this.requests.push({ method: request.method ?? '', path: url.pathname, query: url.search, contentType: request.headers['content-type'] ?? '', body, user });
+      user = this.authenticate(request);
+      if (this.options.recordRequests !== false) {
+        this.requests.push({ method: request.method ?? '', path: url.pathname, query: url.search, contentType: request.headers['content-type'] ?? '', body, user });
+      }
       if (user === '' && !PUBLIC_PATHS.has(url.pathname)) throw new ApiStatusError(401, 'Unauthorized', 'Unauthorized');
       if (this.failures && this.failures.count > 0) {
         this.failures.count--;
