@@ -2,7 +2,8 @@
  * The flannel-ts image a lab runs, built from this checkout: tagged `localhost/flannel-ts:lab-<hash>`, the hash
  * taken over the compiled sources and the package manifests, so an image of other sources (another checkout,
  * an older build) is never used by mistake and an unchanged checkout reuses its image. Built with
- * scripts/build-image.sh (podman; the base made from Debian packages once) when missing.
+ * scripts/build-image.sh (podman; the base made from Debian packages once) when missing; lab images of
+ * other sources are removed then.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -29,7 +30,16 @@ export function ensureLabImage(repoRoot: string, log: (line: string) => void): L
   if (result.status !== 0) throw new FlannelError('LAB_IMAGE', `building the image failed: ${(result.stderr || result.stdout).trim().slice(-2000)}`);
   const builtInMs = Date.now() - started;
   log(`image built in ${(builtInMs / 1000).toFixed(1)} s: ${result.stdout.trim().split('\n').at(-1) ?? ''}`);
+  pruneOlderLabImages(tag);
   return { tag, builtInMs };
+}
+
+/** Lab images of other sources go (each is the base plus ~7 MB); one a container still runs stays (no force). */
+function pruneOlderLabImages(keep: string): void {
+  const tags = run('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', 'localhost/flannel-ts'], { allowFailure: true }).stdout.split('\n');
+  for (const tag of tags) {
+    if (/^localhost\/flannel-ts:lab-[0-9a-f]{12}$/.test(tag) && tag !== keep) run('podman', ['rmi', tag], { allowFailure: true });
+  }
 }
 
 function sourceHash(repoRoot: string): string {
