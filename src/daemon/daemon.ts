@@ -398,7 +398,8 @@ export class Daemon {
         reconciler.markDirty();
         this.leaseFeed.changed();
       }
-      if (peersChanged || (result.kind === 'snapshot' && !this.leasesSeen)) this.firewall?.markDirty();
+      // Only the ingress filter depends on peers: waking the firewall for nothing costs an iptables-save per event.
+      if (this.deps.overlayIngressFilter && (peersChanged || (result.kind === 'snapshot' && !this.leasesSeen))) this.firewall?.markDirty();
       this.leasesSeen ||= result.kind === 'snapshot';
       for (const event of update.own) {
         const ours = keeper.lease as Lease;

@@ -12,6 +12,7 @@ import { kubeAnnotations } from '../../src/subnet/kube-annotations.js';
 import { KubeApiError } from '../../src/subnet/kube-api.js';
 import { KubeSubnetManager } from '../../src/subnet/kube-subnet-manager.js';
 import { MemoryRegistry } from '../../src/subnet/memory-registry.js';
+import type { DaemonDeps } from '../../src/daemon/daemon.js';
 import type { Logger } from '../../src/support/logger.js';
 import { silentLogger } from '../../src/support/logger.js';
 import { Backoff } from '../../src/support/timing.js';
@@ -29,6 +30,7 @@ interface KubeHostOptions {
   readonly clock?: FakeClock;
   readonly logger?: Logger;
   readonly publicIP?: string;
+  readonly deps?: Omit<Partial<DaemonDeps>, 'kernel'>;
 }
 
 /** A daemon for node `name` at `ip`, counting its renewals. */
@@ -50,6 +52,7 @@ function kubeHost(api: MemoryKubeApi, name: string, ip: string, options: KubeHos
   const host = new DaemonHost(new MemoryRegistry(), ip, {
     subnetManager, logger, ...(options.clock ? { clock: options.clock } : {}),
     interfaceOptions: { iface: ['eth0'], ifaceRegex: [], ifaceCanReach: '', publicIP: options.publicIP ?? '', publicIPv6: '' },
+    ...options.deps,
   });
   return { host, counter };
 }
@@ -216,6 +219,34 @@ describe('daemons in Kubernetes mode', () => {
       assert.equal(a.host.daemon.ready, true);
       assert.deepEqual(conditionsOf(store, 'n1'), []);
     });
+  });
+
+  it('peers coming and going do not wake the firewall unless the ingress filter depends on them', async () => {
+    for (const overlayIngressFilter of [false, true]) {
+      const store = new ClusterStore({ clusterCidr: Cidr.parse('10.244.0.0/16') });
+      store.createNode({ metadata: { name: 'n1' } });
+      const reads: number[] = [];
+      const firewall = (mode: 'iptables' | 'nftables') => ({
+        mode, read: async () => (reads.push(Date.now()), ''), write: async () => undefined, remove: async () => undefined, supportsRandomFully: async () => true,
+      });
+      const { host } = kubeHost(new MemoryKubeApi(store), 'n1', '198.18.0.11', {
+        deps: { firewalls: { iptables: firewall('iptables'), nftables: firewall('nftables') }, overlayIngressFilter, firewallResyncMs: 60_000 },
+      });
+      await withHosts([{ host }], async () => {
+        await until('ready', () => host.daemon.ready);
+        await until('first snapshot handled', () => host.kernel.routes.size === 0 && reads.length > 0);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const before = reads.length;
+        for (let index = 3; index < 8; index++) {
+          const annotations = { [`${P}kube-subnet-manager`]: 'true', [`${P}backend-type`]: 'host-gw', [`${P}backend-data`]: 'null', [`${P}public-ip`]: `198.18.0.${index}` };
+          store.createNode({ metadata: { name: `n${index}`, annotations } });
+          await until(`route to n${index}`, () => host.kernel.routes.size === index - 2);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (overlayIngressFilter) assert.ok(reads.length > before, 'the filter follows peers');
+        else assert.equal(reads.length, before, 'no firewall pass for peer events');
+      });
+    }
   });
 
   it('alloc: our lease only, no node list or watch', async () => {
