@@ -28,12 +28,17 @@ export function reExecInNamespace(netns: string): boolean {
 }
 
 export async function prepareNamespace(): Promise<EtcdServer> {
+  prepareUplink();
+  return startEtcd(24790);
+}
+
+/** Loopback up and the uplink veth eth0 on 198.18.0.1/15 (peers' public IPs are on it). */
+export function prepareUplink(): void {
   run('ip', ['link', 'set', 'lo', 'up']);
   run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
   run('ip', ['addr', 'add', '198.18.0.1/15', 'dev', 'eth0']);
   run('ip', ['link', 'set', 'eth0', 'up']);
   run('ip', ['link', 'set', 'eth0p', 'up']);
-  return startEtcd(24790);
 }
 
 /** Peer number i (0-based): its subnet of 10.0.0.0/8, public IP on the uplink's /15, and VTEP MAC. */

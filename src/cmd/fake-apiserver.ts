@@ -35,7 +35,7 @@ A fake Kubernetes API server (nodes, nodes/status, pods; list, watch, patch) for
   --max-history N              watch history kept before older resourceVersions become 410 (default 10000)
   --write-kubeconfig FILE      write a kubeconfig for this server (first token; the server certificate as CA)
   --state-file FILE            keep nodes, pods and the resourceVersion counter in FILE: loaded at start when it
-                               exists, saved within 200 ms of a change and at exit. A restarted server has no
+                               exists, saved when the server stops (SIGINT/SIGTERM). A restarted server has no
                                watch history: watches from before the restart get 410 Gone (compaction)
   --request-log FILE           append one line per answered request: time, user, method, target, status, ms
   -h, --help                   this text
@@ -129,13 +129,6 @@ async function main(argv: string[]): Promise<number> {
     if (values['write-kubeconfig']) {
       writeFileSync(values['write-kubeconfig'], kubeconfig(server.url, tokens[0], certFile ? readFileSync(certFile) : undefined), { mode: 0o600 });
     }
-    let savedVersion = store.resourceVersion;
-    const save = () => {
-      if (stateFile === undefined || store.resourceVersion === savedVersion) return;
-      savedVersion = store.resourceVersion;
-      writeFileAtomic(stateFile, JSON.stringify(store.snapshot()), 0o600);
-    };
-    const saver = setInterval(save, 200);
     process.stdout.write(`fake-apiserver listening on ${server.url}\n`);
     process.on('SIGUSR1', () => server.store.compact());
     process.on('SIGUSR2', () => server.dropWatches());
@@ -143,9 +136,9 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
-    clearInterval(saver);
     await server.close();
-    save();
+    // Saved once, at the end: serialising thousands of nodes on every change would stall the server.
+    if (stateFile !== undefined) writeFileAtomic(stateFile, JSON.stringify(store.snapshot()), 0o600);
     return 0;
   } catch (error) {
     process.stderr.write(`fake-apiserver: ${errorMessage(error)}\n`);
