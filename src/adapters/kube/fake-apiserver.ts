@@ -1,14 +1,12 @@
 /**
  * A fake Kubernetes API server on the real wire format, for what flannel uses (and what kubectl needs to talk to
  * it): discovery, GET/LIST/WATCH/POST/DELETE/PATCH nodes, GET/PATCH nodes/<n>/status, GET/POST/DELETE pods.
- * State and semantics live in ClusterStore (src/kube-fake/); this file is HTTP: routing, bearer-token and
- * client-certificate authentication, TLS, list paging, chunked watch streams, and fault knobs for tests:
- *
- * - watch: `resourceVersion` replay, synthetic ADDED events from "" / "0", `sendInitialEvents` (watch-list),
- *   BOOKMARK every `bookmarkIntervalMs` only with `allowWatchBookmarks=true`, `timeoutSeconds`, and 410 Gone for a
- *   compacted resourceVersion either as an HTTP status or as an ERROR event followed by a close (`goneAs`);
- * - `dropWatches({ midEvent })` cuts every open watch (optionally after half an event), `failNext(n, status,
- *   retryAfterSeconds)` fails the next n requests, `requests` records what clients sent.
+ * State and semantics live in ClusterStore (src/kube-fake/), watch streams in FakeWatches (fake-watches.ts:
+ * replay, BOOKMARKs, timeouts, 410 as a status or an ERROR event per `goneAs`); this file is HTTP: routing,
+ * bearer-token and client-certificate authentication, TLS (and a plain Unix socket for local tools), list
+ * paging, and fault knobs for tests: `dropWatches({ midEvent })` cuts every open watch (optionally after half an
+ * event), `failNext(n, status, retryAfterSeconds)` fails the next n requests, `requests` records what clients
+ * sent, `onAnswered` reports each answer (the CLI's request log).
  */
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,9 +14,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ApiStatusError, type JsonObject, badRequest } from '../../kube-fake/api-status.js';
-import { ClusterStore, type NodeEvent } from '../../kube-fake/cluster-store.js';
+import { ClusterStore } from '../../kube-fake/cluster-store.js';
 import { PATCH_TYPES, type PatchType } from '../../kube-fake/patches.js';
 import { API_GROUP_LIST, API_V1_RESOURCES, API_VERSIONS, VERSION_INFO } from '../../kube-fake/discovery.js';
+import { FakeWatches } from './fake-watches.js';
 import { readLimited } from './read-limited.js';
 
 export interface FakeApiServerOptions {
@@ -62,13 +61,6 @@ export interface RecordedRequest {
   readonly user: string;
 }
 
-interface Watch {
-  readonly response: ServerResponse;
-  readonly bookmarks: boolean;
-  readonly matches: (object: JsonObject) => boolean;
-  lastResourceVersion: number;
-}
-
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
@@ -77,7 +69,7 @@ export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   goneAs: 'event' | 'status';
   private tokens: Set<string>;
-  private readonly watches = new Set<Watch>();
+  private readonly watches: FakeWatches;
   private failures: { count: number; status: number; retryAfterSeconds?: number } | undefined;
   private readonly continuations = new Map<string, { items: JsonObject[]; resourceVersion: string }>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -93,7 +85,8 @@ export class FakeApiServer {
     this.store = store;
     this.goneAs = options.goneAs ?? 'event';
     this.tokens = new Set(options.tokens ?? []);
-    this.unsubscribe = store.subscribe((event) => this.broadcast(event));
+    this.watches = new FakeWatches({ store, goneAs: () => this.goneAs, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 0 });
+    this.unsubscribe = store.subscribe((event) => this.watches.broadcast(event));
   }
 
   static async start(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
@@ -132,13 +125,7 @@ export class FakeApiServer {
 
   /** Cut every open watch; with `midEvent`, after writing the first half of a made-up event. */
   dropWatches(options: { midEvent?: boolean } = {}): number {
-    const count = this.watches.size;
-    for (const watch of [...this.watches]) {
-      if (options.midEvent) watch.response.write('{"type":"MODIFIED","object":{"kind":"Node","apiVersion":"v1","metadata":{"name":"half');
-      watch.response.socket?.destroy();
-      this.watches.delete(watch);
-    }
-    return count;
+    return this.watches.drop(options);
   }
 
   /** The next `count` requests fail with `status` (429 and 503 carry Retry-After when given). */
@@ -222,7 +209,7 @@ export class FakeApiServer {
     if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'nodes') {
       const name = parts[3];
       if (name === undefined) {
-        if (method === 'GET') return isWatch(query) ? this.watch(query, request, response) : this.list(query, response);
+        if (method === 'GET') return isWatch(query) ? this.watches.open(query, fieldSelector(query), request, response) : this.list(query, response);
         if (method === 'POST') {
           const node = store.createNode(parseBody(body), { assignPodCidr: (this.options.podCidrDelayMs ?? 0) === 0 });
           this.scheduleCidr(node);
@@ -277,53 +264,6 @@ export class FakeApiServer {
     send(response, 200, { kind: 'NodeList', apiVersion: 'v1', metadata, items: items.map(withoutKind) });
   }
 
-  private watch(query: URLSearchParams, request: IncomingMessage, response: ServerResponse): void {
-    const matches = fieldSelector(query);
-    const bookmarks = query.get('allowWatchBookmarks') === 'true';
-    const initialEvents = query.get('sendInitialEvents') === 'true';
-    const from = initialEvents ? '0' : query.get('resourceVersion') ?? '';
-    let backlog: NodeEvent[];
-    try {
-      backlog = this.store.changesSince(from);
-    } catch (error) {
-      if (!(error instanceof ApiStatusError) || error.code !== 410 || this.goneAs === 'status') throw error;
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ type: 'ERROR', object: error.toStatus() }) + '\n');
-      return;
-    }
-    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
-    response.flushHeaders();
-    request.socket.setNoDelay(true);
-    const watch: Watch = { response, bookmarks, matches, lastResourceVersion: Number(this.store.resourceVersion) };
-    for (const event of backlog) this.deliver(watch, event);
-    if (initialEvents) {
-      response.write(JSON.stringify({ type: 'BOOKMARK', object: bookmarkObject(this.store.resourceVersion, true) }) + '\n');
-    }
-    this.watches.add(watch);
-    const timers: NodeJS.Timeout[] = [];
-    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '0');
-    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) timers.push(setTimeout(() => response.end(), timeoutSeconds * 1000));
-    const interval = this.options.bookmarkIntervalMs ?? 0;
-    if (bookmarks && interval > 0) {
-      timers.push(setInterval(() => response.write(JSON.stringify({ type: 'BOOKMARK', object: bookmarkObject(this.store.resourceVersion, false) }) + '\n'), interval));
-    }
-    const finish = () => {
-      for (const timer of timers) clearTimeout(timer);
-      this.watches.delete(watch);
-    };
-    response.on('close', finish);
-  }
-
-  private broadcast(event: NodeEvent): void {
-    for (const watch of this.watches) this.deliver(watch, event);
-  }
-
-  private deliver(watch: Watch, event: NodeEvent): void {
-    if (!watch.matches(event.object)) return;
-    watch.lastResourceVersion = event.resourceVersion;
-    watch.response.write(JSON.stringify({ type: event.type, object: { kind: 'Node', apiVersion: 'v1', ...event.object } }) + '\n');
-  }
-
   private scheduleCidr(node: JsonObject): void {
     const delay = this.options.podCidrDelayMs ?? 0;
     if (delay <= 0 || !this.store.allocateNodeCidrs) return;
@@ -360,14 +300,6 @@ function patchType(request: IncomingMessage): PatchType {
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
   if ((PATCH_TYPES as readonly string[]).includes(type)) return type as PatchType;
   throw new ApiStatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}, application/apply-patch+yaml`);
-}
-
-function bookmarkObject(resourceVersion: string, initialEventsEnd: boolean): JsonObject {
-  return {
-    kind: 'Node', apiVersion: 'v1',
-    metadata: { resourceVersion, creationTimestamp: null, ...(initialEventsEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}) },
-    spec: {}, status: { daemonEndpoints: { kubeletEndpoint: { Port: 0 } }, nodeInfo: {} },
-  };
 }
 
 function withoutKind(object: JsonObject): JsonObject {
