@@ -1,11 +1,13 @@
 /**
- * flanneld's lifecycle over ports (reference §1.4): wait for the network config, choose the external interface
+ * flanneld's lifecycle over ports (reference §1.4): wait for the network config, read what the subnet manager
+ * stored for this host (Kubernetes: the node's public IP and VTEP MACs), choose the external interface
  * and backend (refusing at start a backend whose devices the kernel would refuse), lease a subnet, follow
  * peers' leases — each checked against the network config, the backend and the others (PeerAdmission) — into
  * the reconciler, keep our lease (LeaseKeeper), write subnet.env once the backend's devices are in place
  * (retrying until written), and notice a config changed in the store.
  *
- * Ready means: the backend's devices are in place and subnet.env holds our current lease. The reconciler
+ * Ready means: the backend's devices are in place and subnet.env holds our current lease; the first time, the
+ * subnet manager's completion step runs in the background (Kubernetes: NetworkUnavailable=False). The reconciler
  * starts only after the first full lease snapshot, so a restarted daemon never deletes routes to peers it has
  * not heard about yet; it deletes only what is ours (ownership.ts: our Networks' protocol-111 routes, our
  * devices), so a second flanneld serving another network on this host keeps its state. Kernel notifications
