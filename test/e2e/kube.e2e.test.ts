@@ -18,7 +18,7 @@ import { inNetns, processAlive, run } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 import { labForSuite } from '../support/lab-suite.js';
 
-const lab = labForSuite({ prefix: 'ftk', hosts: 3, backend: 'vxlan', kube: true });
+const lab = labForSuite({ prefix: 'ftkube', hosts: 3, backend: 'vxlan', kube: true });
 const kube = () => lab.kube as NonNullable<typeof lab.kube>;
 const [h1, h2, h3] = lab.layout.hosts as [LabHost, LabHost, LabHost];
 const P = 'flannel.alpha.coreos.com/';
