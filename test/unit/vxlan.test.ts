@@ -82,11 +82,11 @@ describe('vxlan planner', () => {
     ];
     for (const [name, context, mac] of cases) {
       const backend = createVxlanBackend(context);
-      assert.equal(backend.devices?.[0]?.mac.toString(), mac, name);
+      assert.equal(vxlanDevices(backend)[0]?.mac.toString(), mac, name);
       assert.deepEqual(backend.leaseAttrs.backendData, { VNI: 1, VtepMAC: mac }, `${name}: published`);
     }
     const dualBackend = createVxlanBackend({ config: vxlanConfig({}, dual), externalInterface: ext, storedVtepMacs: stored });
-    assert.deepEqual(dualBackend.devices?.map((device) => `${device.name} ${device.mac}`), ['flannel.1 0a:00:00:00:00:44', 'flannel-v6.1 0a:00:00:00:00:66']);
+    assert.deepEqual(vxlanDevices(dualBackend).map((device) => `${device.name} ${device.mac}`), ['flannel.1 0a:00:00:00:00:44', 'flannel-v6.1 0a:00:00:00:00:66']);
   });
   it('honours MTU, GBP and Learning', () => {
     const backend = createVxlanBackend({ config: vxlanConfig({ MTU: 9000, GBP: true, Learning: true, VNI: 7 }), externalInterface: { ...ext, mtu: 9000 } });
