@@ -1,21 +1,32 @@
 /**
  * `flannelctl docker-opts`: reads subnet.env, checks the routing table as mk-docker-opts.sh does, and writes the
  * Docker env file atomically (Docker never reads half a file). Exit codes: 0 written, 1 a problem with the
- * files or the host (one line on stderr), 2 bad usage.
+ * files or the host (one line on stderr), 2 bad usage (one line naming the argument). `--help` prints
+ * DOCKER_OPTS_USAGE, as `-h` does.
  */
 import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { DOCKER_OPTS_USAGE, type DockerOptsCommand, parseDockerOptsArgs } from '../docker/docker-opts-args.js';
 import { type DockerNetwork, conflictMessage, conflictingRoute, renderDockerOpts } from '../docker/docker-opts.js';
 import { errorMessage } from '../support/errors.js';
+import { type CommandSpec, UsageError } from './cli.js';
 
-export async function dockerOptsCommand(argv: readonly string[]): Promise<number> {
+export const dockerOptsCommand: CommandSpec = {
+  path: ['docker-opts'],
+  summary: "Docker daemon options for this host's flannel subnet, from subnet.env (a drop-in for mk-docker-opts.sh)",
+  synopsis: '[-f FLANNEL-ENV-FILE] [-d DOCKER-ENV-FILE] [-i] [-c] [-m] [-k COMBINED-KEY]',
+  options: {},
+  helpText: DOCKER_OPTS_USAGE,
+  ownParser: true,
+  run: ({ argv }) => dockerOpts(argv),
+};
+
+async function dockerOpts(argv: readonly string[]): Promise<number> {
   let command: DockerOptsCommand;
   try {
     command = parseDockerOptsArgs(argv);
   } catch (error) {
-    process.stderr.write(`${errorMessage(error)}\n\n${DOCKER_OPTS_USAGE}`);
-    return 2;
+    throw new UsageError(errorMessage(error));
   }
   if (command.help) {
     process.stdout.write(DOCKER_OPTS_USAGE);

@@ -5,12 +5,10 @@
  * backend's link kind in a scratch namespace; asks flanneld's status socket for its status and leases; and
  * probes peers over the overlay (all of them up to --probe-limit, default 64, else a sample of that many).
  */
-import { parseArgs } from 'node:util';
 import {
   isCharacterDevice, isExecutable, probeLinkKind, readDirectoryFiles, readFirewallView, readSysctl, readTextFile,
 } from '../adapters/host/host-readers.js';
 import { getJsonFromStatusSocket } from '../adapters/http/status-client.js';
-import { DEFAULT_STATUS_SOCKET } from '../adapters/http/status-socket.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { RawSocketProber } from '../adapters/probe/raw-socket-prober.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
@@ -23,29 +21,34 @@ import { type ProbeTarget, probeTargetFor } from '../ops/probe/probe-target.js';
 import type { LeaseTable, StatusDocument } from '../ops/status-document.js';
 import { checkStatusDocument } from '../ops/status-text.js';
 import { errorMessage } from '../support/errors.js';
-import { DEFAULT_SUBNET_FILE } from './trace-command.js';
+import type { CommandInput, CommandSpec } from './cli.js';
+import { countValue, stringValue } from './cli-parse.js';
+import { JSON_OPTION, SOCKET_OPTION, SUBNET_FILE_OPTION } from './common-options.js';
 
-export const DOCTOR_USAGE = '  flannelctl doctor [--socket PATH] [--subnet-file PATH] [--cni-conf-dir DIR] [--cni-plugin PATH] [--probe-limit N] [--no-probe] [--json]\n                            (host checks, pass/warn/fail; exit 1 on a fail)\n';
 const LINK_KINDS: Readonly<Record<string, string>> = { vxlan: 'vxlan', wireguard: 'wireguard', udp: 'tun', ipip: 'ipip' };
 const PROBE_TIMEOUT_MS = 1500;
 
-export async function doctorCommand(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        socket: { type: 'string', default: DEFAULT_STATUS_SOCKET }, 'subnet-file': { type: 'string', default: DEFAULT_SUBNET_FILE },
-        'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d' }, 'cni-plugin': { type: 'string', default: '/opt/cni/bin/flannel' },
-        'probe-limit': { type: 'string', default: '64' }, 'no-probe': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      },
-    }));
-    if (!/^\d+$/.test(String(values['probe-limit']))) throw new Error(`--probe-limit: expected a number, got ${JSON.stringify(values['probe-limit'])}`);
-  } catch (error) {
-    process.stderr.write(`${errorMessage(error)}\n${DOCTOR_USAGE}`);
-    return 2;
-  }
-  const socket = String(values.socket);
+export const doctorCommand: CommandSpec = {
+  path: ['doctor'],
+  summary: 'host checks, pass/warn/fail; exit 1 on a fail',
+  options: {
+    socket: SOCKET_OPTION,
+    'subnet-file': SUBNET_FILE_OPTION,
+    'cni-conf-dir': { type: 'string', default: '/etc/cni/net.d', placeholder: 'DIR', help: 'where the CNI network configs are' },
+    'cni-plugin': { type: 'string', default: '/opt/cni/bin/flannel', placeholder: 'PATH', help: 'the flannel CNI plugin' },
+    'probe-limit': { type: 'string', default: '64', placeholder: 'N', help: 'probe every peer up to N of them, else a sample of N' },
+    'no-probe': { type: 'boolean', help: 'do not probe peers over the overlay' },
+    json: JSON_OPTION,
+  },
+  details: 'Exit status: 0 no check failed (warnings allowed), 1 a check failed, 2 bad usage.',
+  needsNetAdmin: true,
+  validate: ({ values }) => void countValue(values, 'probe-limit'),
+  run: doctor,
+};
+
+async function doctor({ values }: CommandInput): Promise<number> {
+  const probeLimit = countValue(values, 'probe-limit');
+  const socket = stringValue(values, 'socket');
   let status: StatusDocument | undefined;
   let statusError: string | undefined;
   let leases: LeaseTable | undefined;
@@ -56,7 +59,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
     statusError = errorMessage(error);
   }
   const networks: Cidr[] = [];
-  const env = readTextFile(String(values['subnet-file']));
+  const env = readTextFile(stringValue(values, 'subnet-file'));
   try {
     if (env.text !== undefined) networks.push(...parseSubnetEnv(env.text).networks, ...parseSubnetEnv(env.text).ipv6Networks);
   } catch {
@@ -79,11 +82,11 @@ export async function doctorCommand(args: string[]): Promise<number> {
       ...(firewall ? { firewall } : {}),
       tunDevice: isCharacterDevice('/dev/net/tun'),
       ...(kind ? { linkKind: { kind, ...(await probeLinkKind(kind)) } } : {}),
-      cni: { confDir: String(values['cni-conf-dir']), configs: readDirectoryFiles(String(values['cni-conf-dir'])), pluginPath: String(values['cni-plugin']), pluginPresent: isExecutable(String(values['cni-plugin'])) },
-      ...(values['no-probe'] || !leases?.own || !backend ? {} : { probes: await probePeers(leases, backend, links, Number(values['probe-limit'])) }),
+      cni: { confDir: stringValue(values, 'cni-conf-dir'), configs: readDirectoryFiles(stringValue(values, 'cni-conf-dir')), pluginPath: stringValue(values, 'cni-plugin'), pluginPresent: isExecutable(stringValue(values, 'cni-plugin')) },
+      ...(values['no-probe'] === true || !leases?.own || !backend ? {} : { probes: await probePeers(leases, backend, links, probeLimit) }),
     };
     const checks = runDoctorChecks(facts);
-    if (values.json) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
+    if (values.json === true) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
     else for (const check of checks) process.stdout.write(`${check.result.toUpperCase().padEnd(4)}  ${check.name.padEnd(18)} ${check.detail}\n`);
     return doctorExitCode(checks);
   } finally {

@@ -4,10 +4,8 @@
  * kernel state from netlink, the firewall from iptables-save, the probe from a raw ICMP socket. Exit 0 when the
  * path is ok, 1 when a hop is broken, 2 on bad arguments, 3 when something needed cannot be read.
  */
-import { parseArgs } from 'node:util';
 import { readFirewallView, readTextFile, readWireguardPeers } from '../adapters/host/host-readers.js';
 import { getJsonFromStatusSocket } from '../adapters/http/status-client.js';
-import { DEFAULT_STATUS_SOCKET } from '../adapters/http/status-socket.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { RawSocketProber } from '../adapters/probe/raw-socket-prober.js';
 import { NetlinkRouteResolver } from '../adapters/route-lookup/netlink-route-resolver.js';
@@ -18,40 +16,57 @@ import { gatherTraceFacts } from '../ops/trace/gather-trace-facts.js';
 import { evaluateTrace } from '../ops/trace/trace-evaluator.js';
 import { renderTraceText } from '../ops/trace/trace-text.js';
 import { errorMessage } from '../support/errors.js';
+import { type CommandInput, type CommandSpec, UsageError } from './cli.js';
+import { stringValue } from './cli-parse.js';
+import { JSON_OPTION, SOCKET_OPTION, SUBNET_FILE_OPTION } from './common-options.js';
 
-export const TRACE_USAGE = '  flannelctl trace DST [--from SRC] [--socket PATH] [--subnet-file PATH] [--no-probe] [--json]\n                            (the path of a packet to DST, hop by hop, each ok or broken with the reason)\n';
-export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
+export const traceCommand: CommandSpec = {
+  path: ['trace'],
+  summary: 'the path of a packet to DST, hop by hop, each ok or broken with the reason',
+  arguments: { synopsis: 'DST', min: 1, max: 1 },
+  options: {
+    from: { type: 'string', placeholder: 'SRC', help: 'the source address (default: what the kernel would choose)' },
+    socket: SOCKET_OPTION,
+    'subnet-file': SUBNET_FILE_OPTION,
+    'no-probe': { type: 'boolean', help: 'do not send a probe packet over the overlay' },
+    json: JSON_OPTION,
+  },
+  details: 'Exit status: 0 the path is ok, 1 a hop is broken, 2 bad usage, 3 something needed cannot be read.',
+  needsNetAdmin: true,
+  validate: (input) => void addressesOf(input),
+  run: trace,
+};
 
-export async function traceCommand(args: string[]): Promise<number> {
+/** The destination and --from addresses, or a UsageError naming the bad one. */
+function addressesOf({ values, positionals }: CommandInput): { destination: IpAddress; source?: IpAddress } {
   let destination: IpAddress;
   let source: IpAddress | undefined;
-  let values: { from?: string; socket?: string; 'subnet-file'?: string; 'no-probe'?: boolean; json?: boolean };
   try {
-    const parsed = parseArgs({
-      args, allowPositionals: true,
-      options: { from: { type: 'string' }, socket: { type: 'string', default: DEFAULT_STATUS_SOCKET }, 'subnet-file': { type: 'string', default: DEFAULT_SUBNET_FILE }, 'no-probe': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-    });
-    values = parsed.values;
-    if (parsed.positionals.length !== 1) throw new Error('trace takes one destination address');
-    destination = IpAddress.parse(parsed.positionals[0] as string, 'destination');
-    source = values.from === undefined ? undefined : IpAddress.parse(values.from, '--from');
-    if (source && source.family !== destination.family) throw new Error('--from and the destination must be of one family');
+    destination = IpAddress.parse(positionals[0] as string, 'destination');
+    const from = values.from as string | undefined;
+    source = from === undefined ? undefined : IpAddress.parse(from, '--from');
   } catch (error) {
-    process.stderr.write(`${errorMessage(error)}\n${TRACE_USAGE}`);
-    return 2;
+    throw new UsageError(errorMessage(error));
   }
+  if (source && source.family !== destination.family) throw new UsageError('--from and the destination must be of one family');
+  return { destination, ...(source ? { source } : {}) };
+}
+
+async function trace(input: CommandInput): Promise<number> {
+  const { values } = input;
+  const { destination, source } = addressesOf(input);
   const kernel = NetlinkKernel.open();
   const routes = NetlinkRouteResolver.open();
   let prober: RawSocketProber | undefined;
   try {
-    if (!values['no-probe']) {
+    if (values['no-probe'] !== true) {
       try {
         prober = RawSocketProber.open();
       } catch (error) {
         process.stderr.write(`no overlay probe: ${errorMessage(error)}\n`);
       }
     }
-    const socket = values.socket ?? DEFAULT_STATUS_SOCKET;
+    const socket = stringValue(values, 'socket');
     const facts = await gatherTraceFacts({
       kernel, routes, nowMs: () => Date.now(),
       leases: async () => {
@@ -60,7 +75,7 @@ export async function traceCommand(args: string[]): Promise<number> {
         return table;
       },
       networks: async () => {
-        const { text } = readTextFile(values['subnet-file'] ?? DEFAULT_SUBNET_FILE);
+        const { text } = readTextFile(stringValue(values, 'subnet-file'));
         if (text === undefined) return [];
         const env = parseSubnetEnv(text);
         return [...env.networks, ...env.ipv6Networks];
@@ -70,7 +85,7 @@ export async function traceCommand(args: string[]): Promise<number> {
       ...(prober ? { prober } : {}),
     }, destination, source);
     const report = evaluateTrace(facts);
-    process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderTraceText(report));
+    process.stdout.write(values.json === true ? JSON.stringify(report, null, 2) + '\n' : renderTraceText(report));
     return report.ok ? 0 : 1;
   } catch (error) {
     process.stderr.write(`flannelctl trace: ${errorMessage(error)}\n`);

@@ -57,6 +57,8 @@ export function parseDockerOptsArgs(argv: readonly string[]): DockerOptsCommand 
       break;
     }
     if (!argument.startsWith('-') || argument === '-') throw usageError(`unexpected argument ${JSON.stringify(argument)}`);
+    // getopts would take `--bip` as the options -, b, i, p; name the whole word instead.
+    if (argument.startsWith('--')) throw usageError(`unknown option ${argument.split('=')[0]}`);
     for (let position = 1; position < argument.length; position++) {
       const letter = argument[position] as string;
       if (WITH_VALUE.has(letter)) {
@@ -97,5 +99,5 @@ export function parseDockerOptsArgs(argv: readonly string[]): DockerOptsCommand 
 }
 
 function usageError(message: string): FlannelError {
-  return new FlannelError('BAD_USAGE', `docker-opts: ${message}`);
+  return new FlannelError('BAD_USAGE', message);
 }

@@ -161,10 +161,11 @@ describe('flannelctl docker-opts', () => {
     assert.match(result.stderr, /absent\.env does not exist: flanneld writes it once it holds a subnet lease/);
     assert.equal(existsSync(out), false);
   });
-  it('bad usage exits 2 with the usage; -h exits 0', () => {
+  it('bad usage exits 2 with one line naming it; -h and --help exit 0', () => {
     const bad = run(['-z']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /docker-opts: unknown option -z\n\nUsage: flannelctl docker-opts/);
+    assert.equal(bad.stderr, "flannelctl docker-opts: unknown option -z (see 'flannelctl docker-opts --help')\n");
+    assert.match(run(['--help']).stdout, /^Usage: flannelctl docker-opts/);
     const help = run(['-h']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^Usage: flannelctl docker-opts/);
