@@ -31,6 +31,7 @@ export function renderCommandHelp(program: string, command: CommandSpec): string
 export function renderOptions(options: OptionSpecs): string[] {
   const lines: string[] = [];
   for (const [name, spec] of Object.entries(options)) {
+    if (spec.ignored) continue;
     const left = `  ${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.placeholder ?? 'VALUE'}` : ''}`;
     const text = describeOption(spec);
     if (left.length + 2 <= OPTION_COLUMN) lines.push(left.padEnd(OPTION_COLUMN) + wrap(text, OPTION_COLUMN));

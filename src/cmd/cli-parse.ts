@@ -24,6 +24,11 @@ export interface OptionSpec {
   readonly help: string;
   /** An environment variable that supplies the value when the option is not given (string options). */
   readonly env?: string;
+  /**
+   * Accepted and ignored (another program's flag, e.g. flanneld's, so its command line can be passed as it is);
+   * a switch may then carry Go's `=true`/`=false`. Not listed in the help.
+   */
+  readonly ignored?: boolean;
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -49,6 +54,9 @@ export type CommandLine = ParsedCommandLine | { readonly kind: 'help' } | { read
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** What Go's strconv.ParseBool accepts (flanneld's switches). */
+const GO_BOOLEANS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** Options every subcommand has; their names are reserved. */
 export const COMMON_OPTIONS: OptionSpecs = {
@@ -87,6 +95,7 @@ export function parseCommandLine(
     const known = spec && (token.rawName.startsWith('--') ? token.rawName === `--${token.name}` : spec.short === token.rawName.slice(1));
     if (!spec || !known) throw new UsageError(`unknown option ${token.rawName}`);
     if (spec.type === 'boolean') {
+      if (token.inlineValue && spec.ignored && GO_BOOLEANS.has(token.value ?? '')) continue;
       if (token.inlineValue) throw new UsageError(`${token.rawName} takes no value (got ${JSON.stringify(`${token.rawName}=${token.value ?? ''}`)})`);
       values[token.name] = true;
       continue;
@@ -106,6 +115,10 @@ export function parseCommandLine(
   if (positionals.length < expected.min) throw new UsageError(`missing argument ${expected.synopsis}`);
 
   for (const [name, spec] of Object.entries(options)) {
+    if (spec.ignored) {
+      delete values[name];
+      continue;
+    }
     if (values[name] !== undefined) continue;
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (spec.type === 'string' && fromEnv !== undefined && fromEnv !== '') values[name] = spec.multiple ? [fromEnv] : fromEnv;

@@ -6,9 +6,7 @@
  * The shebang gives V8 a 2 MB young generation (default 16 MB per semi-space): a control-plane daemon allocates
  * little per event, and this keeps ~30 MB of RSS out of every host (FLANNELD_NODE_FLAGS in src/lab/lab.ts).
  */
-import { readFileSync } from 'node:fs';
-import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
-import { etcdTlsFromFlags } from '../adapters/etcd/etcd-tls-flags.js';
+import type { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
 import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
 import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
@@ -26,6 +24,7 @@ import { FlannelError, errorMessage } from '../support/errors.js';
 import { type Logger, createLogger } from '../support/logger.js';
 import { VERSION } from '../version.js';
 import { createKubeSubnetManager } from './kube-mode.js';
+import { openEtcdRegistry } from './etcd-flags.js';
 
 async function main(): Promise<number> {
   let parsed;
@@ -148,17 +147,10 @@ function systemdNotify(logger: Logger): (assignments: Record<string, string>) =>
 }
 
 function createRegistry(options: DaemonOptions, logger: Logger): EtcdRegistry {
-  const { tls, warnings } = etcdTlsFromFlags(
-    { endpoints: options.etcdEndpoints, cafile: options.etcdCafile, certfile: options.etcdCertfile, keyfile: options.etcdKeyfile },
-    (path) => readFileSync(path),
-  );
-  for (const warning of warnings) logger.warn(warning.fields, warning.message);
-  return new EtcdRegistry({
-    endpoints: options.etcdEndpoints,
-    prefix: options.etcdPrefix,
-    ...(tls ? { tls } : {}),
-    ...(options.etcdUsername ? { username: options.etcdUsername, password: options.etcdPassword } : {}),
-  });
+  return openEtcdRegistry({
+    endpoints: options.etcdEndpoints, prefix: options.etcdPrefix, cafile: options.etcdCafile, certfile: options.etcdCertfile,
+    keyfile: options.etcdKeyfile, username: options.etcdUsername, password: options.etcdPassword,
+  }, (message, fields) => logger.warn(fields, message));
 }
 
 /** The subnets of the previous run, from the subnet file (a bad file is reported and ignored). */

@@ -143,6 +143,15 @@ export class EtcdClient {
   }
 
   /**
+   * Seconds left on etcd lease `id` (LeaseTimeToLive), or -1 when it has expired or does not exist (etcd's
+   * answer for both).
+   */
+  async leaseTimeToLive(id: bigint): Promise<number> {
+    const response = await this.call('/etcdserverpb.Lease/LeaseTimeToLive', new ProtoWriter().varint(1, id));
+    return Number(response.int(3));
+  }
+
+  /**
    * Watches keys with `prefix` from `startRevision`; yields every response, the "created" one first, until
    * `signal` aborts. When the stream breaks it throws (EtcdUnreachable, or EtcdGrpcError with etcd's status),
    * so the caller resumes from the last revision it saw — on another endpoint if this one failed.

@@ -19,6 +19,7 @@
 import type { Lease } from '../../lease/lease.js';
 import { encodeLeaseAttrs, leaseKey } from '../../lease/lease.js';
 import type { LeaseEvent } from '../../lease/lease-tracker.js';
+import type { LeaseExpiry } from '../../ops/lease-listing.js';
 import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from '../../subnet/registry.js';
 import { collectChange, joinKey, parseStoredLease, subnetsPrefix } from '../../subnet/stored-lease.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
@@ -27,6 +28,9 @@ import { EtcdClient, type EtcdClientOptions, EtcdGrpcError, EtcdUnreachable, GRP
 export interface EtcdRegistryOptions extends EtcdClientOptions {
   readonly prefix: string;
 }
+
+/** LeaseTimeToLive calls in flight at once (5,000 leases: ~300 round trips, not 5,000 in a row). */
+const TTL_LOOKUPS_AT_ONCE = 16;
 
 export class EtcdRegistry implements Registry {
   private readonly client: EtcdClient;
@@ -56,6 +60,41 @@ export class EtcdRegistry implements Registry {
       else malformed.push(parsed.malformed);
     }
     return { leases, malformed, revision };
+  }
+
+  /**
+   * The listing plus when each lease runs out, for operators (`flannelctl leases`): one LeaseTimeToLive per
+   * distinct etcd lease, a few at a time — flanneld itself never asks (see above). A key stored without an etcd
+   * lease never expires; a lookup that fails leaves that lease's expiry unknown, with the reason.
+   */
+  async listLeasesWithExpiry(nowMs: () => number = Date.now): Promise<RegistryListing & { readonly expiry: ReadonlyMap<string, LeaseExpiry> }> {
+    const { kvs, revision, header } = await this.call('list subnets', () => this.client.getPrefix(this.subnets));
+    this.clusterId = header.clusterId;
+    const ttl = new Map<bigint, Promise<LeaseExpiry>>();
+    const ids = [...new Set(kvs.map((kv) => kv.lease).filter((id) => id !== 0n))];
+    for (let start = 0; start < ids.length; start += TTL_LOOKUPS_AT_ONCE) {
+      const batch = ids.slice(start, start + TTL_LOOKUPS_AT_ONCE).map((id) => {
+        const lookup = this.client.leaseTimeToLive(id).then(
+          (seconds): LeaseExpiry => (seconds < 0 ? { state: 'expired' } : { state: 'at', atMs: nowMs() + seconds * 1000 }),
+          (error: unknown): LeaseExpiry => ({ state: 'unknown', reason: translate('lease time to live', error).message }),
+        );
+        ttl.set(id, lookup);
+        return lookup;
+      });
+      await Promise.all(batch);
+    }
+    const leases: Lease[] = [];
+    const malformed: MalformedEntry[] = [];
+    const expiry = new Map<string, LeaseExpiry>();
+    for (const kv of kvs) {
+      const key = kv.key.slice(this.subnets.length);
+      const when = kv.lease === 0n ? ({ state: 'never' } as const) : await (ttl.get(kv.lease) as Promise<LeaseExpiry>);
+      const parsed = parseStoredLease(key, kv.value, when.state === 'at' ? when.atMs : undefined, kv.createRevision);
+      if ('lease' in parsed) leases.push(parsed.lease);
+      else malformed.push(parsed.malformed);
+      expiry.set(key, when);
+    }
+    return { leases, malformed, revision, expiry };
   }
 
   async createLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
