@@ -9,7 +9,7 @@ import { readLimited } from '../kube/read-limited.js';
 
 export const STATUS_CLIENT_LIMITS = { timeoutMs: 10_000, maxBodyBytes: 64 * 1024 * 1024 } as const;
 
-export async function getFromStatusSocket(socketPath: string, path: string, limits: Partial<typeof STATUS_CLIENT_LIMITS> = {}): Promise<string> {
+export async function getFromStatusSocket(socketPath: string, path: string, limits: Partial<Record<keyof typeof STATUS_CLIENT_LIMITS, number>> = {}): Promise<string> {
   const { timeoutMs, maxBodyBytes } = { ...STATUS_CLIENT_LIMITS, ...limits };
   return new Promise((resolve, reject) => {
     // agent: false — a fresh connection per call; a kept-alive one may belong to a flanneld that has since stopped.
@@ -36,7 +36,7 @@ export async function getFromStatusSocket(socketPath: string, path: string, limi
 }
 
 /** GET and parse JSON. */
-export async function getJsonFromStatusSocket(socketPath: string, path: string, limits?: Partial<typeof STATUS_CLIENT_LIMITS>): Promise<unknown> {
+export async function getJsonFromStatusSocket(socketPath: string, path: string, limits?: Partial<Record<keyof typeof STATUS_CLIENT_LIMITS, number>>): Promise<unknown> {
   const body = await getFromStatusSocket(socketPath, path, limits);
   try {
     return JSON.parse(body) as unknown;
