@@ -95,11 +95,44 @@ const io: CniIo = {
   debug: (message) => process.stderr.write(`${message}\n`),
 };
 
-function main(): number {
-  if (!process.env.CNI_COMMAND) {
-    process.stderr.write(`CNI Plugin flannel version ${VERSION} (linux/${arch()})\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`);
+const ABOUT = `CNI Plugin flannel version ${VERSION} (linux/${arch()})\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
+
+const USAGE = `Usage: CNI_COMMAND=ADD|DEL|CHECK|VERSION CNI_CONTAINERID=… CNI_NETNS=… CNI_IFNAME=… CNI_PATH=… flannel < network-config.json
+
+The flannel CNI plugin: a container runtime runs it, with the CNI_* variables and the network config on stdin.
+It reads flanneld's subnet.env (the config's "subnetFile", default /run/flannel/subnet.env) and delegates to the
+plugin the config's "delegate" names (bridge by default), found in CNI_PATH.
+  flannel --version   print the plugin's version and the CNI versions it supports
+  flannel --help      this help
+`;
+
+/**
+ * Run by hand (no CNI_COMMAND): --help and --version answer on stdout; no argument prints the version on
+ * stderr as upstream's plugins do; anything else is a usage error (exit 2). Undefined: a CNI request, where
+ * arguments are ignored as the CNI spec has runtimes pass none.
+ */
+function byHand(argv: readonly string[]): number | undefined {
+  if (process.env.CNI_COMMAND) return undefined;
+  const [first] = argv;
+  if (first === undefined) {
+    process.stderr.write(ABOUT);
     return 0;
   }
+  if (first === '--help' || first === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (first === '--version' || first === 'version') {
+    process.stdout.write(ABOUT);
+    return 0;
+  }
+  process.stderr.write(`flannel: unexpected argument ${JSON.stringify(first)}: a CNI plugin takes CNI_COMMAND and the network config on stdin (see 'flannel --help')\n`);
+  return 2;
+}
+
+function main(): number {
+  const answered = byHand(process.argv.slice(2));
+  if (answered !== undefined) return answered;
   let stdin = '';
   try {
     if (process.env.CNI_COMMAND !== 'VERSION') stdin = readStdin();

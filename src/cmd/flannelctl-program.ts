@@ -2,7 +2,6 @@
  * flannelctl's subcommands, one module each (a CommandSpec: its words, options, help and run). A new
  * subcommand is a new *-command.ts module and one entry in COMMANDS.
  */
-import { readFileSync } from 'node:fs';
 import { VERSION } from '../version.js';
 import type { CommandSpec, Program } from './cli.js';
 import { configCheckCommand } from './config-check-command.js';
@@ -30,13 +29,3 @@ export const FLANNELCTL: Program = {
     lab: 'A lab of simulated hosts in network namespaces (198.18.0.0/24), a real etcd, a flanneld and a pod per host.',
   },
 };
-
-/** CAP_NET_ADMIN (bit 12) in this process's effective capability set, from /proc/self/status. */
-export function hasNetAdmin(): boolean {
-  try {
-    const line = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return line ? (BigInt(`0x${line[1]}`) & (1n << 12n)) !== 0n : process.getuid?.() === 0;
-  } catch {
-    return process.getuid?.() === 0;
-  }
-}

@@ -4,7 +4,8 @@
  * them); cli.ts parses, answers --help/--version and turns failures into one line.
  */
 import { exitOnStrayErrors, runProgram } from './cli.js';
-import { FLANNELCTL, hasNetAdmin } from './flannelctl-program.js';
+import { hasNetAdmin } from './capabilities.js';
+import { FLANNELCTL } from './flannelctl-program.js';
 
 exitOnStrayErrors('flannelctl');
 process.exit(await runProgram(FLANNELCTL, process.argv.slice(2), {

@@ -15,7 +15,7 @@ import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { SdNotifier } from '../adapters/systemd/sd-notify.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
-import { type DaemonOptions, parseFlags, toDaemonOptions, usage } from '../config/daemon-options.js';
+import { type DaemonOptions, FLAGS, parseFlags, parseGoBool, toDaemonOptions, usage } from '../config/daemon-options.js';
 import { Daemon } from '../daemon/daemon.js';
 import type { SubnetPair } from '../lease/subnet-key.js';
 import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
@@ -25,15 +25,19 @@ import { type Logger, createLogger } from '../support/logger.js';
 import { VERSION } from '../version.js';
 import { createKubeSubnetManager } from './kube-mode.js';
 import { openEtcdRegistry } from './etcd-flags.js';
+import { hasNetAdmin } from './capabilities.js';
+import { describeFailure } from './failure-text.js';
 
 async function main(): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(process.argv.slice(2), process.env);
+    if (!parsed.help && parsed.values.version !== true && parsed.rest.length > 0) throw new FlannelError('BAD_FLAG', strayArgumentMessage(process.argv.slice(2), parsed.rest));
   } catch (error) {
-    process.stderr.write(`${errorMessage(error)}\n${usage('flanneld')}`);
+    process.stderr.write(`flanneld: ${errorMessage(error)} (see 'flanneld --help')\n`);
     return 2;
   }
+  // Help and version go to stderr, exit 0, as upstream's (Go flag package) do: scripts read them there.
   if (parsed.help) {
     process.stderr.write(usage('flanneld'));
     return 0;
@@ -43,6 +47,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger({ verbosity: parsed.values.v as number, format: parsed.values['logging-format'] === 'json' ? 'json' : 'text' });
+  const fail = (error: unknown) => {
+    logger.fatal({ code: error instanceof FlannelError ? error.code : 'ERROR' }, describeFailure(error));
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   const notify = systemdNotify(logger);
   for (const warning of parsed.envWarnings) logger.warn({ err: warning }, 'failed to set flag from env');
   let options: DaemonOptions;
@@ -51,11 +61,17 @@ async function main(): Promise<number> {
     options = result.options;
     for (const warning of result.warnings) logger.warn(warning);
   } catch (error) {
-    logger.fatal(errorMessage(error));
-    notify({ STATUS: `failed: ${errorMessage(error)}` });
+    logger.fatal(describeFailure(error));
+    notify({ STATUS: `failed: ${describeFailure(error)}` });
     return 1;
   }
   logger.info({ flags: { ...parsed.values, 'etcd-password': parsed.values['etcd-password'] ? '<redacted>' : '' } }, 'CLI flags config');
+  if (!hasNetAdmin()) {
+    const message = 'flanneld needs root (CAP_NET_ADMIN) to program devices, routes and firewall rules';
+    logger.fatal({ uid: process.getuid?.() }, message);
+    notify({ STATUS: `failed: ${message}` });
+    return 1;
+  }
 
   const controller = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -116,14 +132,26 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     const code = error instanceof FlannelError ? error.code : 'ERROR';
-    logger.fatal({ code }, errorMessage(error));
-    notify({ STATUS: `failed: ${errorMessage(error)}` });
+    logger.fatal({ code }, describeFailure(error));
+    notify({ STATUS: `failed: ${describeFailure(error)}` });
     return 1;
   } finally {
     await health?.close();
     kernel?.close();
     await subnetManager?.close();
   }
+}
+
+/**
+ * Upstream stops at the first non-flag and ignores the rest, so `-ip-masq false` silently drops every flag
+ * after it; flanneld names the argument instead, with the fix when it follows a boolean flag.
+ */
+function strayArgumentMessage(argv: readonly string[], rest: readonly string[]): string {
+  const stray = rest[0] === '--' ? rest.slice(1) : rest;
+  const before = argv[argv.length - rest.length - 1] ?? '';
+  const flag = FLAGS.find((spec) => spec.kind === 'bool' && `-${before.replace(/^--?/, '')}` === `-${spec.name}`);
+  const hint = flag && parseGoBool(stray[0] ?? '') !== undefined ? `: a boolean flag takes its value as -${flag.name}=${stray[0]}` : ': flanneld takes flags only';
+  return `unexpected argument ${JSON.stringify(stray[0] ?? '')}${hint}`;
 }
 
 /**

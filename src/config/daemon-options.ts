@@ -66,6 +66,8 @@ export interface ParsedFlags {
   readonly help: boolean;
   /** Bad FLANNELD_* values: upstream logs them and carries on. */
   readonly envWarnings: readonly string[];
+  /** Arguments from the first non-flag on (upstream ignores them silently; flanneld refuses them). */
+  readonly rest: readonly string[];
 }
 
 export function envNameOf(flag: string): string {
@@ -78,10 +80,17 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   for (const spec of FLAGS) values[spec.name] = Array.isArray(spec.fallback) ? [...spec.fallback] : (spec.fallback as string);
   const onCommandLine = new Set<string>();
   let help = false;
+  let rest: readonly string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index] as string;
-    if (argument === '--') break;
-    if (!argument.startsWith('-') || argument === '-') break;
+    if (argument === '--') {
+      rest = argv.slice(index + 1);
+      break;
+    }
+    if (!argument.startsWith('-') || argument === '-') {
+      rest = argv.slice(index);
+      break;
+    }
     const body = argument.replace(/^--?/, '');
     const equals = body.indexOf('=');
     const name = equals < 0 ? body : body.slice(0, equals);
@@ -116,7 +125,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       envWarnings.push((error as Error).message);
     }
   }
-  return { values, given, help, envWarnings };
+  return { values, given, help, envWarnings, rest };
 }
 
 function setValue(values: FlagValues, spec: FlagSpec, text: string, append: boolean, source: string): void {

@@ -15,6 +15,15 @@ function run(script: string, args: string[], options: { input?: string; env?: Re
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Runs a command without CAP_NET_ADMIN: as nobody when we are root, else as ourselves. */
+function unprivileged(script: string, args: string[]) {
+  if (process.getuid?.() !== 0) return run(script, args);
+  const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(cmd, script), ...args], {
+    encoding: 'utf8', input: '', env: { PATH: process.env.PATH ?? '' }, timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
 describe('flanneld command line', () => {
   it('--version prints to stderr and exits 0', () => {
     const result = run('flanneld.js', ['--version']);
@@ -27,10 +36,28 @@ describe('flanneld command line', () => {
     assert.match(result.stderr, /^Usage: flanneld \[OPTION\]\.\.\./);
     assert.match(result.stderr, /-etcd-endpoints string[\s\S]*FLANNELD_ETCD_ENDPOINTS/);
   });
-  it('an unknown flag exits 2', () => {
+  it('an unknown flag exits 2 with one line', () => {
     const result = run('flanneld.js', ['--bogus']);
     assert.equal(result.status, 2);
-    assert.match(result.stderr, /flag provided but not defined: -bogus/);
+    assert.equal(result.stderr, "flanneld: flag provided but not defined: -bogus (see 'flanneld --help')\n");
+  });
+  const strays: Array<[string[], string]> = [
+    [['--ip-masq', 'false', '--iface', 'eth0'], 'unexpected argument "false": a boolean flag takes its value as -ip-masq=false'],
+    [['--iface', 'eth0', 'extra'], 'unexpected argument "extra": flanneld takes flags only'],
+    [['--', 'x'], 'unexpected argument "x": flanneld takes flags only'],
+  ];
+  for (const [args, message] of strays) {
+    it(`${args.join(' ')}: a stray argument exits 2 (upstream silently drops every flag after it)`, () => {
+      const result = run('flanneld.js', args);
+      assert.equal(result.status, 2);
+      assert.equal(result.stderr, `flanneld: ${message} (see 'flanneld --help')\n`);
+    });
+  }
+  it('without CAP_NET_ADMIN: one fatal line saying it needs root, no stack trace', () => {
+    const result = unprivileged('flanneld.js', ['--etcd-endpoints=http://127.0.0.1:9', '--subnet-file=/nonexistent/subnet.env']);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^F\d{4} [\d:.]+ +\d+ flanneld\] "flanneld needs root \(CAP_NET_ADMIN\) to program devices, routes and firewall rules"/m);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
   it('Kubernetes mode: bad settings are fatal at start in upstream\'s words (also through FLANNELD_*)', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
@@ -68,6 +95,46 @@ describe('flanneld start-up checks of address flags', () => {
   it('--help documents --overlay-ingress-filter with its FLANNELD_ variable', () => {
     assert.match(run('flanneld.js', ['-h']).stderr, /-overlay-ingress-filter\n.*peers.*\[env FLANNELD_OVERLAY_INGRESS_FILTER\]/);
   });
+});
+
+describe('the flannel CNI executable run by hand', () => {
+  it('no argument: the version on stderr (as upstream), exit 0', () => {
+    const result = run('flannel-cni.js', []);
+    assert.equal(result.status, 0);
+    assert.match(result.stderr, /^CNI Plugin flannel version \d+\.\d+\.\d+ \(linux\/\w+\)\nCNI protocol versions supported: .*1\.0\.0/);
+  });
+  it('--version and --help answer on stdout', () => {
+    assert.match(run('flannel-cni.js', ['--version']).stdout, /^CNI Plugin flannel version/);
+    const help = run('flannel-cni.js', ['--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: CNI_COMMAND=ADD\|DEL\|CHECK\|VERSION/);
+  });
+  it('another argument exits 2 with one line; with CNI_COMMAND arguments are ignored', () => {
+    const bad = run('flannel-cni.js', ['bogus']);
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, `flannel: unexpected argument "bogus": a CNI plugin takes CNI_COMMAND and the network config on stdin (see 'flannel --help')\n`);
+    const request = run('flannel-cni.js', ['bogus'], { env: { CNI_COMMAND: 'VERSION' } });
+    assert.equal(request.status, 0);
+    assert.ok((JSON.parse(request.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.0.0'));
+  });
+});
+
+describe('flannelctl failures are one line', () => {
+  const cases: Array<[string, string[], number, RegExp]> = [
+    ['a missing file', ['config', 'check', '/nonexistent/net-conf.json'], 1, /^flannelctl config check: cannot open \/nonexistent\/net-conf\.json: no such file or directory\n$/],
+    ['trace without CAP_NET_ADMIN', ['trace', '10.244.1.2'], 1, /^flannelctl trace: needs root \(CAP_NET_ADMIN\)/],
+    ['uninstall without CAP_NET_ADMIN', ['uninstall'], 1, /^flannelctl uninstall: needs root \(CAP_NET_ADMIN\)/],
+    ['doctor without CAP_NET_ADMIN', ['doctor'], 1, /^flannelctl doctor: needs root \(CAP_NET_ADMIN\)/],
+    ['etcd not there', ['leases', '--etcd-endpoints', 'http://127.0.0.1:9'], 1, /^flannelctl leases: etcd list subnets: no etcd endpoint answered \(http:\/\/127\.0\.0\.1:9: connection refused/m],
+  ];
+  for (const [name, args, status, pattern] of cases) {
+    it(name, () => {
+      const result = unprivileged('flannelctl.js', args);
+      assert.equal(result.status, status, result.stderr);
+      assert.match(result.stderr.replace(/^flannelctl leases: warning: .*\n/gm, ''), pattern);
+      assert.doesNotMatch(result.stderr, /\n\s+at |node:internal/);
+    });
+  }
 });
 
 describe('flannelctl config check', () => {
