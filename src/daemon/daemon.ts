@@ -42,6 +42,7 @@ import { watchNetworkConfig } from './config-watch.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
 import { LatestFeed } from './latest-feed.js';
 import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
+import { PeerChanges } from './peer-changes.js';
 import { readStoredHostState } from './stored-host-state.js';
 import { SubnetFileWriter } from './subnet-file-writer.js';
 
@@ -324,14 +325,31 @@ export class Daemon {
     this.reconcilerInstance?.requestResync();
   }
 
-  /** Logs what admission decided (each rejection once, with the field and value); true when peers changed. */
+  /**
+   * Logs what admission decided (each rejection once, with the field and value) and, when the admitted peers
+   * changed, a line per peer added, removed or changed (its subnet, public IP, and what changed); true when
+   * peers changed.
+   */
   private logAdmission(report: AdmissionReport, logger: Logger): boolean {
     for (const { key, problem } of report.rejected) {
       logger.warn({ key, field: problem.field, value: problem.value, reason: problem.reason }, 'rejecting peer lease');
     }
     for (const key of report.readmitted) logger.info({ key }, 'peer lease accepted after having been rejected');
+    if (report.changed) {
+      for (const change of this.peerChanges.update((this.admission as PeerAdmission).peers())) {
+        const { attrs } = change.lease;
+        logger.info({
+          subnet: change.lease.subnet.toString(), ipv6Subnet: change.lease.ipv6Subnet?.toString(),
+          publicIP: attrs.publicIP.toString(), publicIPv6: attrs.publicIPv6?.toString(), backend: attrs.backendType || undefined,
+          ...(change.kind === 'changed' ? { changes: change.changes.join('; ') } : {}),
+        }, `peer ${change.kind}`);
+      }
+    }
     return report.changed;
   }
+
+  /** The admitted peers as last logged. */
+  private readonly peerChanges = new PeerChanges();
 
   /**
    * Cleans up the firewall mode not selected, then installs our rules once (before ready, as upstream) and

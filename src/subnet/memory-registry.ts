@@ -102,7 +102,7 @@ export class MemoryRegistry implements Registry {
     return this.revision;
   }
 
-  async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch> {
+  async *watchLeases(fromRevision: bigint, signal: AbortSignal, onEstablished?: () => void): AsyncIterable<RegistryWatchBatch> {
     this.watchFailure = undefined;
     if (fromRevision - 1n > this.revision) {
       throw new FlannelError('REGISTRY_RESET', `store is at revision ${this.revision}, below revision ${fromRevision - 1n} already seen`);
@@ -110,6 +110,7 @@ export class MemoryRegistry implements Registry {
     if (fromRevision < this.compactedBelow) {
       throw new FlannelError('COMPACTED', `revision ${fromRevision} has been compacted (oldest ${this.compactedBelow})`);
     }
+    onEstablished?.();
     let next = fromRevision;
     while (!signal.aborted) {
       const pending = this.history.filter((change) => change.revision >= next);

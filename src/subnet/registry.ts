@@ -12,7 +12,8 @@
  *   FlannelError('REGISTRY_RESET') when the store is not the one revision `from - 1` was seen in (wiped or
  *   restored: it is below that revision, or another etcd cluster), and a retryable FlannelError when the
  *   connection fails. It ends when `signal` aborts. After COMPACTED or REGISTRY_RESET only a new listing
- *   tells the truth.
+ *   tells the truth. It calls `onEstablished` once the store has accepted the watch (etcd's "created"
+ *   response), before any batch: a caller learns that the store answers again even when nothing changes.
  */
 import type { Lease } from '../lease/lease.js';
 import type { LeaseEvent } from '../lease/lease-tracker.js';
@@ -43,6 +44,6 @@ export interface Registry {
   /** Rewrites the lease value under a fresh TTL (renewal). */
   updateLease(lease: Lease, ttlSeconds: number): Promise<Lease>;
   deleteLease(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): Promise<void>;
-  watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch>;
+  watchLeases(fromRevision: bigint, signal: AbortSignal, onEstablished?: () => void): AsyncIterable<RegistryWatchBatch>;
   close(): Promise<void>;
 }

@@ -74,6 +74,25 @@ function registryContract(name: string, setUp: () => Promise<Harness>, tearDown:
       await harness.registry.deleteLease({ subnet: Cidr.parse('10.244.77.0/24') });
       assert.equal(harness.rawValue('10.244.77.0-24'), undefined);
     });
+    it('says when a watch is established, before any change arrives', async () => {
+      const from = (await harness.registry.listLeases()).revision + 1n;
+      const controller = new AbortController();
+      const order: string[] = [];
+      const watching = (async () => {
+        for await (const batch of harness.registry.watchLeases(from, controller.signal, () => order.push('established'))) {
+          order.push(`batch of ${batch.events.length}`);
+          break;
+        }
+      })();
+      const deadline = Date.now() + 5000;
+      while (order.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual(order, ['established'], 'established with nothing changed');
+      await harness.registry.createLease(lease('10.244.3.0/24', '198.18.0.14'), 86400);
+      await watching;
+      controller.abort();
+      assert.deepEqual(order, ['established', 'batch of 1']);
+      await harness.registry.deleteLease({ subnet: Cidr.parse('10.244.3.0/24') });
+    });
     it('watches every change from a revision, in order', async () => {
       const from = (await harness.registry.listLeases()).revision + 1n;
       await harness.registry.createLease(lease('10.244.2.0/24', '198.18.0.13'), 86400);

@@ -119,10 +119,13 @@ export class EtcdRegistry implements Registry {
     await this.call('delete subnet', () => this.client.delete(this.subnets + leaseKey(lease)));
   }
 
-  async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<RegistryWatchBatch> {
+  async *watchLeases(fromRevision: bigint, signal: AbortSignal, onEstablished?: () => void): AsyncIterable<RegistryWatchBatch> {
     try {
       for await (const result of this.client.watch(this.subnets, fromRevision, signal)) {
-        if (result.created) this.checkSameStore(fromRevision, result.header);
+        if (result.created) {
+          this.checkSameStore(fromRevision, result.header);
+          onEstablished?.();
+        }
         if (result.compactRevision !== 0n) {
           throw new FlannelError('COMPACTED', `watch revision ${fromRevision} compacted (oldest ${result.compactRevision})`);
         }
