@@ -98,6 +98,7 @@ describe('etcd faults (3-member cluster)', () => {
     assert.ok(sent > 250, `ping ran (${sent} sent)`);
     assert.equal(sent - received, 0, 'no ping lost');
     assert.match(lab.flanneldLog(h1), /lease watch failed; resuming/);
+    assert.match(lab.flanneldLog(h1), /^I.*"lease watch resumed after an outage" .*downFor="1m\d\ds" failures=\d+/m);
   });
 
   it('a hung member (the one h1 uses, SIGSTOP): a new lease reaches the peers through the others', async (context) => {
