@@ -17,6 +17,7 @@ import { SdNotifier } from '../adapters/systemd/sd-notify.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { type DaemonOptions, FLAGS, parseFlags, parseGoBool, toDaemonOptions, usage } from '../config/daemon-options.js';
 import { Daemon } from '../daemon/daemon.js';
+import { adoptUpstreamRoutes } from '../daemon/upstream-routes.js';
 import type { SubnetPair } from '../lease/subnet-key.js';
 import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
@@ -128,6 +129,10 @@ async function main(): Promise<number> {
       logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
     }
     notify({ STATUS: 'starting: waiting for the network config and a subnet lease' });
+    // Taking over from upstream flanneld: its routes on flannel's devices become ours before the reconciler runs.
+    const takeover = await adoptUpstreamRoutes(kernel);
+    if (takeover.adopted.length > 0) logger.info({ routes: takeover.adopted.map((route) => route.dst.toString()) }, 'adopted routes upstream flanneld left on flannel devices');
+    for (const failure of takeover.failures) logger.warn({ err: failure }, 'could not adopt a route upstream flanneld left');
     await daemon.run(controller.signal);
     return 0;
   } catch (error) {
