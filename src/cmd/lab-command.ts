@@ -17,6 +17,7 @@ export const LAB_OPTIONS: OptionSpecs = {
   hosts: { type: 'string', default: '3', placeholder: 'N', help: 'number of hosts' },
   backend: { type: 'string', default: 'vxlan', placeholder: 'TYPE', help: 'backend type: vxlan, host-gw, alloc, …' },
   'dual-stack': { type: 'boolean', help: 'IPv4 and IPv6 underlay, pod network and pods' },
+  kube: { type: 'boolean', help: 'Kubernetes mode against the fake API server (host 3 runs from the image under podman)' },
   keep: { type: 'boolean', help: 'leave the lab running after demo, or after a failed start' },
 };
 
@@ -27,6 +28,7 @@ export function labOptionsFrom(values: Readonly<Record<string, OptionValue>>): L
     hosts: countValue(values, 'hosts', { min: 1, max: 200 }),
     backend: stringValue(values, 'backend'),
     dualStack: booleanValue(values, 'dual-stack'),
+    kube: booleanValue(values, 'kube'),
   };
 }
 
@@ -57,13 +59,15 @@ export const labCommands: readonly CommandSpec[] = [
     path: ['lab', 'status'],
     summary: "each host's namespace, flanneld and pod",
     options: LAB_OPTIONS,
-    run({ values }) {
+    async run({ values }) {
       const instance = labFor(values, true);
       const existing = new Set(listNetns());
       for (const host of instance.layout.hosts) {
         const pid = instance.flanneldPid(host);
-        say(`${host.name}: netns ${existing.has(host.netns) ? 'up' : 'absent'}, flanneld ${pid && processAlive(pid) ? `pid ${pid}` : 'not running'}, pod ${instance.podIp(host) ?? '-'}`);
+        const how = instance.kube ? ` (${instance.kube.style(host)})` : '';
+        say(`${host.name}: netns ${existing.has(host.netns) ? 'up' : 'absent'}, flanneld${how} ${pid && processAlive(pid) ? `pid ${pid}` : 'not running'}, pod ${instance.podIp(host) ?? '-'}`);
       }
+      if (instance.kube) say(`API server ${instance.kube.url}: ${(await instance.kube.admin.ready()) ? 'answering' : 'not answering'}`);
       return 0;
     },
   },
@@ -87,7 +91,7 @@ async function startLab({ values }: CommandInput, demo: boolean): Promise<number
   const keep = booleanValue(values, 'keep');
   try {
     await instance.up(say);
-    if (demo && !showDemo(instance)) return 1;
+    if (demo && !(await showDemo(instance))) return 1;
   } catch (error) {
     process.stderr.write(`lab ${demo ? 'demo' : 'up'} failed: ${errorMessage(error)}\n`);
     if (!keep) await instance.down();
@@ -103,7 +107,7 @@ async function startLab({ values }: CommandInput, demo: boolean): Promise<number
 }
 
 /** Pings, routes, neighbours and leases of a running lab; false when some pods cannot reach each other. */
-function showDemo(instance: Lab): boolean {
+async function showDemo(instance: Lab): Promise<boolean> {
   const options = instance.options;
   const failures: string[] = [];
   for (const family of options.dualStack ? ([4, 6] as const) : ([4] as const)) {
@@ -128,8 +132,13 @@ function showDemo(instance: Lab): boolean {
       say(inNetns(first.netns, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).stdout.trimEnd().replace(/^/gm, '  '));
     }
   }
-  say('leases in etcd:');
-  say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
+  if (instance.kube) {
+    say("Nodes in the API server (flannel's annotations and condition):");
+    for (const line of await instance.kube.describeNodes()) say(`  ${line}`);
+  } else {
+    say('leases in etcd:');
+    say(instance.etcdctl(['get', '--prefix', '/coreos.com/network/subnets/']).stdout.trimEnd().replace(/^/gm, '  '));
+  }
   if (failures.length > 0) {
     say(`FAILED: ${failures.length} pod pairs cannot reach each other`);
     return false;
