@@ -6,6 +6,7 @@
  * The shebang gives V8 a 2 MB young generation (default 16 MB per semi-space): a control-plane daemon allocates
  * little per event, and this keeps ~30 MB of RSS out of every host (FLANNELD_NODE_FLAGS in src/lab/lab.ts).
  */
+import { readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
 import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
@@ -17,7 +18,6 @@ import { SdNotifier } from '../adapters/systemd/sd-notify.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { type DaemonOptions, FLAGS, parseFlags, parseGoBool, toDaemonOptions, usage } from '../config/daemon-options.js';
 import { Daemon } from '../daemon/daemon.js';
-import { adoptUpstreamRoutes } from '../daemon/upstream-routes.js';
 import type { SubnetPair } from '../lease/subnet-key.js';
 import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
@@ -129,10 +129,6 @@ async function main(): Promise<number> {
       logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
     }
     notify({ STATUS: 'starting: waiting for the network config and a subnet lease' });
-    // Taking over from upstream flanneld: its routes on flannel's devices become ours before the reconciler runs.
-    const takeover = await adoptUpstreamRoutes(kernel);
-    if (takeover.adopted.length > 0) logger.info({ routes: takeover.adopted.map((route) => route.dst.toString()) }, 'adopted routes upstream flanneld left on flannel devices');
-    for (const failure of takeover.failures) logger.warn({ err: failure }, 'could not adopt a route upstream flanneld left');
     await daemon.run(controller.signal);
     return 0;
   } catch (error) {

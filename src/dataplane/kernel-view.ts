@@ -63,7 +63,7 @@ export class KernelView {
       satisfies: neighbourSatisfies,
       ours: (entry) => entry.linkIndex !== undefined && this.owned.has(entry.linkIndex) && (entry.state & NUD_PERMANENT) !== 0,
     };
-    const routeRules: TrackerRules<Route, Route> = { keyOf: routeKey, satisfies: routeSatisfies, ours: (route) => ownsRoute(ownership, route) };
+    const routeRules: TrackerRules<Route, Route> = { keyOf: routeKey, satisfies: routeSatisfies, ours: (route) => this.ownsRoute(route) };
     this.devices = new DeltaTracker(linkRules, this.desiredDevices);
     this.addresses = new DeltaTracker(addressRules, EMPTY);
     this.neighbours = new DeltaTracker(neighbourRules, EMPTY);
@@ -105,7 +105,11 @@ export class KernelView {
   forgetLinks(indexes: ReadonlySet<number>): number {
     const on = (entry: { linkIndex?: number }) => entry.linkIndex !== undefined && indexes.has(entry.linkIndex);
     this.neighbours.forget(on);
-    return this.routes.forget(on).filter((route) => ownsRoute(this.ownership, route)).length;
+    return this.routes.forget(on).filter((route) => this.ownsRoute(route)).length;
+  }
+
+  private ownsRoute(route: Route): boolean {
+    return ownsRoute(this.ownership, route, route.linkIndex !== undefined && this.owned.has(route.linkIndex));
   }
 
   /** Work the trackers hold (devices waited for included). */

@@ -6,7 +6,11 @@
  * alone, so "ours" is narrower than "made by flannel-ts":
  * - a route is ours when it carries route protocol FLANNEL_ROUTE_PROTOCOL (111) and its destination lies
  *   inside one of our Networks (per-peer routes, the whole-Network route of udp/wireguard, our own
- *   --ip-blackhole-route all do);
+ *   --ip-blackhole-route all do). So is a route upstream flanneld made on one of our devices — protocol boot
+ *   (the kernel's record of a route added without a protocol, as upstream's netlink library adds them), main
+ *   table, unicast, inside our Networks — which is how a host taken over from upstream flanneld loses the
+ *   routes to peers that left while nothing ran, while the ones the leases still want are replaced in place
+ *   (same key) by ours. The kernel's own routes on our devices (protocol kernel) are never ours;
  * - a device is ours when the plan names it, or when it has a flannel-ts device name and kind
  *   (isFlannelDevice) and either a plan of this process named it before or it carries an address inside one
  *   of our Networks (a device we made before a VNI or backend change carries our subnet's address; another
@@ -24,7 +28,10 @@
  */
 import type { Cidr } from '../net/ip.js';
 import { isFlannelDevice } from './devices.js';
-import { FLANNEL_ROUTE_PROTOCOL, type Link, type Route } from './kernel-objects.js';
+import { FLANNEL_ROUTE_PROTOCOL, type Link, MAIN_TABLE, type Route } from './kernel-objects.js';
+
+/** The protocol the kernel records for a route added without one (upstream flanneld's, and `ip route add`'s). */
+export const RTPROT_BOOT = 3;
 
 export interface Ownership {
   /** Every object flannel-ts could have made on this host, whatever its network (uninstall). */
@@ -40,9 +47,13 @@ export function ownershipOf(networks: ReadonlyArray<Cidr | undefined>): Ownershi
   return { everything: false, networks: networks.filter((network): network is Cidr => network !== undefined) };
 }
 
-/** A route of ours: protocol 111, inside our Networks. */
-export function ownsRoute(ownership: Ownership, route: Route): boolean {
-  if (route.protocol !== FLANNEL_ROUTE_PROTOCOL) return false;
+/**
+ * A route of ours: protocol 111, or upstream flanneld's protocol boot on one of our devices (`onOurDevice`),
+ * inside our Networks.
+ */
+export function ownsRoute(ownership: Ownership, route: Route, onOurDevice = false): boolean {
+  const upstreams = onOurDevice && route.protocol === RTPROT_BOOT && route.table === MAIN_TABLE && route.type === 'unicast';
+  if (route.protocol !== FLANNEL_ROUTE_PROTOCOL && !upstreams) return false;
   return ownership.everything || ownership.networks.some((network) => network.family === route.dst.family && network.containsCidr(route.dst));
 }
 

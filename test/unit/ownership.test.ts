@@ -12,7 +12,7 @@ import { uninstall } from '../../src/daemon/uninstall.js';
 import type { DesiredState } from '../../src/dataplane/desired-state.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Link, type Route } from '../../src/dataplane/kernel-objects.js';
 import { MEMORY_KERNEL_PORT } from '../../src/dataplane/memory-kernel.js';
-import { EVERYTHING, type Ownership, ownershipOf, ownsRoute, ownsUnwantedDevice } from '../../src/dataplane/ownership.js';
+import { EVERYTHING, type Ownership, RTPROT_BOOT, ownershipOf, ownsRoute, ownsUnwantedDevice } from '../../src/dataplane/ownership.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import type { Lease } from '../../src/lease/lease.js';
 import { Cidr, IpAddress } from '../../src/net/ip.js';
@@ -29,7 +29,7 @@ const route = (dst: string, protocol = FLANNEL_ROUTE_PROTOCOL, extra: Partial<Ro
 const ours = ownershipOf([Cidr.parse('10.244.0.0/16'), Cidr.parse('fd00:10:244::/56')]);
 
 describe('ownership rule', () => {
-  const routes: Array<[string, Ownership, Route, boolean]> = [
+  const routes: Array<[string, Ownership, Route, boolean, boolean?]> = [
     ['proto 111 inside our Network', ours, route('10.244.2.0/24'), true],
     ['proto 111, our whole Network (udp, wireguard)', ours, route('10.244.0.0/16'), true],
     ['proto 111 inside our IPv6Network', ours, route('fd00:10:244:2::/64'), true],
@@ -38,8 +38,13 @@ describe('ownership rule', () => {
     ['another protocol inside our Network', ours, route('10.244.2.0/24', 4), false],
     ['uninstall: proto 111 anywhere', EVERYTHING, route('192.0.2.0/24'), true],
     ['uninstall: another protocol', EVERYTHING, route('10.244.2.0/24', 2), false],
+    ['upstream flanneld’s (proto boot) on our device, inside our Network', ours, route('10.244.2.0/24', RTPROT_BOOT), true, true],
+    ['proto boot on someone else’s device', ours, route('10.244.2.0/24', RTPROT_BOOT), false, false],
+    ['proto boot on our device, outside our Network', ours, route('10.245.2.0/24', RTPROT_BOOT), false, true],
+    ['proto boot on our device, another table', ours, route('10.244.2.0/24', RTPROT_BOOT, { table: 100 }), false, true],
+    ['the kernel’s own route on our device', ours, route('10.244.2.0/24', 2), false, true],
   ];
-  for (const [name, ownership, candidate, expected] of routes) it(`route: ${name}`, () => assert.equal(ownsRoute(ownership, candidate), expected));
+  for (const [name, ownership, candidate, expected, onOurDevice] of routes) it(`route: ${name}`, () => assert.equal(ownsRoute(ownership, candidate, onOurDevice), expected));
 
   const link = (name: string, kind: string): Link => ({ index: 9, name, kind, mtu: 1450, up: true });
   const devices: Array<[string, Ownership, Link, string[], boolean]> = [
@@ -174,5 +179,30 @@ describe('flannelctl uninstall: reconcile to nothing', () => {
     assert.equal(kernelText(kernel), [
       'addr 10.244.1.1/24 dev cni0', 'addr 198.18.0.11/24 dev eth0', 'link cni0 bridge mtu 1500 up', 'link eth0 mtu 1500', 'route 192.0.2.0/24 via 198.18.0.12 dev eth0',
     ].join('\n'));
+  });
+});
+
+describe('taking over a host from upstream flanneld', () => {
+  it('its routes on flannel.1 (proto boot) are replaced in place when wanted and removed when stale; others stay', async () => {
+    const kernel = hostKernel();
+    // As upstream v0.20.2 leaves a host: flannel.1 with a random MAC and our subnet's /32, per-peer routes added
+    // without a protocol (proto boot), one of them to a peer that left while no flanneld ran.
+    kernel.addLink({
+      index: 3, name: 'flannel.1', mtu: 1450, up: true, kind: 'vxlan', mac: MacAddress.parse('0a:11:22:33:44:55'),
+      vxlan: { vni: 1, port: 8472, local: IpAddress.parse('198.18.0.11'), underlayIndex: 2, learning: false, gbp: false },
+    }, [{ address: Cidr.parse('10.244.1.0/32'), scope: 0, flags: 0x80 }]);
+    const upstream = (dst: string) => route(dst, RTPROT_BOOT, { gateway: IpAddress.parse(dst.split('/')[0] as string), linkIndex: 3, onlink: true });
+    for (const dst of ['10.244.2.0/24', '10.244.9.0/24', '192.0.2.0/24']) kernel.replaceRouteByHand(upstream(dst));
+    kernel.replaceRouteByHand(route('10.99.0.0/24', RTPROT_BOOT));
+    const backend = createVxlanBackend({ config: config(), externalInterface: ext, links: await kernel.listLinks() });
+    await withReconciler(kernel, () => backend.plan(lease('10.244.1.0/24', '198.18.0.11', 'vxlan'), [vxlanPeer('10.244.2.0/24', '198.18.0.12', '02:00:00:00:00:12')]), async (reconciler) => {
+      const result = await reconciler.whenConverged();
+      assert.equal(result.removedRoutes, 1, 'the stale route to the peer that left');
+      assert.deepEqual(result.removedDevices, []);
+      const routes = [...kernel.routes.values()].map((entry) => `${entry.dst} proto ${entry.protocol}`).sort();
+      assert.deepEqual(routes, ['10.244.2.0/24 proto 111', '10.99.0.0/24 proto 3', '192.0.2.0/24 proto 3'],
+        'the wanted route is ours now; a route outside our Network and one on the uplink are left alone');
+      assert.match(kernelText(kernel), /link flannel\.1 vxlan id 1 .* mac 0a:11:22:33:44:55 up/, 'the device and its MAC are kept');
+    }, 60_000, { ownership: ours });
   });
 });
