@@ -112,7 +112,17 @@ describe('fuzz: CNI stdin and environment', () => {
         assert.equal(typeof error.code, 'number');
         assert.ok(typeof error.msg === 'string' && error.msg.length > 0);
       }
-      for (const path of written) assert.match(path, /^\/d\/[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, `scratch file ${path}`);
+      // dataDir as given (without a trailing slash), or the plugin's default when absent or empty.
+      const given = (() => {
+        try {
+          const value = (JSON.parse(stdin) as { dataDir?: unknown } | null)?.dataDir;
+          return typeof value === 'string' && value !== '' ? value.replace(/\/$/, '') : undefined;
+        } catch {
+          return undefined;
+        }
+      })();
+      const dir = (given ?? '/var/lib/cni/flannel').replace(/[/.]/g, (char) => `\\${char}`);
+      for (const path of written) assert.match(path, new RegExp(`^${dir}/[a-zA-Z0-9][a-zA-Z0-9_.-]*$`), `scratch file ${path}`);
     }), { numRuns: 800 });
   });
 });
