@@ -9,10 +9,11 @@
  */
 import { join } from 'node:path';
 import { errorMessage } from '../support/errors.js';
+import { goJson } from '../support/go-json.js';
 import { parseCniRequest } from './cni-request.js';
 import { PREFERRED_VERSION, SUPPORTED_VERSIONS } from './cni-versions.js';
 import {
-  CNI_ERROR, CniConfigError, buildDelegateConfig, marshalLikeGo, parseNetConf, requireCompleteSubnetEnv,
+  CNI_ERROR, CniConfigError, buildDelegateConfig, parseNetConf, requireCompleteSubnetEnv,
 } from './delegate-config.js';
 import { parseSubnetEnv } from './subnet-env.js';
 
@@ -61,7 +62,7 @@ export function runCniCommand(env: Readonly<Record<string, string | undefined>>,
         const subnetEnv = parseSubnetEnv(text);
         requireCompleteSubnetEnv(subnetEnv, netconf.subnetFile);
         const delegate = buildDelegateConfig(netconf, subnetEnv);
-        const delegateText = marshalLikeGo(delegate);
+        const delegateText = goJson(delegate, { sortKeys: true });
         io.debug(`delegate config: ${delegateText}`);
         ioStep(`save the delegate config to ${scratch} (dataDir ${netconf.dataDir})`, () => io.writeScratch(scratch, delegateText));
         return delegateResult(io.runDelegate(delegate.type as string, delegateText), version);

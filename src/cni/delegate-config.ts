@@ -119,22 +119,3 @@ export function buildDelegateConfig(netconf: FlannelNetConf, env: SubnetEnv): Re
   delegate.ipam = ipam;
   return delegate;
 }
-
-/**
- * JSON as Go's encoding/json writes a map[string]interface{} (upstream's delegate): keys sorted at every
- * level, and `<`, `>`, `&`, U+2028, U+2029 escaped as \u sequences. The scratch file and the delegate's
- * stdin are byte-identical to upstream's, whatever order the netconf had.
- */
-export function marshalLikeGo(value: unknown): string {
-  return encode(value).replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Our own walk, not JSON.stringify of a re-ordered object: JavaScript puts integer-like keys first. */
-function encode(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
-  if (isJsonObject(value)) {
-    const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${encode(value[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}

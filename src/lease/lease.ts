@@ -9,6 +9,7 @@
  */
 import { Cidr, IpAddress } from '../net/ip.js';
 import { FlannelError } from '../support/errors.js';
+import { goJson } from '../support/go-json.js';
 import { isJsonObject, pickFields } from '../support/json-fields.js';
 import { makeSubnetKey } from './subnet-key.js';
 
@@ -55,13 +56,13 @@ export function leaseKey(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): string {
   return makeSubnetKey(lease.subnet, lease.ipv6Subnet);
 }
 
-/** Upstream's exact byte layout of the lease value. */
+/** Upstream's exact byte layout of the lease value (BackendData with Go's escaping, as it re-marshals the raw JSON). */
 export function encodeLeaseAttrs(attrs: LeaseAttrs): string {
   let text = `{"PublicIP":${JSON.stringify(attrs.publicIP.toString())}`;
   text += `,"PublicIPv6":${attrs.publicIPv6 ? JSON.stringify(attrs.publicIPv6.toString()) : 'null'}`;
   if (attrs.backendType !== '') text += `,"BackendType":${JSON.stringify(attrs.backendType)}`;
-  if (attrs.backendData !== undefined) text += `,"BackendData":${JSON.stringify(attrs.backendData)}`;
-  if (attrs.backendV6Data !== undefined) text += `,"BackendV6Data":${JSON.stringify(attrs.backendV6Data)}`;
+  if (attrs.backendData !== undefined) text += `,"BackendData":${goJson(attrs.backendData)}`;
+  if (attrs.backendV6Data !== undefined) text += `,"BackendV6Data":${goJson(attrs.backendV6Data)}`;
   return text + '}';
 }
 

@@ -13,6 +13,7 @@
 import type { LeaseAttrs } from '../lease/lease.js';
 import type { KubeAnnotations } from './kube-annotations.js';
 import type { KubeNode } from './kube-api.js';
+import { compareGoStrings, goJson } from '../support/go-json.js';
 
 /** The text upstream compares and writes for backend data: Go's json.Marshal of the value, `null` when none. */
 export function backendDataText(value: unknown): string {
@@ -67,24 +68,4 @@ export function networkUnavailablePatch(nowMs: number): string {
   const condition = `{"type":"NetworkUnavailable","status":"False","lastHeartbeatTime":"${time}","lastTransitionTime":"${time}",` +
     `"reason":"FlannelIsUp","message":"Flannel is running on this node"}`;
   return `{"status":{"conditions":[${condition}]}}`;
-}
-
-/**
- * Go's encoding/json output for a JSON value: compact, and inside strings `<`, `>`, `&`, U+2028 and U+2029
- * escaped as \u00XX, invalid UTF-16 (a lone surrogate) replaced by U+FFFD, as Go does with invalid UTF-8.
- * Object keys keep their order (Go sorts map keys; struct fields keep declaration order, which our backends
- * reproduce by building objects in that order).
- */
-export function goJson(value: unknown): string {
-  const text = JSON.stringify(value, (_key, item: unknown) => (typeof item === 'string' ? item.replace(LONE_SURROGATE, '\ufffd') : item));
-  return text.replace(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** Go sorts map keys by their UTF-8 bytes; for UTF-16 strings that is code point order. */
-function compareGoStrings(a: string, b: string): number {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  return Buffer.compare(left, right);
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { expandCommand, goExpand, goFields } from '../../src/backend/extension/go-command-line.js';
-import { goJsonString, goJsonStringify } from '../../src/backend/extension/go-json.js';
 
 const ENV: Record<string, string> = { A: 'alpha', B_2: 'beta', SUBNET: '10.244.2.0/24', $: 'dollar', 1: 'one', '?': 'q', '-': 'dash', 'X Y': 'space', 'A:-x': 'weird', EMPTY: '' };
 
@@ -35,18 +34,5 @@ describe('extension command line (Go semantics)', () => {
     assert.deepEqual(expandCommand(`sh -c 'echo $EVIL'`, variables), ['sh', "-c", "'echo", "x; rm -rf / $(id)'"]);
     assert.deepEqual(expandCommand('$PROGRAM arg', { PROGRAM: '/usr/bin/env' }), ['/usr/bin/env', 'arg'], 'the program is expanded too');
     assert.deepEqual(expandCommand('echo $constructor ${__proto__} $toString', {}), ['echo', '', '', ''], 'no prototype lookups');
-  });
-});
-
-describe('Go JSON strings (lease bytes)', () => {
-  it('escapes what encoding/json escapes', () => {
-    // Printed by Go 1.19: json.Marshal("a<b>&c\u2028\"\\\x01 é \xff") (the invalid byte is a lone surrogate here).
-    assert.equal(goJsonString('a<b>&c\u2028"\\\u0001 é \ud800'), '"a\\u003cb\\u003e\\u0026c\\u2028\\"\\\\\\u0001 é \\ufffd"');
-    assert.equal(goJsonString('\b\f\n\r\t'), '"\\u0008\\u000c\\n\\r\\t"');
-    assert.equal(goJsonString('😀'), '"😀"');
-  });
-  it('writes whole values like json.Marshal, keys in order', () => {
-    assert.equal(goJsonStringify({ VNI: 1, VtepMAC: 'a<b', list: [1, 'x', null], nested: { ok: true } }), '{"VNI":1,"VtepMAC":"a\\u003cb","list":[1,"x",null],"nested":{"ok":true}}');
-    assert.equal(goJsonStringify('plain'), JSON.stringify('plain'));
   });
 });

@@ -10,7 +10,8 @@ import { UNSET_IPV4 } from '../../src/lease/lease.js';
 import { IpAddress } from '../../src/net/ip.js';
 import { kubeAnnotations } from '../../src/subnet/kube-annotations.js';
 import type { KubeNode } from '../../src/subnet/kube-api.js';
-import { annotationPatch, goJson, networkUnavailablePatch } from '../../src/subnet/kube-patches.js';
+import { annotationPatch, networkUnavailablePatch } from '../../src/subnet/kube-patches.js';
+import { goJson } from '../../src/support/go-json.js';
 
 describe('annotation prefix normalisation', () => {
   for (const [input, prefix] of [
@@ -82,15 +83,4 @@ describe('NetworkUnavailable condition patch', () => {
     assert.equal(networkUnavailablePatch(1709618889987),
       '{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","lastHeartbeatTime":"2024-03-05T06:08:09Z","lastTransitionTime":"2024-03-05T06:08:09Z","reason":"FlannelIsUp","message":"Flannel is running on this node"}]}}');
   });
-});
-
-describe('Go JSON encoding', () => {
-  for (const [value, text] of [
-    ['<a&b>', '"\\u003ca\\u0026b\\u003e"'],
-    ['line\u2028sep\u2029', '"line\\u2028sep\\u2029"'],
-    ['lone \ud800 surrogate', '"lone \ufffd surrogate"'],
-    [{ VNI: 1, VtepMAC: 'aa:bb' }, '{"VNI":1,"VtepMAC":"aa:bb"}'],
-  ] as const) {
-    it(JSON.stringify(value), () => assert.equal(goJson(value), text));
-  }
 });
