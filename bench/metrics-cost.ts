@@ -53,7 +53,8 @@ async function setUpOurs(): Promise<{ render: () => string; families: () => numb
     metrics.reconcile.observePass({ result: pass % 10 === 0 ? 'failed' : 'ok', durationSeconds: pass / 1000, writes: { route: 3, neigh: 3, fdb: 3 }, endedAtMs: Date.now() });
   }
   for (const kind of KINDS) metrics.reconcile.driftRepaired(kind as 'route');
-  metrics.reconcile.setObjects({ link: 1, address: 1, route: 5000, neigh: 5000, fdb: 5000 }, { link: 1, address: 1, route: 5000, neigh: 5000, fdb: 5000 });
+  const count = (value: number) => ({ desired: value, programmed: value });
+  metrics.reconcile.collectObjects(() => ({ link: count(1), address: count(1), route: count(5000), neigh: count(5000), fdb: count(5000) }));
   for (const type of ['added', 'changed', 'removed'] as const) metrics.leases.event(type, 10);
   for (let index = 0; index < 100; index++) metrics.leases.observeDataplaneLatency(index / 500);
   for (const op of ['get_config', 'list', 'watch', 'create', 'renew'] as const) metrics.registry.request('etcd', op, 0.002, op === 'renew' ? 'timeout' : undefined);

@@ -1,44 +1,23 @@
 /**
- * Data-path metrics: the udp forwarder's counters, WireGuard peers and handshake age, and the overlay probes of
- * datapath health. The data paths keep their own counters where they are cheapest to keep (the udp worker in a
- * SharedArrayBuffer, WireGuard in the kernel or wireguard-go), so these families are read at scrape time
- * from a source the backend registers (`udp.collectFrom(…)`, `wireguard.collectFrom(…)`); nothing is copied per
- * packet. Until a source is registered the families render with no samples.
+ * Data-path metrics: the udp forwarder's and WireGuard's counters, and the overlay probes of datapath health.
  *
- * WireGuard has no per-peer label by default (5,000 peers would be 5,000 series): it exports counts and the
- * oldest handshake age per device; `perPeerHandshakes: true` (small clusters) adds one age series per peer.
+ * The data paths keep their counters where they are cheapest to keep (the udp worker in a SharedArrayBuffer,
+ * WireGuard in the kernel or wireguard-go) and publish them as one flat record (DataPathContext.counters); these
+ * families read that record at scrape time (`collectCounters`) and map its names onto families and labels
+ * (datapath-counter-map.ts), so nothing is copied per packet and nothing is computed between scrapes. Until a
+ * data path publishes, the families render with no samples.
+ *
+ * No per-peer label: WireGuard exports counts and the oldest handshake age per device (5,000 peers must not be
+ * 5,000 series).
  */
+import { OTHER_EVENTS_FAMILY, type MappedSample, mapDataPathCounters } from './datapath-counter-map.js';
 import type { MetricsSink } from './metrics-sink.js';
+import { ScrapeReading } from './scrape-reading.js';
 
-/** Why the udp forwarder dropped a packet (one label value each). */
-export const UDP_DROP_REASONS = [
-  'no_route', 'ttl_expired', 'runt', 'not_ipv4', 'bad_header', 'unknown_source', 'truncated', 'send_failed', 'tun_write_failed', 'bad_offload',
-] as const;
-export type UdpDropReason = (typeof UDP_DROP_REASONS)[number];
-
-/** The udp forwarder's totals since it started (monotonic). */
-export interface UdpDatapathSample {
-  /** TUN → UDP: packets encapsulated and sent to peers. */
-  readonly egressPackets: number;
-  readonly egressBytes: number;
-  /** UDP → TUN: packets received from peers and written to the TUN device. */
-  readonly ingressPackets: number;
-  readonly ingressBytes: number;
-  readonly drops: Partial<Record<UdpDropReason, number>>;
-  readonly icmpUnreachableSent: number;
-}
-
-/** One WireGuard device as last read by the backend. */
-export interface WireguardDeviceSample {
-  readonly device: string;
-  readonly peers: ReadonlyArray<{
-    /** Base64 public key (used as a label only with perPeerHandshakes). */
-    readonly publicKey: string;
-    /** Epoch ms of the last handshake; undefined when there was none. */
-    readonly lastHandshakeEpochMs?: number;
-    readonly rxBytes: number;
-    readonly txBytes: number;
-  }>;
+/** What the data path last published, and the backend it belongs to (the mapping is per backend). */
+export interface DataPathCounterReading {
+  readonly backend: string;
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 /** A handshake older than this is not recent: WireGuard re-keys every 120 s while traffic flows and rejects sessions after 180 s. */
@@ -47,13 +26,8 @@ export const WIREGUARD_RECENT_HANDSHAKE_SECONDS = 180;
 export type ProbeResult = 'ok' | 'timeout' | 'error';
 
 export interface DatapathMetrics {
-  readonly udp: {
-    collectFrom(source: () => UdpDatapathSample | undefined): void;
-  };
-  readonly wireguard: {
-    /** `nowMs` is read at scrape time to turn handshake times into ages. */
-    collectFrom(source: () => readonly WireguardDeviceSample[], nowMs: () => number, options?: { perPeerHandshakes?: boolean }): void;
-  };
+  /** The data path's counters, read at scrape time (undefined: no data path, or nothing published yet). */
+  collectCounters(source: () => DataPathCounterReading | undefined): void;
   readonly probes: {
     /** One overlay probe to one peer. */
     probed(result: ProbeResult, rttSeconds?: number): void;
@@ -62,62 +36,33 @@ export interface DatapathMetrics {
   };
 }
 
-export function createDatapathMetrics(sink: MetricsSink): DatapathMetrics {
-  let udpSource: (() => UdpDatapathSample | undefined) | undefined;
-  const udp = () => udpSource?.();
-  sink.collected('counter', { name: 'flannel_udp_packets_total', help: 'Packets through the udp backend, by direction (egress: TUN to peers, ingress: peers to TUN).', labelNames: ['direction'] }, () => {
-    const sample = udp();
-    return sample ? [{ labels: { direction: 'egress' }, value: sample.egressPackets }, { labels: { direction: 'ingress' }, value: sample.ingressPackets }] : [];
-  });
-  sink.collected('counter', { name: 'flannel_udp_bytes_total', help: 'Bytes through the udp backend (inner packets), by direction.', labelNames: ['direction'] }, () => {
-    const sample = udp();
-    return sample ? [{ labels: { direction: 'egress' }, value: sample.egressBytes }, { labels: { direction: 'ingress' }, value: sample.ingressBytes }] : [];
-  });
-  sink.collected('counter', { name: 'flannel_udp_dropped_packets_total', help: 'Packets the udp backend dropped, by reason.', labelNames: ['reason'] }, () => {
-    const sample = udp();
-    return sample ? UDP_DROP_REASONS.map((reason) => ({ labels: { reason }, value: sample.drops[reason] ?? 0 })) : [];
-  });
-  sink.collected('counter', { name: 'flannel_udp_icmp_unreachable_sent_total', help: 'ICMP net-unreachable replies the udp backend wrote for packets without a peer.' }, () => {
-    const sample = udp();
-    return sample ? [{ labels: {}, value: sample.icmpUnreachableSent }] : [];
-  });
+/** The families fed by data-path counters, in rendering order, with their labels. */
+const COUNTER_FAMILIES: ReadonlyArray<{ type: 'counter' | 'gauge'; name: string; help: string; labelNames?: readonly string[] }> = [
+  { type: 'counter', name: 'flannel_udp_packets_total', help: 'Packets through the udp backend, by direction (egress: sent to peers, ingress: from peers, written to the TUN).', labelNames: ['direction'] },
+  { type: 'counter', name: 'flannel_udp_bytes_total', help: 'Bytes through the udp backend (inner packets), by direction.', labelNames: ['direction'] },
+  { type: 'counter', name: 'flannel_udp_dropped_packets_total', help: 'Packets the udp backend dropped, by reason.', labelNames: ['reason'] },
+  { type: 'counter', name: 'flannel_udp_icmp_unreachable_sent_total', help: 'ICMP net-unreachable replies the udp backend wrote for packets without a peer.' },
+  { type: 'gauge', name: 'flannel_wireguard_peers', help: 'Peers configured on each WireGuard device.', labelNames: ['device'] },
+  { type: 'gauge', name: 'flannel_wireguard_peers_recent_handshake', help: `Peers on each WireGuard device with a handshake in the last ${WIREGUARD_RECENT_HANDSHAKE_SECONDS} s.`, labelNames: ['device'] },
+  { type: 'gauge', name: 'flannel_wireguard_oldest_handshake_age_seconds', help: 'Age of the oldest last handshake among peers that had one, per WireGuard device.', labelNames: ['device'] },
+  { type: 'counter', name: 'flannel_wireguard_transfer_bytes_total', help: 'Bytes through each WireGuard device, by direction.', labelNames: ['device', 'direction'] },
+  { type: 'counter', name: 'flannel_wireguard_sync_passes_total', help: 'Passes that compared the WireGuard devices with the leases.' },
+  { type: 'counter', name: 'flannel_wireguard_sync_failures_total', help: 'WireGuard sync passes with a device that could not be read or configured.' },
+  { type: 'counter', name: 'flannel_wireguard_repairs_total', help: 'WireGuard peer settings found different from the leases and put back (a fresh device\'s first configuration included).' },
+  { type: 'counter', name: 'flannel_wireguard_go_starts_total', help: 'wireguard-go processes started (userspace implementation; restarts included).' },
+  { type: 'counter', name: OTHER_EVENTS_FAMILY, help: 'Other totals a backend\'s data path counts (udp: syscalls, offload, device reopens…), by backend and counter name.', labelNames: ['backend', 'counter'] },
+];
 
-  let wireguard: { source: () => readonly WireguardDeviceSample[]; nowMs: () => number; perPeer: boolean } | undefined;
-  // One read per scrape feeds all WireGuard families (the source may walk thousands of peers).
-  let cached: { at: number; devices: readonly WireguardDeviceSample[] } | undefined;
-  const devices = (): readonly WireguardDeviceSample[] => {
-    if (!wireguard) return [];
-    const now = wireguard.nowMs();
-    if (!cached || cached.at !== now) cached = { at: now, devices: wireguard.source() };
-    return cached.devices;
-  };
-  const ageSeconds = (peer: WireguardDeviceSample['peers'][number]) =>
-    peer.lastHandshakeEpochMs === undefined || !wireguard ? undefined : Math.max(0, (wireguard.nowMs() - peer.lastHandshakeEpochMs) / 1000);
-  sink.collected('gauge', { name: 'flannel_wireguard_peers', help: 'Peers configured on each WireGuard device.', labelNames: ['device'] }, () =>
-    devices().map((device) => ({ labels: { device: device.device }, value: device.peers.length })));
-  sink.collected('gauge', {
-    name: 'flannel_wireguard_peers_recent_handshake', help: `Peers on each WireGuard device with a handshake in the last ${WIREGUARD_RECENT_HANDSHAKE_SECONDS} s.`, labelNames: ['device'],
-  }, () => devices().map((device) => ({
-    labels: { device: device.device },
-    value: device.peers.filter((peer) => (ageSeconds(peer) ?? Infinity) <= WIREGUARD_RECENT_HANDSHAKE_SECONDS).length,
-  })));
-  sink.collected('gauge', {
-    name: 'flannel_wireguard_oldest_handshake_age_seconds', help: 'Age of the oldest last handshake among peers that had one, per WireGuard device.', labelNames: ['device'],
-  }, () => devices().flatMap((device) => {
-    const ages = device.peers.flatMap((peer) => ageSeconds(peer) ?? []);
-    return ages.length === 0 ? [] : [{ labels: { device: device.device }, value: Math.max(...ages) }];
-  }));
-  sink.collected('gauge', {
-    name: 'flannel_wireguard_last_handshake_age_seconds', help: 'Age of each peer\'s last handshake (only with per-peer handshake metrics enabled).', labelNames: ['device', 'peer'],
-  }, () => (wireguard?.perPeer ? devices().flatMap((device) => device.peers.flatMap((peer) => {
-    const age = ageSeconds(peer);
-    return age === undefined ? [] : [{ labels: { device: device.device, peer: peer.publicKey }, value: age }];
-  })) : []));
-  sink.collected('counter', { name: 'flannel_wireguard_transfer_bytes_total', help: 'Bytes through each WireGuard device, by direction.', labelNames: ['device', 'direction'] }, () =>
-    devices().flatMap((device) => [
-      { labels: { device: device.device, direction: 'rx' }, value: device.peers.reduce((sum, peer) => sum + peer.rxBytes, 0) },
-      { labels: { device: device.device, direction: 'tx' }, value: device.peers.reduce((sum, peer) => sum + peer.txBytes, 0) },
-    ]));
+export function createDatapathMetrics(sink: MetricsSink): DatapathMetrics {
+  let counterSource: (() => DataPathCounterReading | undefined) | undefined;
+  const mapped = new ScrapeReading<Map<string, MappedSample[]>>(() => {
+    const reading = counterSource?.();
+    return reading ? mapDataPathCounters(reading.backend, reading.counters) : new Map();
+  }, new Map());
+  COUNTER_FAMILIES.forEach((family, index) => {
+    sink.collected(family.type, { name: family.name, help: family.help, labelNames: family.labelNames ?? [] }, () =>
+      ((index === 0 ? mapped.fresh() : mapped.current()).get(family.name) ?? []).map((sample) => ({ labels: sample.labels, value: sample.value })));
+  });
 
   const probes = sink.counter({ name: 'flannel_peer_probes_total', help: 'Overlay probes sent to peers by datapath health, by result.', labelNames: ['result'] });
   const probeRtt = sink.histogram({
@@ -127,8 +72,7 @@ export function createDatapathMetrics(sink: MetricsSink): DatapathMetrics {
   const watched = sink.gauge({ name: 'flannel_peers_probed', help: 'Peers datapath health has probed and tracks.' });
 
   return {
-    udp: { collectFrom: (source) => void (udpSource = source) },
-    wireguard: { collectFrom: (source, nowMs, options) => void (wireguard = { source, nowMs, perPeer: options?.perPeerHandshakes ?? false }) },
+    collectCounters: (source) => void (counterSource = source),
     probes: {
       probed(result, rttSeconds) {
         probes.inc({ result });

@@ -14,6 +14,7 @@
 import type { FirewallMode } from '../traffic/firewall.js';
 import { type DatapathMetrics, createDatapathMetrics } from './datapath-metrics.js';
 import type { MetricsSink } from './metrics-sink.js';
+import { ScrapeReading } from './scrape-reading.js';
 
 /** What the reconciler owns in the kernel, by kind. */
 export const KERNEL_OBJECT_KINDS = ['link', 'address', 'route', 'neigh', 'fdb', 'wireguard_peer'] as const;
@@ -35,37 +36,56 @@ export interface ReconcilePassReport {
   readonly endedAtMs: number;
 }
 
+/** Kernel objects of one kind: what the plan wants, and how many of those the kernel holds as wanted. */
+export interface ObjectCount {
+  readonly desired: number;
+  readonly programmed: number;
+}
+export type ObjectCounts = Partial<Record<KernelObjectKind, ObjectCount>>;
+
 export type LeaseEventType = 'added' | 'changed' | 'removed';
 /** The store a SubnetManager talks to. */
 export type RegistryKind = 'etcd' | 'kubernetes';
-/** Registry operations, named by what flanneld asks (each adapter maps its calls onto these). */
-export type RegistryOp = 'get_config' | 'list' | 'watch' | 'create' | 'update' | 'delete' | 'renew';
+/**
+ * Registry operations, named by what flanneld asks (each adapter maps its calls onto these): `get` reads one
+ * object (a Kubernetes Node or Pod), `renew` rewrites our lease under a fresh TTL, `watch` is the time until
+ * the store confirmed a watch.
+ */
+export type RegistryOp = 'get_config' | 'get' | 'list' | 'watch' | 'create' | 'update' | 'delete' | 'renew';
 /** Why a request failed, in classes an operator acts on (the log line has the message). */
 export type RegistryErrorClass = 'unavailable' | 'timeout' | 'unauthorized' | 'conflict' | 'not_found' | 'invalid' | 'other';
-export type WatchRestartReason = 'compacted' | 'error' | 'closed' | 'expired';
+/**
+ * Why a lease watch ended and was started again: the history it resumed from was compacted (re-list), the store
+ * was wiped or restored (`reset`, re-list), the stream failed (`error`), the server closed it (`closed`, e.g. a
+ * Kubernetes watch's timeout) or the resource version expired (`expired`, Kubernetes 410).
+ */
+export type WatchRestartReason = 'compacted' | 'reset' | 'error' | 'closed' | 'expired';
 export type FirewallWriteReason = 'start' | 'changed' | 'drift';
 
 export interface FlannelMetrics {
   readonly reconcile: {
     observePass(report: ReconcilePassReport): void;
-    /** Entries someone else changed or deleted that the reconciler put back. */
+    /** Objects of ours that someone else changed or deleted (each put back by the next pass). */
     driftRepaired(kind: KernelObjectKind, count?: number): void;
-    /** What the kernel holds of ours (programmed) and what the plan wants (desired), after a pass. */
-    setObjects(programmed: Partial<Record<KernelObjectKind, number>>, desired: Partial<Record<KernelObjectKind, number>>): void;
+    /** What the plan wants and what of it is in place, read at scrape time (O(objects) per scrape, nothing per pass). */
+    collectObjects(source: () => ObjectCounts): void;
     /** The kernel notification socket overflowed (ENOBUFS): a full re-read follows. */
     notificationOverflow(): void;
   };
   readonly leases: {
     event(type: LeaseEventType, count?: number): void;
-    /** Peers admitted to the planner right now, and leases rejected right now. */
-    setPeers(admitted: number, rejected: number): void;
+    /** Peers admitted to the planner right now, and leases rejected right now (read at scrape time). */
+    collectPeers(source: () => { readonly admitted: number; readonly rejected: number } | undefined): void;
     /** A peer lease was rejected; `field` is the LeaseProblem field (only its first segment is kept). */
     rejected(field: string): void;
     /** Seconds from a lease event's arrival to the reconcile pass that programmed it (see LeaseLatency). */
     observeDataplaneLatency(seconds: number): void;
     renewal(result: 'ok' | 'failed'): void;
-    /** Our own lease's expiry (epoch ms), or undefined when it never expires / we hold none. */
-    setOwnExpiry(expiresAtMs: number | undefined): void;
+    /**
+     * Our own lease, read at scrape time: undefined while we hold none (no sample), `expiresAtMs` undefined when
+     * it never expires (+Inf).
+     */
+    collectOwnExpiry(source: () => { readonly expiresAtMs?: number } | undefined): void;
   };
   readonly registry: {
     request(registry: RegistryKind, op: RegistryOp, seconds: number, error?: RegistryErrorClass): void;
@@ -77,7 +97,8 @@ export interface FlannelMetrics {
   };
   readonly datapath: DatapathMetrics;
   readonly daemon: {
-    setReady(ready: boolean): void;
+    /** This host's readiness (/readyz), read at scrape time. */
+    collectReady(source: () => boolean): void;
   };
 }
 
@@ -90,20 +111,39 @@ export function createFlannelMetrics(sink: MetricsSink, info: { version: string 
   const lastSuccess = sink.gauge({ name: 'flannel_reconcile_last_success_timestamp_seconds', help: 'When the last reconcile pass without failures ended (Unix time).' });
   const kernelWrites = sink.counter({ name: 'flannel_kernel_writes_total', help: 'Kernel writes attempted by the reconciler, by object kind.', labelNames: ['kind'] });
   const kernelFailures = sink.counter({ name: 'flannel_kernel_write_failures_total', help: 'Kernel writes the kernel refused (retried on a later pass), by object kind.', labelNames: ['kind'] });
-  const drift = sink.counter({ name: 'flannel_drift_repairs_total', help: 'Kernel objects changed or removed by someone else and put back, by kind.', labelNames: ['kind'] });
-  const objects = sink.gauge({ name: 'flannel_kernel_objects', help: 'Kernel objects flannel owns and found in place after the last pass, by kind.', labelNames: ['kind'] });
-  const desired = sink.gauge({ name: 'flannel_kernel_objects_desired', help: 'Kernel objects the current plan wants, by kind.', labelNames: ['kind'] });
+  const drift = sink.counter({
+    name: 'flannel_drift_repairs_total', help: 'Kernel objects of flannel\'s that someone else changed or removed (each put back by the next pass), by kind.', labelNames: ['kind'],
+  });
+  let objectSource: (() => ObjectCounts) | undefined;
+  const objectCounts = new ScrapeReading<ObjectCounts>(() => objectSource?.() ?? {}, {});
+  const perKind = (counts: ObjectCounts, pick: (count: ObjectCount) => number) =>
+    KERNEL_OBJECT_KINDS.flatMap((kind) => { const count = counts[kind]; return count ? [{ labels: { kind }, value: pick(count) }] : []; });
+  sink.collected('gauge', { name: 'flannel_kernel_objects', help: 'Kernel objects the plan wants that the kernel holds as wanted, by kind.', labelNames: ['kind'] },
+    () => perKind(objectCounts.fresh(), (count) => count.programmed));
+  sink.collected('gauge', { name: 'flannel_kernel_objects_desired', help: 'Kernel objects the current plan wants, by kind.', labelNames: ['kind'] },
+    () => perKind(objectCounts.current(), (count) => count.desired));
   const overflows = sink.counter({ name: 'flannel_kernel_notification_overflows_total', help: 'Kernel notifications lost (socket buffer overflow), each followed by a full re-read.' });
 
   const leaseEvents = sink.counter({ name: 'flannel_lease_events_total', help: 'Peer lease events received from the registry, by type.', labelNames: ['type'] });
-  const peers = sink.gauge({ name: 'flannel_peers', help: 'Peer leases admitted to the planner.' });
-  const rejectedNow = sink.gauge({ name: 'flannel_leases_rejected', help: 'Peer leases rejected right now (malformed or conflicting).' });
+  let peerSource: (() => { readonly admitted: number; readonly rejected: number } | undefined) | undefined;
+  sink.collected('gauge', { name: 'flannel_peers', help: 'Peer leases admitted to the planner.' }, () => {
+    const peers = peerSource?.();
+    return peers ? [{ labels: {}, value: peers.admitted }] : [];
+  });
+  sink.collected('gauge', { name: 'flannel_leases_rejected', help: 'Peer leases rejected right now (malformed or conflicting).' }, () => {
+    const peers = peerSource?.();
+    return peers ? [{ labels: {}, value: peers.rejected }] : [];
+  });
   const rejections = sink.counter({ name: 'flannel_lease_rejections_total', help: 'Peer lease rejections, by the field at fault.', labelNames: ['field'] });
   const latency = sink.histogram({
     name: 'flannel_lease_to_dataplane_seconds', help: 'Delay from a peer lease event to the reconcile pass that programmed it.', buckets: LEASE_LATENCY_BUCKETS,
   });
   const renewals = sink.counter({ name: 'flannel_lease_renewals_total', help: 'Renewals of our own lease, by result.', labelNames: ['result'] });
-  const ownExpiry = sink.gauge({ name: 'flannel_lease_expiry_timestamp_seconds', help: 'When our own lease expires unless renewed (Unix time; +Inf when it never expires).' });
+  let ownSource: (() => { readonly expiresAtMs?: number } | undefined) | undefined;
+  sink.collected('gauge', { name: 'flannel_lease_expiry_timestamp_seconds', help: 'When our own lease expires unless renewed (Unix time; +Inf when it never expires).' }, () => {
+    const own = ownSource?.();
+    return own ? [{ labels: {}, value: own.expiresAtMs === undefined ? Infinity : own.expiresAtMs / 1000 }] : [];
+  });
 
   const registryDuration = sink.histogram({
     name: 'flannel_registry_request_duration_seconds', help: 'Registry (etcd, Kubernetes API) request latency, by registry and operation.',
@@ -121,10 +161,12 @@ export function createFlannelMetrics(sink: MetricsSink, info: { version: string 
   });
   const firewallFailures = sink.counter({ name: 'flannel_firewall_write_failures_total', help: 'Firewall reads or writes that failed (retried at the next resync), by mode.', labelNames: ['mode'] });
 
-  const ready = sink.gauge({ name: 'flannel_ready', help: '1 while this host is ready (devices in place, subnet.env current), else 0.' });
+  let readySource: (() => boolean) | undefined;
+  sink.collected('gauge', { name: 'flannel_ready', help: '1 while this host is ready (devices in place, subnet.env current), else 0.' }, () =>
+    (readySource ? [{ labels: {}, value: readySource() ? 1 : 0 }] : []));
   sink.collected('gauge', { name: 'flannel_build_info', help: 'Build information; the value is always 1.', labelNames: ['version'] }, () => [{ labels: { version: info.version }, value: 1 }]);
 
-  const perKind = (family: { inc(labels: { kind: string }, amount?: number): void }, counts: Partial<Record<KernelObjectKind, number>> | undefined) => {
+  const incPerKind = (family: { inc(labels: { kind: string }, amount?: number): void }, counts: Partial<Record<KernelObjectKind, number>> | undefined) => {
     for (const kind of KERNEL_OBJECT_KINDS) {
       const count = counts?.[kind];
       if (count) family.inc({ kind }, count);
@@ -135,29 +177,21 @@ export function createFlannelMetrics(sink: MetricsSink, info: { version: string 
       observePass(report) {
         passes.inc({ result: report.result });
         passDuration.observe({ result: report.result }, report.durationSeconds);
-        perKind(kernelWrites, report.writes);
-        perKind(kernelFailures, report.failures);
+        incPerKind(kernelWrites, report.writes);
+        incPerKind(kernelFailures, report.failures);
         if (report.result === 'ok') lastSuccess.set({}, report.endedAtMs / 1000);
       },
       driftRepaired: (kind, count = 1) => drift.inc({ kind }, count),
-      setObjects(programmed, wanted) {
-        for (const kind of KERNEL_OBJECT_KINDS) {
-          if (programmed[kind] !== undefined) objects.set({ kind }, programmed[kind]);
-          if (wanted[kind] !== undefined) desired.set({ kind }, wanted[kind]);
-        }
-      },
+      collectObjects: (source) => void (objectSource = source),
       notificationOverflow: () => overflows.inc({}),
     },
     leases: {
       event: (type, count = 1) => leaseEvents.inc({ type }, count),
-      setPeers(admitted, rejected) {
-        peers.set({}, admitted);
-        rejectedNow.set({}, rejected);
-      },
+      collectPeers: (source) => void (peerSource = source),
       rejected: (field) => rejections.inc({ field: rejectionField(field) }),
       observeDataplaneLatency: (seconds) => latency.observe({}, seconds),
       renewal: (result) => renewals.inc({ result }),
-      setOwnExpiry: (expiresAtMs) => ownExpiry.set({}, expiresAtMs === undefined ? Infinity : expiresAtMs / 1000),
+      collectOwnExpiry: (source) => void (ownSource = source),
     },
     registry: {
       request(registry, op, seconds, error) {
@@ -171,7 +205,7 @@ export function createFlannelMetrics(sink: MetricsSink, info: { version: string 
       writeFailed: (mode) => firewallFailures.inc({ mode }),
     },
     datapath: createDatapathMetrics(sink),
-    daemon: { setReady: (value) => ready.set({}, value ? 1 : 0) },
+    daemon: { collectReady: (source) => void (readySource = source) },
   };
 }
 

@@ -6,6 +6,7 @@
  * ProcessStatsSource (the /proc adapter in production), so an idle daemon spends nothing on them between scrapes.
  */
 import type { MetricsSink } from './metrics-sink.js';
+import { ScrapeReading } from './scrape-reading.js';
 
 /** One reading of the process; a field the platform cannot give is undefined (its family then has no sample). */
 export interface ProcessStats {
@@ -31,7 +32,7 @@ export interface ProcessStatsSource {
 
 export function registerProcessMetrics(sink: MetricsSink, source: ProcessStatsSource): void {
   // One reading per scrape serves every family below.
-  let reading: ProcessStats | undefined;
+  const reading = new ScrapeReading<ProcessStats | undefined>(() => source.read(), undefined);
   const families: Array<[type: 'counter' | 'gauge', name: string, help: string, pick: (stats: ProcessStats) => number | undefined]> = [
     ['counter', 'process_cpu_user_seconds_total', 'User CPU time spent in seconds.', (s) => s.cpuUserSeconds],
     ['counter', 'process_cpu_system_seconds_total', 'System CPU time spent in seconds.', (s) => s.cpuSystemSeconds],
@@ -51,9 +52,8 @@ export function registerProcessMetrics(sink: MetricsSink, source: ProcessStatsSo
   ];
   families.forEach(([type, name, help, pick], index) => {
     sink.collected(type, { name, help }, () => {
-      // The first family of a scrape takes the reading; the others reuse it.
-      if (index === 0 || !reading) reading = source.read();
-      const value = pick(reading);
+      const stats = (index === 0 ? reading.fresh() : reading.current()) ?? reading.fresh();
+      const value = stats === undefined ? undefined : pick(stats);
       return value === undefined || Number.isNaN(value) ? [] : [{ labels: {}, value }];
     });
   });

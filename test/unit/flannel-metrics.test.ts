@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LeaseLatency } from '../../src/metrics/lease-latency.js';
+import { mapDataPathCounters } from '../../src/metrics/datapath-counter-map.js';
 import { rejectionField } from '../../src/metrics/flannel-metrics.js';
 import { createMetricsService } from '../../src/metrics/metrics-service.js';
 import type { ProcessStats } from '../../src/metrics/process-metrics.js';
@@ -31,18 +32,19 @@ describe('flannel metric catalogue', () => {
     metrics.reconcile.observePass({ result: 'ok', durationSeconds: 0.004, writes: { route: 3, fdb: 1 }, endedAtMs: 1_700_000_000_500 });
     metrics.reconcile.observePass({ result: 'failed', durationSeconds: 0.2, writes: { neigh: 2 }, failures: { neigh: 1 }, endedAtMs: 1_700_000_001_000 });
     metrics.reconcile.driftRepaired('fdb');
-    metrics.reconcile.setObjects({ route: 4, link: 1 }, { route: 5, link: 1 });
+    metrics.reconcile.collectObjects(() => ({ route: { programmed: 4, desired: 5 }, link: { programmed: 1, desired: 1 } }));
     metrics.leases.event('added', 3);
     metrics.leases.rejected('BackendData.VtepMAC');
     metrics.leases.observeDataplaneLatency(0.03);
-    metrics.leases.setOwnExpiry(1_700_086_400_000);
+    metrics.leases.collectOwnExpiry(() => ({ expiresAtMs: 1_700_086_400_000 }));
+    metrics.leases.collectPeers(() => ({ admitted: 7, rejected: 2 }));
     metrics.registry.request('etcd', 'create', 0.002);
     metrics.registry.request('etcd', 'renew', 5, 'timeout');
     metrics.registry.watchRestart('etcd', 'compacted');
     metrics.firewall.written('iptables', 4, 'drift');
     metrics.datapath.probes.probed('ok', 0.0004);
     metrics.datapath.probes.probed('timeout');
-    metrics.daemon.setReady(true);
+    metrics.daemon.collectReady(() => true);
     const checks: Array<[string, Record<string, string>, number]> = [
       ['flannel_reconcile_passes_total', { result: 'ok' }, 1],
       ['flannel_reconcile_passes_total', { result: 'failed' }, 1],
@@ -55,6 +57,8 @@ describe('flannel metric catalogue', () => {
       ['flannel_lease_events_total', { type: 'added' }, 3],
       ['flannel_lease_rejections_total', { field: 'BackendData' }, 1],
       ['flannel_lease_expiry_timestamp_seconds', {}, 1_700_086_400],
+      ['flannel_peers', {}, 7],
+      ['flannel_leases_rejected', {}, 2],
       ['flannel_registry_request_errors_total', { registry: 'etcd', op: 'renew', error: 'timeout' }, 1],
       ['flannel_watch_restarts_total', { registry: 'etcd', reason: 'compacted' }, 1],
       ['flannel_firewall_writes_total', { mode: 'iptables', family: '4', reason: 'drift' }, 1],
@@ -79,33 +83,56 @@ describe('flannel metric catalogue', () => {
     assert.match(page, /^# TYPE process_cpu_seconds_total counter$/m);
   });
 
-  it('reads udp and WireGuard data-path counters at scrape time, without per-peer series by default', () => {
-    let now = 1_000_000;
-    const start = now;
+  it('a lease that never expires reads +Inf; no lease, no sample', () => {
     const { metrics, registry } = createMetricsService({ version: '0.1.0' });
+    let own: { expiresAtMs?: number } | undefined;
+    metrics.leases.collectOwnExpiry(() => own);
+    assert.equal(registry.value('flannel_lease_expiry_timestamp_seconds'), undefined);
+    own = {};
+    assert.equal(registry.value('flannel_lease_expiry_timestamp_seconds'), Infinity);
+  });
+
+  it('reads the data path\'s published counters at scrape time into the udp families', () => {
+    const { metrics, registry, render } = createMetricsService({ version: '0.1.0' });
     assert.equal(registry.value('flannel_udp_packets_total', { direction: 'egress' }), undefined);
-    let egress = 10;
-    metrics.datapath.udp.collectFrom(() => ({ egressPackets: egress, egressBytes: 1400, ingressPackets: 4, ingressBytes: 560, drops: { no_route: 2 }, icmpUnreachableSent: 2 }));
+    const counters: Record<string, number> = {
+      tunPacketsRead: 12, udpPacketsSent: 10, udpBytesSent: 1400, udpPacketsReceived: 5, tunPacketsWritten: 4, tunBytesWritten: 560,
+      dropNoRoute: 2, dropBadHeaderLength: 1, icmpUnreachableSent: 2, syscallPoll: 99,
+    };
+    metrics.datapath.collectCounters(() => ({ backend: 'udp', counters }));
     assert.equal(registry.value('flannel_udp_packets_total', { direction: 'egress' }), 10);
-    egress = 11;
-    assert.equal(registry.value('flannel_udp_packets_total', { direction: 'egress' }), 11);
+    counters.udpPacketsSent = 11;
+    assert.equal(registry.value('flannel_udp_packets_total', { direction: 'egress' }), 11, 'read at scrape time');
+    assert.equal(registry.value('flannel_udp_packets_total', { direction: 'ingress' }), 4);
+    assert.equal(registry.value('flannel_udp_bytes_total', { direction: 'ingress' }), 560);
     assert.equal(registry.value('flannel_udp_dropped_packets_total', { reason: 'no_route' }), 2);
-    assert.equal(registry.value('flannel_udp_dropped_packets_total', { reason: 'ttl_expired' }), 0);
-    metrics.datapath.wireguard.collectFrom(() => [{
-      device: 'flannel-wg',
-      peers: [
-        { publicKey: 'A=', lastHandshakeEpochMs: start - 30_000, rxBytes: 5, txBytes: 7 },
-        { publicKey: 'B=', lastHandshakeEpochMs: start - 600_000, rxBytes: 1, txBytes: 1 },
-        { publicKey: 'C=', rxBytes: 0, txBytes: 0 },
-      ],
-    }], () => now);
-    assert.equal(registry.value('flannel_wireguard_peers', { device: 'flannel-wg' }), 3);
-    assert.equal(registry.value('flannel_wireguard_peers_recent_handshake', { device: 'flannel-wg' }), 1);
-    assert.equal(registry.value('flannel_wireguard_oldest_handshake_age_seconds', { device: 'flannel-wg' }), 600);
-    assert.equal(registry.value('flannel_wireguard_transfer_bytes_total', { device: 'flannel-wg', direction: 'tx' }), 8);
-    assert.equal(registry.value('flannel_wireguard_last_handshake_age_seconds', { device: 'flannel-wg', peer: 'A=' }), undefined);
-    now += 1000;
-    assert.equal(registry.value('flannel_wireguard_oldest_handshake_age_seconds', { device: 'flannel-wg' }), 601);
+    assert.equal(registry.value('flannel_udp_dropped_packets_total', { reason: 'bad_header_length' }), 1);
+    assert.equal(registry.value('flannel_udp_icmp_unreachable_sent_total'), 2);
+    assert.equal(registry.value('flannel_datapath_events_total', { backend: 'udp', counter: 'syscallPoll' }), 99, 'an unmapped counter is not lost');
+    assert.match(render(), /^# TYPE flannel_udp_dropped_packets_total counter$/m);
+  });
+
+  it('maps the wireguard data path\'s per-device counters onto device labels, without per-peer series', () => {
+    const { metrics, registry } = createMetricsService({ version: '0.1.0' });
+    metrics.datapath.collectCounters(() => ({
+      backend: 'wireguard',
+      counters: {
+        syncPasses: 9, syncFailures: 1, repairs: 3, wireguardGoStarts: 0,
+        'flannel-wg.peers': 3, 'flannel-wg.peersRecentHandshake': 1, 'flannel-wg.oldestHandshakeAgeSeconds': 600, 'flannel-wg.rxBytes': 6, 'flannel-wg.txBytes': 8,
+        'flannel-wg-v6.peers': 2,
+      },
+    }));
+    const checks: Array<[string, Record<string, string>, number]> = [
+      ['flannel_wireguard_peers', { device: 'flannel-wg' }, 3],
+      ['flannel_wireguard_peers', { device: 'flannel-wg-v6' }, 2],
+      ['flannel_wireguard_peers_recent_handshake', { device: 'flannel-wg' }, 1],
+      ['flannel_wireguard_oldest_handshake_age_seconds', { device: 'flannel-wg' }, 600],
+      ['flannel_wireguard_transfer_bytes_total', { device: 'flannel-wg', direction: 'tx' }, 8],
+      ['flannel_wireguard_sync_passes_total', {}, 9],
+      ['flannel_wireguard_repairs_total', {}, 3],
+    ];
+    for (const [name, labels, value] of checks) assert.equal(registry.value(name, labels), value, `${name}${JSON.stringify(labels)}`);
+    assert.equal(registry.value('flannel_udp_packets_total', { direction: 'egress' }), undefined);
   });
 
   const fields: Array<[string, string]> = [['subnet', 'subnet'], ['BackendData.VtepMAC', 'BackendData'], ['PublicIP', 'PublicIP'], ['', 'other'], ['a b', 'other'], ['x'.repeat(40), 'other']];
@@ -143,4 +170,22 @@ describe('LeaseLatency', () => {
     assert.deepEqual(observed, []);
     assert.equal(latency.waiting, 1);
   });
+});
+
+describe('data-path counter names → families', () => {
+  const cases: Array<[string, string, Record<string, number>, Array<[string, Record<string, string>, number]>]> = [
+    ['udp drop reasons in snake case', 'udp', { dropTtlExpired: 1, dropTunWriteFailed: 2 }, [
+      ['flannel_udp_dropped_packets_total', { reason: 'ttl_expired' }, 1], ['flannel_udp_dropped_packets_total', { reason: 'tun_write_failed' }, 2]]],
+    ['udp names mean nothing to another backend', 'wireguard', { udpPacketsSent: 5 }, [['flannel_datapath_events_total', { backend: 'wireguard', counter: 'udpPacketsSent' }, 5]]],
+    ['an unknown backend keeps its counters as events', 'ipip', { encapsulated: 3 }, [['flannel_datapath_events_total', { backend: 'ipip', counter: 'encapsulated' }, 3]]],
+    ['a name that is no label value is skipped', 'udp', { 'bad name{}': 1, ok: 2 }, [['flannel_datapath_events_total', { backend: 'udp', counter: 'ok' }, 2]]],
+    ['a device name that is no label value is skipped', 'wireguard', { 'a"b.peers': 1 }, []],
+  ];
+  for (const [name, backend, counters, expected] of cases) {
+    it(name, () => {
+      const mapped = mapDataPathCounters(backend, counters);
+      const samples = [...mapped.values()].flat().map((sample) => [sample.family, sample.labels, sample.value]);
+      assert.deepEqual(samples, expected);
+    });
+  }
 });
