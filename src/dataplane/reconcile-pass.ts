@@ -10,6 +10,7 @@
  * the per-peer groups that changed are re-indexed, only their keys compared) or a notification (one object)
  * put it there: full and incremental reconciles are one code path.
  */
+import type { KernelObjectKind, ObjectCount, ObjectCounts } from '../metrics/flannel-metrics.js';
 import { errorMessage } from '../support/errors.js';
 import { type FailedOp, applyBatch } from './apply-batch.js';
 import { DesiredIndex } from './desired-index.js';
@@ -38,7 +39,14 @@ export interface PassResult {
   readonly removedDevices: readonly string[];
   /** Failed operations with their errors (at most 20). */
   readonly failures: readonly string[];
+  /** Kernel writes attempted, by kind of object (for metrics: one call per pass, not per entry). */
+  readonly writes: Partial<Record<KernelObjectKind, number>>;
+  /** Of those, the ones the kernel refused. */
+  readonly writeFailures: Partial<Record<KernelObjectKind, number>>;
 }
+
+/** Told how many objects of ours a full re-read found changed or gone without a notification having said so. */
+export type DriftSink = (kind: KernelObjectKind, count: number) => void;
 
 /** What a pass did so far. */
 interface PassWork {
@@ -48,6 +56,8 @@ interface PassWork {
   neighbours: number;
   removedRoutes: number;
   readonly removedDevices: string[];
+  readonly writes: Partial<Record<KernelObjectKind, number>>;
+  readonly writeFailures: Partial<Record<KernelObjectKind, number>>;
 }
 
 export class ReconcilePass {
@@ -59,9 +69,38 @@ export class ReconcilePass {
   private groupsChanged = true;
   private lastWarnings = '';
   private lastWaiting = '';
+  private fullReads = 0;
 
-  constructor(private readonly options: ReconcilerOptions) {
+  constructor(
+    private readonly options: ReconcilerOptions,
+    private readonly onDrift: DriftSink = () => undefined,
+  ) {
     this.view = new KernelView(options.ownership);
+  }
+
+  /** The plan the last pass applied (the devices and per-peer groups `flannelctl status` compares with the kernel). */
+  get desiredState(): DesiredState {
+    return this.desired;
+  }
+
+  /**
+   * Per kind, the objects the plan wants (resolved against existing devices) and how many of those the view
+   * holds as wanted. O(desired neighbours) for the neigh/fdb split: read at scrape time, never per pass.
+   */
+  objectCounts(): ObjectCounts {
+    const { devices, addresses, routes, neighbours } = this.view;
+    const inPlace = (desired: number, pending: number): ObjectCount => ({ desired, programmed: Math.max(0, desired - pending) });
+    const split = { neigh: 0, fdb: 0 };
+    for (const key of this.index?.neighbourSource.keys() ?? []) split[key.startsWith('fdb|') ? 'fdb' : 'neigh']++;
+    const pendingSplit = { neigh: 0, fdb: 0 };
+    for (const [, entry] of neighbours.pendingApplies()) pendingSplit[entry.kind]++;
+    return {
+      link: inPlace(this.desired.devices.length, devices.pendingApplies().length),
+      address: inPlace(addresses.desiredSize, addresses.pendingApplies().length),
+      route: inPlace(routes.desiredSize, routes.pendingApplies().length),
+      neigh: inPlace(split.neigh, pendingSplit.neigh),
+      fdb: inPlace(split.fdb, pendingSplit.fdb),
+    };
   }
 
   /**
@@ -75,8 +114,8 @@ export class ReconcilePass {
 
   private async apply(fullRead: boolean): Promise<PassResult> {
     const { logger } = this.options;
-    if (fullRead) await this.readAll();
-    const work: PassWork = { failures: [], changed: 0, routes: 0, neighbours: 0, removedRoutes: 0, removedDevices: [] };
+    if (fullRead) await this.readAllCountingDrift();
+    const work: PassWork = { failures: [], changed: 0, routes: 0, neighbours: 0, removedRoutes: 0, removedDevices: [], writes: {}, writeFailures: {} };
     const waiting = await this.applyDevices(work);
     const index = this.resolve();
     // Decided once, before anything is removed: a device's addresses make it ours, so they stay until it goes.
@@ -98,6 +137,7 @@ export class ReconcilePass {
       desired: index.routeCount, fullRead, pending: this.view.pendingCount() - waiting.length,
       removedRoutes: work.removedRoutes, removedDevices: work.removedDevices,
       failures: failures.slice(0, 20).map((failure) => `${failure.what}: ${failure.error.message}`),
+      writes: work.writes, writeFailures: work.writeFailures,
     };
   }
 
@@ -132,8 +172,10 @@ export class ReconcilePass {
       after: (op) => (op.kind === 'add' ? { linkIndex: op.linkIndex, address: op.address, scope: 0, flags: 0 } : undefined),
       isDelete: (op) => op.kind === 'delete', describe: (op) => `${op.kind} address ${op.address}`,
     }, work.failures);
+    const failedBefore = work.failures.length;
     const count = (await batch(tracker.pendingApplies(), 'add')) + (await batch(spared(tracker.pendingDeletes(), doomed), 'delete'));
     work.changed += count;
+    tally(work, 'address', count, work.failures.length - failedBefore);
     // Device ownership depends on addresses: read them back rather than mirror the kernel's bookkeeping.
     if (count > 0) await this.readLinks();
   }
@@ -142,16 +184,26 @@ export class ReconcilePass {
   private async applyEntries(work: PassWork, doomed: ReadonlySet<number>): Promise<void> {
     const { kernel } = this.options;
     const { neighbours, routes } = this.view;
-    const neighbourBatch = (items: Array<[string, Neighbour]>, kind: 'replace' | 'delete') => applyBatch<Neighbour, Neighbour, NeighbourOp>({
-      tracker: neighbours, items, run: (ops) => kernel.applyNeighbourOps(ops), toOp: (entry): NeighbourOp => ({ kind, entry }),
-      after: (op) => (op.kind === 'replace' ? op.entry : undefined), isDelete: (op) => op.kind === 'delete',
-      describe: (op) => `${op.kind} ${describeNeighbour(op.entry)}`,
-    }, work.failures);
-    const routeBatch = (items: Array<[string, Route]>, kind: 'replace' | 'delete') => applyBatch<Route, Route, RouteOp>({
-      tracker: routes, items, run: (ops) => kernel.applyRouteOps(ops), toOp: (route): RouteOp => ({ kind, route }),
-      after: (op) => (op.kind === 'replace' ? op.route : undefined), isDelete: (op) => op.kind === 'delete',
-      describe: (op) => `${op.kind} route ${describeRoute(op.route)}`,
-    }, work.failures);
+    const neighbourBatch = async (items: Array<[string, Neighbour]>, kind: 'replace' | 'delete') => {
+      const failedBefore = work.failures.length;
+      const count = await applyBatch<Neighbour, Neighbour, NeighbourOp>({
+        tracker: neighbours, items, run: (ops) => kernel.applyNeighbourOps(ops), toOp: (entry): NeighbourOp => ({ kind, entry }),
+        after: (op) => (op.kind === 'replace' ? op.entry : undefined), isDelete: (op) => op.kind === 'delete',
+        describe: (op) => `${op.kind} ${describeNeighbour(op.entry)}`,
+      }, work.failures);
+      tallyNeighbours(work, items, work.failures.slice(failedBefore));
+      return count;
+    };
+    const routeBatch = async (items: Array<[string, Route]>, kind: 'replace' | 'delete') => {
+      const failedBefore = work.failures.length;
+      const count = await applyBatch<Route, Route, RouteOp>({
+        tracker: routes, items, run: (ops) => kernel.applyRouteOps(ops), toOp: (route): RouteOp => ({ kind, route }),
+        after: (op) => (op.kind === 'replace' ? op.route : undefined), isDelete: (op) => op.kind === 'delete',
+        describe: (op) => `${op.kind} route ${describeRoute(op.route)}`,
+      }, work.failures);
+      tally(work, 'route', count, work.failures.length - failedBefore);
+      return count;
+    };
     work.neighbours += await neighbourBatch(neighbours.pendingApplies(), 'replace');
     work.routes += await routeBatch(routes.pendingApplies(), 'replace');
     const failedBefore = work.failures.length;
@@ -226,6 +278,28 @@ export class ReconcilePass {
     return this.index;
   }
 
+  /**
+   * A full re-read; after the first one, the objects it shows changed or gone that were in place before (no
+   * notification said so: lost notifications, or what the kernel flushes silently) are drift.
+   */
+  private async readAllCountingDrift(): Promise<void> {
+    const trackers = this.fullReads++ === 0 ? [] : [
+      { kind: 'link' as const, tracker: this.view.devices }, { kind: 'address' as const, tracker: this.view.addresses },
+      { kind: 'route' as const, tracker: this.view.routes }, { kind: 'neigh' as const, tracker: this.view.neighbours },
+    ];
+    const before = trackers.map(({ tracker }) => new Set(tracker.pendingApplies().map(([key]) => key)));
+    await this.readAll();
+    trackers.forEach(({ kind, tracker }, position) => {
+      const counts = new Map<KernelObjectKind, number>();
+      for (const [key, entry] of tracker.pendingApplies()) {
+        if (before[position]?.has(key)) continue;
+        const entryKind = kind === 'neigh' ? (entry as Neighbour).kind : kind;
+        counts.set(entryKind, (counts.get(entryKind) ?? 0) + 1);
+      }
+      for (const [entryKind, count] of counts) this.onDrift(entryKind, count);
+    });
+  }
+
   private async readAll(): Promise<void> {
     const { kernel } = this.options;
     this.view.replaceLinks(await kernel.listLinks(), await kernel.listAddresses());
@@ -247,8 +321,24 @@ export class ReconcilePass {
       failed.add(failure.op);
     }
     work.changed += ops.length;
+    tally(work, 'link', ops.length, failed.size);
     return failed;
   }
+}
+
+/** Adds a batch's writes and failures to the pass's per-kind counts. */
+function tally(work: PassWork, kind: KernelObjectKind, attempted: number, failed: number): void {
+  if (attempted > 0) work.writes[kind] = (work.writes[kind] ?? 0) + attempted;
+  if (failed > 0) work.writeFailures[kind] = (work.writeFailures[kind] ?? 0) + failed;
+}
+
+/**
+ * A neighbour batch mixes neighbours and FDB entries: writes split by the entries' kind, failures by the kind
+ * their description names (`replace fdb …`, written by this module's describe).
+ */
+function tallyNeighbours(work: PassWork, items: ReadonlyArray<readonly [string, Neighbour]>, failures: readonly FailedOp[]): void {
+  for (const [, entry] of items) tally(work, entry.kind, 1, 0);
+  for (const failure of failures) tally(work, /^\S+ fdb /.test(failure.what) ? 'fdb' : 'neigh', 0, 1);
 }
 
 /** Items not on a device about to be deleted (they go with it). */
@@ -258,5 +348,5 @@ function spared<T extends { linkIndex?: number }>(items: Array<[string, T]>, doo
 
 /** A pass that did nothing. */
 export function nothing(fullRead: boolean): PassResult {
-  return { changed: 0, routes: 0, neighbours: 0, failed: 0, desired: 0, fullRead, pending: 0, removedRoutes: 0, removedDevices: [], failures: [] };
+  return { changed: 0, routes: 0, neighbours: 0, failed: 0, desired: 0, fullRead, pending: 0, removedRoutes: 0, removedDevices: [], failures: [], writes: {}, writeFailures: {} };
 }

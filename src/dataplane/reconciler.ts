@@ -17,16 +17,44 @@
  *
  * `run()` returns once `signal` aborts and the pass in progress has finished; it never deletes kernel state on
  * shutdown. `reconcileOnce()` runs one pass without the loop (`flannelctl uninstall`).
+ *
+ * Observability costs a few calls per pass, never one per entry: drift (a notification that breaks an object of
+ * ours the plan wants, or a re-read that finds one broken without a notification) is added up and reported with
+ * the pass that repairs it; object counts are read at scrape time (`objectCounts`); `stats` feeds status.
  */
+import type { FlannelMetrics, KernelObjectKind, ObjectCounts } from '../metrics/flannel-metrics.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { Backoff, sleep } from '../support/timing.js';
 import type { DesiredState } from './desired-state.js';
+import { neighbourKey, routeKey } from './kernel-objects.js';
+import { addressKey } from './kernel-view.js';
 import type { Kernel, KernelEvent } from './kernel.js';
 import type { Ownership } from './ownership.js';
 import { type PassResult, ReconcilePass, nothing } from './reconcile-pass.js';
 
 export type { PassResult };
+
+/** Told around every pass (the daemon's lease → dataplane latency). */
+export interface PassObserver {
+  passStarted(): void;
+  passEnded(result: PassResult): void;
+}
+
+/** What the reconciler has done since it started, for `flannelctl status`. */
+export interface ReconcileStats {
+  readonly passes: number;
+  readonly lastPass?: {
+    readonly endedAtMs: number;
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly changed: number;
+    readonly errors: readonly string[];
+  };
+  readonly lastSuccessAtMs?: number;
+  /** Objects of ours someone else changed or removed, by kind, since start. */
+  readonly driftRepairs: Partial<Record<KernelObjectKind, number>>;
+}
 
 export interface ReconcilerOptions {
   readonly kernel: Kernel;
@@ -44,6 +72,9 @@ export interface ReconcilerOptions {
   readonly onDeviceState?: (notInPlace: readonly string[]) => void;
   /** Called when the plan's devices that exist, or their indexes, changed (name → ifindex). */
   readonly onDevicesPresent?: (present: ReadonlyMap<string, number>) => void;
+  /** Where passes, drift, notification overflows and object counts go (absent: nowhere). */
+  readonly metrics?: FlannelMetrics['reconcile'];
+  readonly observer?: PassObserver;
 }
 
 const DEFAULT_RESYNC_MS = 300_000;
@@ -59,9 +90,27 @@ export class Reconciler {
   private lastPass: PassResult | undefined;
   private passing = false;
   private readonly passListeners = new Set<(result: PassResult) => void>();
+  private statistics: ReconcileStats = { passes: 0, driftRepairs: {} };
+  /** Drift seen since the last pass reported (reported with the pass that repairs it). */
+  private driftSeen: Partial<Record<KernelObjectKind, number>> = {};
 
   constructor(private readonly options: ReconcilerOptions) {
-    this.passes = new ReconcilePass(options);
+    this.passes = new ReconcilePass(options, (kind, count) => this.noteDrift(kind, count));
+    options.metrics?.collectObjects(() => this.objectCounts());
+  }
+
+  get stats(): ReconcileStats {
+    return this.statistics;
+  }
+
+  /** The plan the last pass applied. */
+  get desired(): DesiredState {
+    return this.passes.desiredState;
+  }
+
+  /** Per kind, what the plan wants and what of it is in place, as the reconciler's view has it (O(objects)). */
+  objectCounts(): ObjectCounts {
+    return this.passes.objectCounts();
   }
 
   /** The desired state changed; many calls before the pass starts cost one pass. */
@@ -82,10 +131,14 @@ export class Reconciler {
     for (const event of events) {
       if (event.kind === 'overflow') {
         this.options.logger.warn('kernel notifications were lost; re-reading kernel state');
+        this.options.metrics?.notificationOverflow();
         this.resyncDue = wake = true;
         continue;
       }
+      const subject = this.driftSubject(event);
+      const settled = subject !== undefined && !subject.pending();
       const effect = this.passes.view.observe(event);
+      if (settled && subject.pending()) this.noteDrift(subject.kind, 1);
       if (effect === 'resync') this.resyncDue = true;
       wake ||= effect !== 'nothing';
     }
@@ -154,6 +207,7 @@ export class Reconciler {
     const started = performance.now();
     const { logger } = this.options;
     this.passing = true;
+    this.options.observer?.passStarted();
     const replan = this.desiredDirty;
     const reread = this.resyncDue;
     this.desiredDirty = this.resyncDue = this.kernelChanged = false;
@@ -171,13 +225,60 @@ export class Reconciler {
         const { rss, heapUsed } = process.memoryUsage();
         logger.debug({ ms: Math.round(performance.now() - started), fullRead: result.fullRead, rssMb: Math.round(rss / 1048576), heapUsedMb: Math.round(heapUsed / 1048576) }, 'reconcile pass');
       }
-      return (this.lastPass = result);
+      return (this.lastPass = this.record(result, performance.now() - started));
     } catch (error) {
       this.resyncDue = true;
       logger.error({ err: errorMessage(error) }, 'reading kernel state failed');
-      return (this.lastPass = { ...nothing(false), failed: 1, failures: [errorMessage(error)] });
+      return (this.lastPass = this.record({ ...nothing(false), failed: 1, failures: [errorMessage(error)] }, performance.now() - started));
     } finally {
       this.passing = false;
+    }
+  }
+
+  /** A pass ended: stats, one metrics report, the drift it repaired, the observer. */
+  private record(result: PassResult, durationMs: number): PassResult {
+    const endedAtMs = Date.now();
+    const ok = result.failed === 0;
+    this.statistics = {
+      passes: this.statistics.passes + 1,
+      lastPass: { endedAtMs, ok, durationMs, changed: result.changed, errors: result.failures },
+      ...(ok ? { lastSuccessAtMs: endedAtMs } : this.statistics.lastSuccessAtMs === undefined ? {} : { lastSuccessAtMs: this.statistics.lastSuccessAtMs }),
+      driftRepairs: this.statistics.driftRepairs,
+    };
+    const { metrics } = this.options;
+    if (metrics) {
+      metrics.observePass({ result: ok ? 'ok' : 'failed', durationSeconds: durationMs / 1000, writes: result.writes, failures: result.writeFailures, endedAtMs });
+      for (const [kind, count] of Object.entries(this.driftSeen)) metrics.driftRepaired(kind as KernelObjectKind, count);
+    }
+    this.driftSeen = {};
+    this.options.observer?.passEnded(result);
+    return result;
+  }
+
+  private noteDrift(kind: KernelObjectKind, count: number): void {
+    this.driftSeen[kind] = (this.driftSeen[kind] ?? 0) + count;
+    const totals = this.statistics.driftRepairs as Partial<Record<KernelObjectKind, number>>;
+    totals[kind] = (totals[kind] ?? 0) + count;
+  }
+
+  /** The tracked object a notification is about: drift when it was in place before the notification and is not after. */
+  private driftSubject(event: Exclude<KernelEvent, { kind: 'overflow' }>): { kind: KernelObjectKind; pending: () => boolean } | undefined {
+    const view = this.passes.view;
+    switch (event.kind) {
+      case 'route': {
+        const key = routeKey(event.route);
+        return { kind: 'route', pending: () => view.routes.isPendingApply(key) };
+      }
+      case 'neighbour': {
+        const key = neighbourKey(event.entry);
+        return { kind: event.entry.kind, pending: () => view.neighbours.isPendingApply(key) };
+      }
+      case 'link':
+        return { kind: 'link', pending: () => view.devices.isPendingApply(event.link.name) };
+      case 'address': {
+        const key = addressKey(event.address);
+        return { kind: 'address', pending: () => view.addresses.isPendingApply(key) };
+      }
     }
   }
 
