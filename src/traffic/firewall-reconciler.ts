@@ -16,6 +16,7 @@
  * is left untouched, so a restart never drops peers' traffic; a family with none is written with an empty set
  * (a fresh host has no pods to reach yet).
  */
+import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
 import type { IpFamily } from '../net/ip.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
@@ -29,12 +30,26 @@ export interface FirewallReconcilerOptions {
   readonly specs: () => readonly TrafficSpec[];
   readonly logger: Logger;
   readonly resyncMs: number;
+  /** Transactions written and failed passes (absent: not counted). */
+  readonly metrics?: FlannelMetrics['firewall'];
+  /** Epoch ms, for `state` (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** What the firewall reconciler did, for `flannelctl status`. */
+export interface FirewallState {
+  readonly writes: number;
+  readonly lastWriteAtMs?: number;
+  /** The last pass's failure, while the last pass failed. */
+  readonly lastError?: string;
 }
 
 export class FirewallReconciler {
   /** Per family: the spec last written and the rules read back right after writing it. */
   private readonly written = new Map<IpFamily, { spec: string; rules: string }>();
   private writeCount = 0;
+  private lastWriteAtMs: number | undefined;
+  private lastError: string | undefined;
   private dirty = false;
   private wake: (() => void) | undefined;
 
@@ -45,14 +60,37 @@ export class FirewallReconciler {
     return this.writeCount;
   }
 
+  get state(): FirewallState {
+    return {
+      writes: this.writeCount,
+      ...(this.lastWriteAtMs === undefined ? {} : { lastWriteAtMs: this.lastWriteAtMs }),
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+    };
+  }
+
   /** Runs a pass as soon as the loop is free (coalesced). */
   markDirty(): void {
     this.dirty = true;
     this.wake?.();
   }
 
-  /** One pass: read, compare, write where needed. Returns the number of families written. */
+  /**
+   * One pass: read, compare, write where needed. Returns the number of families written; a failure is counted,
+   * kept for `state` until a pass succeeds, and thrown.
+   */
   async pass(): Promise<number> {
+    try {
+      const wrote = await this.compareAndWrite();
+      this.lastError = undefined;
+      return wrote;
+    } catch (error) {
+      this.lastError = errorMessage(error);
+      this.options.metrics?.writeFailed(this.options.firewall.mode);
+      throw error;
+    }
+  }
+
+  private async compareAndWrite(): Promise<number> {
     const { firewall, logger } = this.options;
     let wrote = 0;
     for (const spec of this.options.specs()) {
@@ -69,8 +107,10 @@ export class FirewallReconciler {
       await firewall.write(spec);
       const readBack = await firewall.read(spec.family);
       this.writeCount++;
+      this.lastWriteAtMs = (this.options.now ?? Date.now)();
       wrote++;
       const reason = last === undefined ? 'start' : last.spec !== wanted ? 'changed' : 'drift';
+      this.options.metrics?.written(firewall.mode, spec.family, reason);
       if (reason === 'drift' && readBack !== last?.rules) {
         // We rewrote rules we had written before, yet they read back differently: someone changed them between
         // our write and our read. Keep the known-good text, so the next pass (at once) sees the change as drift

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createMetricsService } from '../../src/metrics/metrics-service.js';
 import { Cidr, type IpFamily } from '../../src/net/ip.js';
 import { silentLogger } from '../../src/support/logger.js';
 import type { Firewall } from '../../src/traffic/firewall.js';
@@ -67,5 +68,31 @@ describe('FirewallReconciler', () => {
     assert.equal(await reconciler.pass(), 1, 'the next pass sees the reorder as drift');
     assert.equal(firewall.rules.get(4), good);
     assert.equal(await reconciler.pass(), 0);
+  });
+  it('counts every transaction by mode, family and reason, and failures; state keeps the last failure until a pass succeeds', async () => {
+    const firewall = new TextFirewall();
+    const { metrics, registry } = createMetricsService({ version: 'test' });
+    let current = spec;
+    let now = 1000;
+    const reconciler = new FirewallReconciler({ firewall, specs: () => [current], logger: silentLogger(), resyncMs: 1000, metrics: metrics.firewall, now: () => now });
+    await reconciler.pass();
+    now = 2000;
+    firewall.rules.delete(4);
+    await reconciler.pass();
+    current = { ...spec, subnet: Cidr.parse('10.244.9.0/24') };
+    await reconciler.pass();
+    await reconciler.pass();
+    const writes = (reason: string) => registry.value('flannel_firewall_writes_total', { mode: 'iptables', family: '4', reason });
+    assert.deepEqual([writes('start'), writes('drift'), writes('changed')], [1, 1, 1]);
+    assert.deepEqual({ ...reconciler.state }, { writes: 3, lastWriteAtMs: 2000 });
+    firewall.read = async () => {
+      throw new Error('iptables-save: exit status 4');
+    };
+    await assert.rejects(reconciler.pass(), /exit status 4/);
+    assert.equal(registry.value('flannel_firewall_write_failures_total', { mode: 'iptables' }), 1);
+    assert.equal(reconciler.state.lastError, 'iptables-save: exit status 4');
+    firewall.read = TextFirewall.prototype.read;
+    await reconciler.pass();
+    assert.equal(reconciler.state.lastError, undefined);
   });
 });

@@ -15,10 +15,14 @@
  * - Errors are translated here, once: authentication and permission failures are fatal (ETCD_AUTH /
  *   ETCD_PERMISSION), so is a TLS or scheme mismatch on every endpoint (ETCD_TLS), a compacted revision is
  *   COMPACTED, anything else retryable (ETCD_UNAVAILABLE).
+ * - With `metrics`, every call is timed (`flannel_registry_request_duration_seconds{registry="etcd"}`, a watch
+ *   until etcd confirmed it) and its failure classified, and every watch that ends other than by the caller's
+ *   abort counts as a restart with its reason (the lease stream starts it again).
  */
 import type { Lease } from '../../lease/lease.js';
 import { encodeLeaseAttrs, leaseKey } from '../../lease/lease.js';
 import type { LeaseEvent } from '../../lease/lease-tracker.js';
+import type { FlannelMetrics, RegistryErrorClass, RegistryOp, WatchRestartReason } from '../../metrics/flannel-metrics.js';
 import type { LeaseExpiry } from '../../ops/lease-listing.js';
 import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from '../../subnet/registry.js';
 import { collectChange, joinKey, parseStoredLease, subnetsPrefix } from '../../subnet/stored-lease.js';
@@ -27,6 +31,7 @@ import { EtcdClient, type EtcdClientOptions, EtcdGrpcError, EtcdUnreachable, GRP
 
 export interface EtcdRegistryOptions extends EtcdClientOptions {
   readonly prefix: string;
+  readonly metrics?: FlannelMetrics['registry'];
 }
 
 /** LeaseTimeToLive calls in flight at once (5,000 leases: ~300 round trips, not 5,000 in a row). */
@@ -39,17 +44,39 @@ export class EtcdRegistry implements Registry {
   /** The cluster the last listing or watch came from: a watch resumed on another cluster missed its history. */
   private clusterId: bigint | undefined;
 
-  constructor(options: EtcdRegistryOptions) {
+  constructor(private readonly options: EtcdRegistryOptions) {
     this.client = new EtcdClient(options);
     this.subnets = subnetsPrefix(options.prefix);
     this.configKey = joinKey(options.prefix, 'config');
   }
 
   async getNetworkConfig(): Promise<string | undefined> {
-    return (await this.call('get config', () => this.client.get(this.configKey)))?.value;
+    return this.timed('get_config', async () => (await this.call('get config', () => this.client.get(this.configKey)))?.value);
   }
 
-  async listLeases(): Promise<RegistryListing> {
+  listLeases(): Promise<RegistryListing> {
+    return this.timed('list', () => this.list());
+  }
+
+  createLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+    return this.timed('create', () => this.create(lease, ttlSeconds));
+  }
+
+  /** Renewal (and re-assertion of our key): a fresh etcd lease and the value put under it. */
+  updateLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+    return this.timed('renew', async () => {
+      const key = this.subnets + leaseKey(lease);
+      const grant = await this.call('grant lease', () => this.client.grantLease(ttlSeconds));
+      await this.call('renew subnet', () => this.client.put(key, encodeLeaseAttrs(lease.attrs), grant.id));
+      return { ...lease, expiresAtMs: Date.now() + grant.ttlSeconds * 1000 };
+    });
+  }
+
+  deleteLease(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): Promise<void> {
+    return this.timed('delete', () => this.call('delete subnet', () => this.client.delete(this.subnets + leaseKey(lease))));
+  }
+
+  private async list(): Promise<RegistryListing> {
     const { kvs, revision, header } = await this.call('list subnets', () => this.client.getPrefix(this.subnets));
     this.clusterId = header.clusterId;
     const leases: Lease[] = [];
@@ -97,7 +124,7 @@ export class EtcdRegistry implements Registry {
     return { leases, malformed, revision, expiry };
   }
 
-  async createLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+  private async create(lease: Lease, ttlSeconds: number): Promise<Lease> {
     const key = this.subnets + leaseKey(lease);
     const grant = await this.call('grant lease', () => this.client.grantLease(ttlSeconds));
     const created = await this.call('create subnet', () => this.client.createIfAbsent(key, encodeLeaseAttrs(lease.attrs), grant.id));
@@ -108,21 +135,17 @@ export class EtcdRegistry implements Registry {
     return { ...lease, expiresAtMs: Date.now() + grant.ttlSeconds * 1000 };
   }
 
-  async updateLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
-    const key = this.subnets + leaseKey(lease);
-    const grant = await this.call('grant lease', () => this.client.grantLease(ttlSeconds));
-    await this.call('renew subnet', () => this.client.put(key, encodeLeaseAttrs(lease.attrs), grant.id));
-    return { ...lease, expiresAtMs: Date.now() + grant.ttlSeconds * 1000 };
-  }
-
-  async deleteLease(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): Promise<void> {
-    await this.call('delete subnet', () => this.client.delete(this.subnets + leaseKey(lease)));
-  }
-
   async *watchLeases(fromRevision: bigint, signal: AbortSignal, onEstablished?: () => void): AsyncIterable<RegistryWatchBatch> {
+    const metrics = this.options.metrics;
+    const started = performance.now();
+    let created = false;
+    // Why the watch ended, unless the caller aborted it: counted once, however it ends.
+    let ending: WatchRestartReason = 'closed';
     try {
       for await (const result of this.client.watch(this.subnets, fromRevision, signal)) {
         if (result.created) {
+          if (!created) metrics?.request('etcd', 'watch', (performance.now() - started) / 1000);
+          created = true;
           this.checkSameStore(fromRevision, result.header);
           onEstablished?.();
         }
@@ -141,7 +164,12 @@ export class EtcdRegistry implements Registry {
         yield { revision: result.revision, events, malformed };
       }
     } catch (error) {
-      throw translate('watch subnets', error);
+      const translated = translate('watch subnets', error);
+      ending = translated.code === 'COMPACTED' ? 'compacted' : translated.code === 'REGISTRY_RESET' ? 'reset' : 'error';
+      if (!created && !signal.aborted) metrics?.request('etcd', 'watch', (performance.now() - started) / 1000, registryErrorClass(translated));
+      throw translated;
+    } finally {
+      if (!signal.aborted) metrics?.watchRestart('etcd', ending);
     }
   }
 
@@ -162,6 +190,21 @@ export class EtcdRegistry implements Registry {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  /** Runs one registry operation, timed and (on failure) classified when there are metrics. */
+  private async timed<T>(op: RegistryOp, operation: () => Promise<T>): Promise<T> {
+    const metrics = this.options.metrics;
+    if (!metrics) return operation();
+    const started = performance.now();
+    try {
+      const result = await operation();
+      metrics.request('etcd', op, (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      metrics.request('etcd', op, (performance.now() - started) / 1000, registryErrorClass(error));
+      throw error;
+    }
   }
 
   private async call<T>(what: string, operation: () => Promise<T>): Promise<T> {
@@ -188,6 +231,22 @@ function translate(what: string, error: unknown): FlannelError {
     }
   }
   return new FlannelError('ETCD_UNAVAILABLE', `etcd ${what}: ${message}`, { cause: error, retryable: true });
+}
+
+/** The class of a translated etcd failure, for the error metric (the log line has the message). */
+export function registryErrorClass(error: unknown): RegistryErrorClass {
+  if (!(error instanceof FlannelError)) return 'other';
+  switch (error.code) {
+    case 'ETCD_AUTH':
+    case 'ETCD_PERMISSION':
+      return 'unauthorized';
+    case 'SUBNET_TAKEN':
+      return 'conflict';
+    case 'ETCD_UNAVAILABLE':
+      return /no answer within|timed? ?out|deadline/i.test(error.message) ? 'timeout' : 'unavailable';
+    default:
+      return 'other';
+  }
 }
 
 function hex(id: bigint): string {

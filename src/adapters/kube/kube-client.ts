@@ -11,10 +11,15 @@
  * - A bearer token from a file (in-cluster, kubeconfig tokenFile) is re-read every minute and at once after a
  *   401, then the request is tried again once: bound service-account tokens rotate.
  * - Every failure becomes a KubeApiError naming the request, the status and the server's message.
+ * - With `metrics`, every call is timed (`flannel_registry_request_duration_seconds{registry="kubernetes"}`; a
+ *   watch until the server answered it) and its failure classified by status, and every watch that ends other
+ *   than by the caller's abort counts as a restart: `expired` (410, the resource version is gone), `error`, or
+ *   `closed` (the server's watch timeout, the normal end).
  */
 import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
+import type { FlannelMetrics, RegistryErrorClass, RegistryOp, WatchRestartReason } from '../../metrics/flannel-metrics.js';
 import { type KubeApi, KubeApiError, type KubeNode, type NodeList, type NodeWatchEvent } from '../../subnet/kube-api.js';
 import type { MalformedEntry } from '../../subnet/registry.js';
 import { errorMessage } from '../../support/errors.js';
@@ -32,6 +37,7 @@ export interface KubeClientOptions {
   readonly listPageSize?: number;
   /** Server-side watch timeout; default a random 300–599 s per watch. */
   readonly watchTimeoutSeconds?: () => number;
+  readonly metrics?: FlannelMetrics['registry'];
 }
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -70,66 +76,102 @@ export class KubeClient implements KubeApi {
     if (connection.credentials.bearerToken !== undefined) this.token = { value: connection.credentials.bearerToken, readAtMs: this.now() };
   }
 
-  async getNode(name: string, options: { resourceVersion?: string; signal?: AbortSignal } = {}): Promise<KubeNode> {
+  getNode(name: string, options: { resourceVersion?: string; signal?: AbortSignal } = {}): Promise<KubeNode> {
     const query = options.resourceVersion === undefined ? '' : `?resourceVersion=${encodeURIComponent(options.resourceVersion)}`;
     const path = `/api/v1/nodes/${encodeURIComponent(name)}${query}`;
-    return this.node(await this.json({ method: 'GET', path, ...(options.signal ? { signal: options.signal } : {}) }), path);
+    return this.timed('get', options.signal, async () => this.node(await this.json({ method: 'GET', path, ...(options.signal ? { signal: options.signal } : {}) }), path));
   }
 
-  async getPodNodeName(namespace: string, name: string, signal?: AbortSignal): Promise<string> {
+  getPodNodeName(namespace: string, name: string, signal?: AbortSignal): Promise<string> {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
-    const pod = await this.json({ method: 'GET', path, ...(signal ? { signal } : {}) });
-    const spec = isJsonObject(pod) && isJsonObject(pod.spec) ? pod.spec : {};
-    return typeof spec.nodeName === 'string' ? spec.nodeName : '';
+    return this.timed('get', signal, async () => {
+      const pod = await this.json({ method: 'GET', path, ...(signal ? { signal } : {}) });
+      const spec = isJsonObject(pod) && isJsonObject(pod.spec) ? pod.spec : {};
+      return typeof spec.nodeName === 'string' ? spec.nodeName : '';
+    });
   }
 
-  async listNodes(signal?: AbortSignal): Promise<NodeList> {
+  listNodes(signal?: AbortSignal): Promise<NodeList> {
     const pageSize = this.options.listPageSize ?? 500;
-    for (let paged = true; ; paged = false) {
-      try {
-        return await this.listPages(paged ? pageSize : 0, signal);
-      } catch (error) {
-        // An expired continuation: list once more in one piece (client-go's pager does the same).
-        if (!(paged && error instanceof KubeApiError && error.status === 410)) throw error;
+    return this.timed('list', signal, async () => {
+      for (let paged = true; ; paged = false) {
+        try {
+          return await this.listPages(paged ? pageSize : 0, signal);
+        } catch (error) {
+          // An expired continuation: list once more in one piece (client-go's pager does the same).
+          if (!(paged && error instanceof KubeApiError && error.status === 410)) throw error;
+        }
       }
-    }
+    });
   }
 
   async *watchNodes(resourceVersion: string, signal: AbortSignal): AsyncGenerator<NodeWatchEvent> {
     const timeoutSeconds = this.options.watchTimeoutSeconds?.() ?? 300 + Math.floor(Math.random() * 300);
     const path = `/api/v1/nodes?allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}&timeoutSeconds=${timeoutSeconds}&watch=true`;
-    const response = await this.open({ method: 'GET', path, signal, timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (response.statusCode !== 200) throw await this.failure('GET', path, response);
-    response.setEncoding('utf8');
-    let pending = '';
+    // Why the watch ended, unless the caller aborted it: counted once, however it ends.
+    let ending: WatchRestartReason = 'closed';
     try {
-      for await (const chunk of response as AsyncIterable<string>) {
-        pending += chunk;
-        let newline: number;
-        while ((newline = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          if (line !== '') yield decodeWatchLine(line);
+      const response = await this.timed('watch', signal, async () => {
+        const opened = await this.open({ method: 'GET', path, signal, timeoutMs: (timeoutSeconds + 30) * 1000 });
+        if (opened.statusCode !== 200) throw await this.failure('GET', path, opened);
+        return opened;
+      });
+      response.setEncoding('utf8');
+      let pending = '';
+      try {
+        for await (const chunk of response as AsyncIterable<string>) {
+          pending += chunk;
+          let newline: number;
+          while ((newline = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, newline).trim();
+            pending = pending.slice(newline + 1);
+            if (line === '') continue;
+            const event = decodeWatchLine(line);
+            // The caller ends the watch on an ERROR event (410: re-list).
+            if (event.type === 'ERROR') ending = event.code === 410 ? 'expired' : 'error';
+            yield event;
+          }
+          if (pending.length > MAX_LINE_BYTES) throw new KubeApiError(0, `GET ${path}: a watch event longer than ${MAX_LINE_BYTES} bytes`);
         }
-        if (pending.length > MAX_LINE_BYTES) throw new KubeApiError(0, `GET ${path}: a watch event longer than ${MAX_LINE_BYTES} bytes`);
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof KubeApiError) throw error;
+        throw new KubeApiError(0, `GET ${path}: watch stream broke: ${errorMessage(error)}`, { cause: error });
+      } finally {
+        response.destroy();
       }
     } catch (error) {
-      if (signal.aborted) return;
-      if (error instanceof KubeApiError) throw error;
-      throw new KubeApiError(0, `GET ${path}: watch stream broke: ${errorMessage(error)}`, { cause: error });
+      ending = error instanceof KubeApiError && error.status === 410 ? 'expired' : 'error';
+      throw error;
     } finally {
-      response.destroy();
+      if (!signal.aborted) this.options.metrics?.watchRestart('kubernetes', ending);
     }
   }
 
-  async patchNodeStatus(name: string, patch: string, signal?: AbortSignal): Promise<KubeNode> {
+  patchNodeStatus(name: string, patch: string, signal?: AbortSignal): Promise<KubeNode> {
     const path = `/api/v1/nodes/${encodeURIComponent(name)}/status`;
-    return this.node(await this.json({ method: 'PATCH', path, body: patch, contentType: STRATEGIC_MERGE_PATCH, ...(signal ? { signal } : {}) }), path);
+    return this.timed('update', signal, async () =>
+      this.node(await this.json({ method: 'PATCH', path, body: patch, contentType: STRATEGIC_MERGE_PATCH, ...(signal ? { signal } : {}) }), path));
   }
 
   close(): Promise<void> {
     this.agent.destroy();
     return Promise.resolve();
+  }
+
+  /** Runs one API call, timed and (on failure) classified when there are metrics; an aborted call is not counted. */
+  private async timed<T>(op: RegistryOp, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const metrics = this.options.metrics;
+    if (!metrics) return call();
+    const started = performance.now();
+    try {
+      const result = await call();
+      metrics.request('kubernetes', op, (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      if (!signal?.aborted) metrics.request('kubernetes', op, (performance.now() - started) / 1000, kubeErrorClass(error));
+      throw error;
+    }
   }
 
   private async listPages(pageSize: number, signal: AbortSignal | undefined): Promise<NodeList> {
@@ -251,6 +293,20 @@ export class KubeClient implements KubeApi {
       : status === 403 ? ' (our credentials lack a permission: see the ClusterRole "flannel" in deploy/kube-flannel.yml)' : '';
     return new KubeApiError(status, `${method} ${path}: ${status} ${detail}${hint}`);
   }
+}
+
+/** The class of a failed API call, for the error metric (the log line has the message). */
+export function kubeErrorClass(error: unknown): RegistryErrorClass {
+  if (!(error instanceof KubeApiError)) return 'other';
+  const { status } = error;
+  if (status === 0) return /no answer in time|timed? ?out/i.test(error.message) ? 'timeout' : 'unavailable';
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  if (status === 409) return 'conflict';
+  if (status === 400 || status === 415 || status === 422) return 'invalid';
+  if (status === 504) return 'timeout';
+  if (status === 429 || status >= 500) return 'unavailable';
+  return 'other';
 }
 
 function readBody(response: IncomingMessage, what: string, limit = MAX_BODY_BYTES): Promise<string> {
