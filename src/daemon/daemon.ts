@@ -15,6 +15,9 @@
  * the ports in `dataPathAdapters`, the lease feed and a way to tell the reconciler about its devices; its
  * failure stops the daemon. On abort every loop ends and is awaited; kernel state is left in place so that
  * traffic keeps flowing across a restart.
+ *
+ * With `metrics` the daemon and its components count into them (daemon-observation.ts); it is the
+ * StatusProvider of flanneld's status socket (daemon-status.ts) and tells datapath health what to probe.
  */
 import type { Backend, BackendFactory, ExternalInterface } from '../backend/backend.js';
 import type { DataPathHook, LeaseSnapshot } from '../backend/data-path.js';
@@ -27,6 +30,8 @@ import { ownershipOf } from '../dataplane/ownership.js';
 import { Reconciler } from '../dataplane/reconciler.js';
 import { type Lease, encodeLeaseAttrs, hasIpv4 } from '../lease/lease.js';
 import type { DesiredGroup, DesiredState } from '../dataplane/desired-state.js';
+import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
+import type { LeaseTable, StatusFacts, StatusProvider } from '../ops/status-document.js';
 import type { Firewall, FirewallMode } from '../traffic/firewall.js';
 import { FirewallReconciler } from '../traffic/firewall-reconciler.js';
 import { overlayPortOf, peerAddresses } from '../traffic/ingress-rules.js';
@@ -39,6 +44,9 @@ import { type Clock, systemClock } from '../support/clock.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { watchNetworkConfig } from './config-watch.js';
+import { DaemonObservation } from './daemon-observation.js';
+import { type DaemonStatusInputs, type DaemonStatusParts, gatherStatusFacts, leaseTableOf } from './daemon-status.js';
+import { type ProbeTargets, probeTargetsOf } from './probe-targets.js';
 import { type InterfaceSelectionOptions, selectExternalInterface } from './external-interface.js';
 import { LatestFeed } from './latest-feed.js';
 import { type BackoffRange, LeaseKeeper } from './lease-keeper.js';
@@ -78,6 +86,10 @@ export interface DaemonDeps {
   /** How often the config in the store is compared with the running one (default 60 s). */
   readonly configCheckIntervalMs?: number;
   readonly clock?: Clock;
+  /** Where the daemon and its components count (absent: nowhere). */
+  readonly metrics?: FlannelMetrics;
+  /** What the status socket needs from outside the daemon (absent: status shows defaults for it). */
+  readonly status?: DaemonStatusInputs;
 }
 
 /** What the daemon counts (exposed for a metrics endpoint). */
@@ -88,7 +100,7 @@ export interface DaemonCounters {
   readonly leasesRejectedNow: number;
 }
 
-export class Daemon {
+export class Daemon implements StatusProvider {
   private readyFlag = false;
   /** onReady is called the first time we become ready only (systemd's READY=1 is sent once). */
   private readyNotified = false;
@@ -104,9 +116,19 @@ export class Daemon {
   private readonly devicesFeed = new LatestFeed(() => this.devicesPresent);
   private readonly tracker = new LeaseTracker();
   private readonly clock: Clock;
+  private readonly observation: DaemonObservation;
+  /** What status reads of the running daemon, filled in as start-up gets there. */
+  private running: Pick<DaemonStatusParts, 'config' | 'backend' | 'reconciler' | 'firewall'> = {};
 
   constructor(private readonly deps: DaemonDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.observation = new DaemonObservation(deps.metrics, this.clock);
+    this.observation.collect({
+      peers: () => this.admission && { admitted: this.admission.peers().length, rejected: this.admission.rejectedNow },
+      ownLease: () => this.lease,
+      ready: () => this.readyFlag,
+      dataPath: () => (this.running.backend?.runDataPath ? { backend: this.running.backend.type, counters: this.publishedCounters } : undefined),
+    });
   }
 
   get ready(): boolean {
@@ -158,9 +180,10 @@ export class Daemon {
     const links = await this.deps.kernel.listLinks();
     const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links, storedVtepMacs: stored.vtepMacs });
     logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
+    this.running = { config, backend };
 
     const keeper = new LeaseKeeper({
-      subnetManager, config, attrs: backend.leaseAttrs, logger: logger.child({ component: 'lease-keeper' }),
+      subnetManager: this.observation.countRenewals(subnetManager), config, attrs: backend.leaseAttrs, logger: logger.child({ component: 'lease-keeper' }),
       renewMarginMs: this.deps.renewMarginMs, clock: this.clock,
       ...(this.deps.renewRetryMs === undefined ? {} : { renewRetryMs: this.deps.renewRetryMs }),
       onSubnetChange: (lease) => this.subnetChanged(lease, config, backend),
@@ -193,8 +216,11 @@ export class Daemon {
         this.devicesFeed.changed();
       },
       ...(this.deps.resyncIntervalMs === undefined ? {} : { resyncIntervalMs: this.deps.resyncIntervalMs }),
+      ...(this.deps.metrics ? { metrics: this.deps.metrics.reconcile } : {}),
+      ...(this.observation.passObserver ? { observer: this.observation.passObserver } : {}),
     });
     this.reconcilerInstance = reconciler;
+    this.running = { ...this.running, reconciler };
     let firstSnapshot: () => void = () => undefined;
     const snapshotSeen = new Promise<void>((resolve) => (firstSnapshot = resolve));
     const tasks: Promise<unknown>[] = [
@@ -229,6 +255,29 @@ export class Daemon {
     }
     if (dataPathFailure !== undefined) throw dataPathFailure;
     logger.info('exiting cleanly');
+  }
+
+  /** StatusProvider: the facts of `flannelctl status` (reads the kernel and subnet.env). */
+  statusFacts(): Promise<StatusFacts> {
+    return gatherStatusFacts(this.deps.status, this.statusParts());
+  }
+
+  /** StatusProvider: our lease, the admitted peers and the rejected ones (for `flannelctl trace` and `doctor`). */
+  leases(): LeaseTable {
+    return leaseTableOf(this.statusParts());
+  }
+
+  /** What datapath health probes: our lease with the overlay's parameters, and the admitted peers. */
+  probeTargets(): ProbeTargets | undefined {
+    return probeTargetsOf(this.statusParts());
+  }
+
+  private statusParts(): DaemonStatusParts {
+    const { lease, admission } = this;
+    return {
+      ...this.running, ready: this.readyFlag, subnetManager: this.deps.subnetManager.name, kernel: this.deps.kernel, tracker: this.tracker, ipMasq: this.deps.ipMasq,
+      ...(lease ? { lease } : {}), ...(admission ? { admission } : {}),
+    };
   }
 
   /** The backend's data path with its context (data-path.ts); its devices' comings and goings wake the reconciler. */
@@ -333,6 +382,7 @@ export class Daemon {
   private logAdmission(report: AdmissionReport, logger: Logger): boolean {
     for (const { key, problem } of report.rejected) {
       logger.warn({ key, field: problem.field, value: problem.value, reason: problem.reason }, 'rejecting peer lease');
+      this.observation.rejected(problem.field);
     }
     for (const key of report.readmitted) logger.info({ key }, 'peer lease accepted after having been rejected');
     if (report.changed) {
@@ -372,11 +422,14 @@ export class Daemon {
       firewall: selected,
       logger,
       resyncMs: this.deps.firewallResyncMs ?? 5000,
+      ...(this.deps.metrics ? { metrics: this.deps.metrics.firewall } : {}),
       // The filter admits only peers that passed lease admission (a bad lease opens nothing).
       specs: () => trafficSpecs(config, this.lease as Lease, { ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, randomFully },
         port === undefined ? undefined : { port, ...(this.leasesSeen ? { peers: (this.admission as PeerAdmission).peers() } : {}) }),
     });
     this.firewall = reconciler;
+    const facts = { mode: selected.mode, ipMasq: this.deps.ipMasq, forwardRules: this.deps.forwardRules ?? false, ingressFilter: port !== undefined };
+    this.running = { ...this.running, firewall: { reconciler, facts } };
     await reconciler.pass();
     return reconciler;
   }
@@ -410,10 +463,12 @@ export class Daemon {
     const admission = this.admission as PeerAdmission;
     const keeper = this.keeper as LeaseKeeper;
     for await (const result of this.deps.subnetManager.watchLeases(signal, onMalformed)) {
+      const knownBefore = this.observation.knownBefore(result, this.tracker);
       const update = this.tracker.update(result);
       logger.debug({ kind: result.kind, size: result.kind === 'snapshot' ? result.leases.length : result.events.length, changed: update.changed.length }, 'leases');
       if (result.kind === 'snapshot') firstSnapshot();
       const peersChanged = this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger);
+      this.observation.leasesChanged(result, update.changed, knownBefore, (key) => this.tracker.get(key) !== undefined, peersChanged);
       if (peersChanged) {
         reconciler.markDirty();
         this.leaseFeed.changed();

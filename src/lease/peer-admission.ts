@@ -60,6 +60,11 @@ export class PeerAdmission {
     return this.rejected.size;
   }
 
+  /** Leases rejected right now, by key, with the reason (for `flannelctl status` and `trace`). */
+  rejections(): ReadonlyMap<string, string> {
+    return this.rejected;
+  }
+
   /** Rejections reported since the start (each distinct reason of each key once). */
   get rejectionsReported(): number {
     return this.rejectionCount;
