@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
@@ -69,7 +69,7 @@ export async function writeLeases(client: EtcdClient, backend: string, count: nu
 export function startFlanneld(etcdUrl: string, subnetFile: string): { child: ChildProcess; log: () => string } {
   const verbose = process.env.FLANNEL_TS_BENCH_VERBOSE ? ['-v', '1'] : [];
   const nodeArgs = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
-  const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--iptables-forward-rules=false', '--logging-format=json', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, FLANNELD_JS, '--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', subnetFile, '--status-socket', join(dirname(subnetFile), 'flanneld.sock'), '--iptables-forward-rules=false', '--logging-format=json', ...verbose], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
   return { child, log: () => log };

@@ -8,6 +8,7 @@ import { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
 import { etcdTlsFromFlags } from '../adapters/etcd/etcd-tls-flags.js';
 import { FLAGS, envNameOf } from '../config/daemon-options.js';
 import { checkEtcdEndpoints } from '../config/flag-checks.js';
+import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
 import { FlannelError } from '../support/errors.js';
 import { type OptionSpec, type OptionSpecs, type OptionValue, UsageError, stringValue } from './cli-parse.js';
 
@@ -62,7 +63,11 @@ export function etcdSettingsFrom(values: Readonly<Record<string, OptionValue>>):
  * An EtcdRegistry for these settings. TLS files are read now: a missing or lone one is FlannelError('BAD_FLAG')
  * naming the flag and the path. `warn` gets the insecure-connection warnings.
  */
-export function openEtcdRegistry(settings: EtcdSettings, warn: (message: string, fields: Record<string, unknown>) => void): EtcdRegistry {
+export function openEtcdRegistry(
+  settings: EtcdSettings,
+  warn: (message: string, fields: Record<string, unknown>) => void,
+  metrics?: FlannelMetrics['registry'],
+): EtcdRegistry {
   const { tls, warnings } = etcdTlsFromFlags(
     { endpoints: settings.endpoints, cafile: settings.cafile, certfile: settings.certfile, keyfile: settings.keyfile },
     (path) => readFileSync(path),
@@ -73,5 +78,6 @@ export function openEtcdRegistry(settings: EtcdSettings, warn: (message: string,
     prefix: settings.prefix,
     ...(tls ? { tls } : {}),
     ...(settings.username ? { username: settings.username, password: settings.password } : {}),
+    ...(metrics ? { metrics } : {}),
   });
 }

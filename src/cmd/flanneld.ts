@@ -22,12 +22,14 @@ import type { SubnetPair } from '../lease/subnet-key.js';
 import { EtcdSubnetManager } from '../subnet/etcd-subnet-manager.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
+import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
 import { type Logger, createLogger } from '../support/logger.js';
 import { VERSION } from '../version.js';
 import { createKubeSubnetManager } from './kube-mode.js';
 import { openEtcdRegistry } from './etcd-flags.js';
 import { hasNetAdmin } from './capabilities.js';
 import { describeFailure } from './failure-text.js';
+import { FlanneldObservability } from './flanneld-observability.js';
 
 async function main(): Promise<number> {
   let parsed;
@@ -85,13 +87,18 @@ async function main(): Promise<number> {
   let health: HealthServer | undefined;
   let kernel: NetlinkKernel | undefined;
   let subnetManager: SubnetManager | undefined;
+  const observability = new FlanneldObservability({
+    statusSocket: options.statusSocket, subnetFile: options.subnetFile, probeIntervalSeconds: options.datapathProbeIntervalSeconds,
+  }, logger);
   try {
     if (options.kubeSubnetMgr) {
-      subnetManager = await createKubeSubnetManager({ values: parsed.values, env: process.env, logger, signal: controller.signal, readFileSync });
+      subnetManager = await createKubeSubnetManager({
+        values: parsed.values, env: process.env, logger, signal: controller.signal, readFileSync, metrics: observability.metrics.registry,
+      });
       if (!subnetManager) return 0;
     } else {
       const previous = readPrevious(options.subnetFile, logger);
-      subnetManager = new EtcdSubnetManager({ registry: createRegistry(options, logger), logger, ...(previous ? { previous } : {}) });
+      subnetManager = new EtcdSubnetManager({ registry: createRegistry(options, logger, observability.metrics), logger, ...(previous ? { previous } : {}) });
     }
     kernel = NetlinkKernel.open();
     const daemon = new Daemon({
@@ -123,11 +130,16 @@ async function main(): Promise<number> {
         }),
       // Ports for backends with a userspace data path (data-path-ports.ts) are wired here as they are built.
       dataPathAdapters: {},
+      metrics: observability.metrics,
+      status: observability.statusInputs(),
     });
     if (options.healthzPort > 0) {
-      health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready, { onError: (message) => logger.error({ err: message }, 'health server error') });
+      health = await startHealthServer(options.healthzIP, options.healthzPort, () => daemon.ready, {
+        onError: (message) => logger.error({ err: message }, 'health server error'), metrics: observability.render,
+      });
       logger.info({ address: options.healthzIP, port: health.port }, 'health server listening');
     }
+    await observability.start(daemon, controller.signal);
     notify({ STATUS: 'starting: waiting for the network config and a subnet lease' });
     await daemon.run(controller.signal);
     return 0;
@@ -137,6 +149,8 @@ async function main(): Promise<number> {
     notify({ STATUS: `failed: ${describeFailure(error)}` });
     return 1;
   } finally {
+    controller.abort();
+    await observability.close();
     await health?.close();
     kernel?.close();
     await subnetManager?.close();
@@ -175,11 +189,11 @@ function systemdNotify(logger: Logger): (assignments: Record<string, string>) =>
   };
 }
 
-function createRegistry(options: DaemonOptions, logger: Logger): EtcdRegistry {
+function createRegistry(options: DaemonOptions, logger: Logger, metrics: FlannelMetrics): EtcdRegistry {
   return openEtcdRegistry({
     endpoints: options.etcdEndpoints, prefix: options.etcdPrefix, cafile: options.etcdCafile, certfile: options.etcdCertfile,
     keyfile: options.etcdKeyfile, username: options.etcdUsername, password: options.etcdPassword,
-  }, (message, fields) => logger.warn(fields, message));
+  }, (message, fields) => logger.warn(fields, message), metrics.registry);
 }
 
 /** The subnets of the previous run, from the subnet file (a bad file is reported and ignored). */

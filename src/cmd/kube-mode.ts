@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { KubeClient } from '../adapters/kube/kube-client.js';
 import { resolveKubeConnection } from '../adapters/kube/kube-connection.js';
 import { kubeOptions } from '../config/kube-options.js';
+import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
 import { kubeAnnotations } from '../subnet/kube-annotations.js';
 import { resolveNodeName } from '../subnet/kube-node-name.js';
 import { UPSTREAM_RETRY } from '../subnet/kube-retry.js';
@@ -28,6 +29,8 @@ export interface KubeModeInputs {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   readonly readFileSync: (path: string) => Buffer;
+  /** Times and classifies every API call (flannel_registry_* families). */
+  readonly metrics?: FlannelMetrics['registry'];
 }
 
 /** The subnet manager, or undefined when `signal` aborts while looking for our node; throws FlannelError when fatal. */
@@ -40,7 +43,7 @@ export async function createKubeSubnetManager(inputs: KubeModeInputs): Promise<K
   });
   for (const note of connection.notes) logger.warn({ server: connection.server }, note);
   logger.info({ server: connection.server, source: connection.source }, 'Kubernetes API server');
-  const api = new KubeClient({ connection, readFile: inputs.readFileSync });
+  const api = new KubeClient({ connection, readFile: inputs.readFileSync, ...(inputs.metrics ? { metrics: inputs.metrics } : {}) });
   const nodeName = await retryWhileRetryable(
     () => resolveNodeName(options, api, { ...UPSTREAM_RETRY, now: systemClock.now, signal }),
     { signal, clock: systemClock, onRetry: (error, retryInMs) => logger.warn({ err: error.message, retryInMs }, 'cannot find the node we run on; retrying') },

@@ -6,6 +6,9 @@
  * on the command line takes FLANNELD_<NAME> (upper case, `-` and `.` → `_`) when that is non-empty; repeatable
  * flags take the env value as one element. Pure: argv and env in, options or a typed error out.
  */
+
+/** Where flanneld serves its status socket unless `--status-socket` says otherwise (flannelctl's default too). */
+export const DEFAULT_STATUS_SOCKET = '/run/flannel/flanneld.sock';
 import { FlannelError } from '../support/errors.js';
 import { checkEtcdEndpoints, checkIfaceRegexes, checkListenHost, checkOptionalIp } from './flag-checks.js';
 
@@ -48,6 +51,14 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'overlay-ingress-filter', kind: 'bool', fallback: false,
     help: 'flannel-ts only: accept overlay UDP (the vxlan port) only from current peers\' public IPs and drop it from any other host, kept in sync with the leases (iptables mode needs the ipset tool)',
+  },
+  {
+    name: 'status-socket', kind: 'string', fallback: DEFAULT_STATUS_SOCKET,
+    help: 'flannel-ts only: unix socket (root only) serving /status, /leases and /metrics to flannelctl status, trace and doctor; empty disables',
+  },
+  {
+    name: 'datapath-probe-interval', kind: 'int', fallback: 30,
+    help: 'flannel-ts only: seconds between rounds of overlay probes to a few peers (a log line and flannel_peers_unreachable when peers stop answering); 0 disables',
   },
   { name: 'net-config-path', kind: 'string', fallback: '/etc/kube-flannel/net-conf.json', help: 'path to the network configuration file (Kubernetes mode)' },
   { name: 'set-node-network-unavailable', kind: 'bool', fallback: true, help: 'set NodeNetworkUnavailable after ready (Kubernetes mode)' },
@@ -211,6 +222,10 @@ export interface DaemonOptions {
   readonly iptablesResyncSeconds: number;
   readonly iptablesForwardRules: boolean;
   readonly overlayIngressFilter: boolean;
+  /** `--status-socket`; '' when disabled. */
+  readonly statusSocket: string;
+  /** `--datapath-probe-interval` in seconds; 0 when disabled. */
+  readonly datapathProbeIntervalSeconds: number;
   readonly verbosity: number;
   readonly loggingFormat: 'text' | 'json';
 }
@@ -240,6 +255,13 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
   const etcdEndpoints = checkEtcdEndpoints(text('etcd-endpoints'), tls);
   // The address is used only when the server runs (upstream ignores it otherwise, so do we).
   if (port > 0) checkListenHost('healthz-ip', text('healthz-ip'));
+  const statusSocket = text('status-socket');
+  // sun_path holds 108 bytes with the terminating NUL; a relative path would depend on the working directory.
+  if (statusSocket !== '' && (!statusSocket.startsWith('/') || Buffer.byteLength(statusSocket) > 107)) {
+    throw new FlannelError('BAD_FLAG', `invalid --status-socket ${JSON.stringify(statusSocket)}: want an absolute path of at most 107 bytes, or empty to disable`);
+  }
+  const probeInterval = number('datapath-probe-interval');
+  if (probeInterval < 0) throw new FlannelError('BAD_FLAG', `invalid --datapath-probe-interval ${probeInterval}: want seconds ≥ 0 (0 disables)`);
   checkIfaceRegexes(values['iface-regex'] as string[]);
   checkOptionalIp('iface-can-reach', text('iface-can-reach'));
   checkOptionalIp('public-ip', text('public-ip'), 4);
@@ -269,6 +291,8 @@ export function toDaemonOptions(parsed: ParsedFlags): { options: DaemonOptions; 
       iptablesResyncSeconds: resync,
       iptablesForwardRules: values['iptables-forward-rules'] === true,
       overlayIngressFilter: values['overlay-ingress-filter'] === true,
+      statusSocket,
+      datapathProbeIntervalSeconds: probeInterval,
       verbosity: number('v'),
       loggingFormat,
     },

@@ -165,6 +165,11 @@ export class Lab {
     return join(this.hostDir(host), 'subnet.env');
   }
 
+  /** The host's flanneld status socket (every lab host shares the machine's /run: one socket each). */
+  statusSocket(host: LabHost): string {
+    return join(this.hostDir(host), 'flanneld.sock');
+  }
+
   /** Everything: network, etcd (or the fake API server), config, flanneld on every host, a pod per host. */
   async up(log: (line: string) => void = () => undefined): Promise<void> {
     if (this.kube?.imageHost) this.state.image = ensureLabImage(REPO_ROOT, log).tag;
@@ -261,7 +266,7 @@ export class Lab {
   flanneldArgs(host: LabHost): string[] {
     if (this.kube) return [...this.kube.flanneldArgs(host, this.subnetFile(host)), ...(this.options.flanneldArgs ?? [])];
     const args = ['--etcd-endpoints', this.etcdUrls.join(','), '--iface', 'eth0', '--subnet-file', this.subnetFile(host),
-      '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort)];
+      '--healthz-ip', host.underlayIp, '--healthz-port', String(host.healthzPort), '--status-socket', this.statusSocket(host)];
     if (this.options.secureEtcd) {
       const tls = this.clientTls;
       args.push('--etcd-cafile', tls.ca, '--etcd-certfile', tls.cert, '--etcd-keyfile', tls.key,

@@ -35,7 +35,8 @@ async function attempt(endpoint: string, tls?: EtcdTlsOptions): Promise<FlannelE
 /** Runs flanneld with `args` until it exits or its output matches `until` (then SIGTERM); returns its output. */
 function flanneld(args: readonly string[], until: RegExp): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FLANNELD_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // No status socket: this flanneld shares the machine's /run with whatever else runs here.
+    const child = spawn(process.execPath, [FLANNELD_JS, ...args, '--status-socket='], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => child.kill('SIGTERM'), 15_000);
     const take = (chunk: Buffer) => {

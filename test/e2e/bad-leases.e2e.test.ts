@@ -144,7 +144,7 @@ describe('vxlan lab: hostile leases (3 hosts, real etcd, real flanneld)', () => 
       lab.etcdctl(['put', `${prefix}/config`, JSON.stringify({ Network: '10.250.0.0/16', Backend: backend })]);
       const subnetFile = join(lab.hostDir(h3), `broken-${name}.env`);
       const result = spawnSync('ip', ['netns', 'exec', h3.netns, process.execPath, ...FLANNELD_NODE_FLAGS, FLANNELD_JS,
-        '--etcd-endpoints', lab.etcdUrl, '--etcd-prefix', prefix, '--iface', 'eth0', '--subnet-file', subnetFile], { encoding: 'utf8', timeout: 15_000 });
+        '--etcd-endpoints', lab.etcdUrl, '--etcd-prefix', prefix, '--iface', 'eth0', '--subnet-file', subnetFile, '--status-socket='], { encoding: 'utf8', timeout: 15_000 });
       assert.equal(result.status, 1, `${name}: exit status (signal ${result.signal})\n${result.stderr.slice(-2000)}`);
       assert.match(result.stderr, pattern);
       assert.doesNotMatch(result.stderr, /flannel is ready/);

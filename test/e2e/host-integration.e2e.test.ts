@@ -40,7 +40,7 @@ describe('host integration: systemd unit, env files, notify, docker', { timeout:
   function envFiles(host: LabHost): Record<string, string> {
     const tls = lab.clientTls;
     const common = `FLANNEL_ETCD_ENDPOINTS="${lab.etcdUrl}"\nFLANNEL_ETCD_PREFIX="/coreos.com/network"\n`;
-    const local = `--iface=eth0 --subnet-file=${lab.subnetFile(host)} --ip-masq --healthz-ip=${host.underlayIp} --healthz-port=${host.healthzPort}`;
+    const local = `--iface=eth0 --subnet-file=${lab.subnetFile(host)} --ip-masq --healthz-ip=${host.underlayIp} --healthz-port=${host.healthzPort} --status-socket=${lab.statusSocket(host)}`;
     if (host !== h2) {
       return { '/etc/sysconfig/flanneld': `# CentOS style\n${common}FLANNEL_OPTIONS="--etcd-cafile=${tls.ca} --etcd-certfile=${tls.cert} --etcd-keyfile=${tls.key} --etcd-username=${FLANNEL_USER} --etcd-password=${FLANNEL_PASSWORD} ${local}"\n` };
     }

@@ -89,3 +89,26 @@ describe('flanneld flags', () => {
     assert.doesNotThrow(() => toDaemonOptions(parseFlags(['--healthz-ip=junk!'], {})), 'unused without --healthz-port');
   });
 });
+
+describe('flannel-ts observability flags', () => {
+  const options = (argv: string[], env: Record<string, string> = {}) => toDaemonOptions(parseFlags(argv, env)).options;
+  const cases: Array<[string, string[], Record<string, string>, string, number]> = [
+    ['defaults', [], {}, '/run/flannel/flanneld.sock', 30],
+    ['flags', ['--status-socket=/run/x/f.sock', '--datapath-probe-interval=5'], {}, '/run/x/f.sock', 5],
+    ['empty on the command line disables the socket, 0 the probes', ['--status-socket=', '--datapath-probe-interval=0'], {}, '', 0],
+    ['FLANNELD_ variables', [], { FLANNELD_STATUS_SOCKET: '/tmp/s.sock', FLANNELD_DATAPATH_PROBE_INTERVAL: '2' }, '/tmp/s.sock', 2],
+    ['an empty FLANNELD_ variable is ignored, as every one', [], { FLANNELD_STATUS_SOCKET: '' }, '/run/flannel/flanneld.sock', 30],
+  ];
+  for (const [name, argv, env, socket, interval] of cases) {
+    it(name, () => {
+      const parsed = options(argv, env);
+      assert.deepEqual([parsed.statusSocket, parsed.datapathProbeIntervalSeconds], [socket, interval]);
+    });
+  }
+  const bad: Array<[string, RegExp]> = [
+    ['--status-socket=flanneld.sock', /invalid --status-socket "flanneld\.sock": want an absolute path/],
+    [`--status-socket=/${'x'.repeat(110)}`, /at most 107 bytes/],
+    ['--datapath-probe-interval=-1', /invalid --datapath-probe-interval -1/],
+  ];
+  for (const [flag, message] of bad) it(`refuses ${flag.slice(0, 40)}`, () => assert.throws(() => options([flag]), message));
+});

@@ -24,7 +24,7 @@ import type { Clock } from '../../support/clock.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
 import { HARDENED_LIMITS, type HttpAnswer, createHardenedServer } from './hardened-server.js';
 
-export const DEFAULT_STATUS_SOCKET = '/run/flannel/flanneld.sock';
+export { DEFAULT_STATUS_SOCKET } from '../../config/daemon-options.js';
 
 export interface StatusSocket {
   readonly path: string;
