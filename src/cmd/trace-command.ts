@@ -1,17 +1,16 @@
 /**
- * `flannelctl trace <dst> [--from <src>] [--socket PATH] [--subnet-file PATH] [--no-probe] [--json]`: the path
- * of a packet to <dst> from live state, hop by hop (src/ops/trace). Leases come from flanneld's status socket,
+ * `flannelctl trace <dst> [--from <src>] [--socket PATH] [--subnet-file PATH] [etcd flags] [--no-probe] [--json]`:
+ * the path of a packet to <dst> from live state, hop by hop (src/ops/trace). Leases come from flanneld's status
+ * socket, or from etcd when flanneld does not answer and --etcd-endpoints is given (trace-leases.ts),
  * kernel state from netlink, the firewall from iptables-save, the probe from a raw ICMP socket. Exit 0 when the
  * path is ok, 1 when a hop is broken, 2 on bad arguments, 3 when something needed cannot be read.
  */
 import { readFirewallView, readTextFile, readWireguardPeers } from '../adapters/host/host-readers.js';
-import { getJsonFromStatusSocket } from '../adapters/http/status-client.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { RawSocketProber } from '../adapters/probe/raw-socket-prober.js';
 import { NetlinkRouteResolver } from '../adapters/route-lookup/netlink-route-resolver.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { IpAddress } from '../net/ip.js';
-import { decodeLeaseTable } from '../ops/lease-records.js';
 import { gatherTraceFacts } from '../ops/trace/gather-trace-facts.js';
 import { evaluateTrace } from '../ops/trace/trace-evaluator.js';
 import { renderTraceText } from '../ops/trace/trace-text.js';
@@ -19,6 +18,12 @@ import { errorMessage } from '../support/errors.js';
 import { type CommandInput, type CommandSpec, UsageError } from './cli.js';
 import { stringValue } from './cli-parse.js';
 import { JSON_OPTION, SOCKET_OPTION, SUBNET_FILE_OPTION } from './common-options.js';
+import { ETCD_OPTIONS, etcdSettingsFrom, openEtcdRegistry } from './etcd-flags.js';
+import { traceLeaseTable } from './trace-leases.js';
+
+/** flanneld's etcd options, except that no endpoints by default means "the status socket only". */
+const { default: _endpointsDefault, ...ENDPOINTS_OPTION } = ETCD_OPTIONS['etcd-endpoints'] as NonNullable<(typeof ETCD_OPTIONS)[string]>;
+const TRACE_ETCD_OPTIONS = { ...ETCD_OPTIONS, 'etcd-endpoints': { ...ENDPOINTS_OPTION, help: 'read the leases from etcd when flanneld does not answer on its socket' } };
 
 export const traceCommand: CommandSpec = {
   path: ['trace'],
@@ -29,11 +34,15 @@ export const traceCommand: CommandSpec = {
     socket: SOCKET_OPTION,
     'subnet-file': SUBNET_FILE_OPTION,
     'no-probe': { type: 'boolean', help: 'do not send a probe packet over the overlay' },
+    ...TRACE_ETCD_OPTIONS,
     json: JSON_OPTION,
   },
   details: 'Exit status: 0 the path is ok, 1 a hop is broken, 2 bad usage, 3 something needed cannot be read.',
   needsNetAdmin: true,
-  validate: (input) => void addressesOf(input),
+  validate: (input) => {
+    addressesOf(input);
+    if (input.values['etcd-endpoints'] !== undefined) etcdSettingsFrom(input.values);
+  },
   run: trace,
 };
 
@@ -66,19 +75,22 @@ async function trace(input: CommandInput): Promise<number> {
         process.stderr.write(`no overlay probe: ${errorMessage(error)}\n`);
       }
     }
-    const socket = stringValue(values, 'socket');
+    const subnetEnv = () => {
+      const { text } = readTextFile(stringValue(values, 'subnet-file'));
+      return text === undefined ? undefined : parseSubnetEnv(text);
+    };
+    const warn = (line: string) => process.stderr.write(`${line}\n`);
     const facts = await gatherTraceFacts({
       kernel, routes, nowMs: () => Date.now(),
-      leases: async () => {
-        const { table, problems } = decodeLeaseTable(await getJsonFromStatusSocket(socket, '/leases'));
-        for (const problem of problems) process.stderr.write(`ignored: ${problem}\n`);
-        return table;
-      },
+      leases: () => traceLeaseTable({
+        socket: stringValue(values, 'socket'), warn, ownSubnet: () => subnetEnv()?.subnet,
+        ...(values['etcd-endpoints'] !== undefined
+          ? { openStore: () => openEtcdRegistry(etcdSettingsFrom(values), (message) => warn(`warning: ${message}`)) }
+          : {}),
+      }),
       networks: async () => {
-        const { text } = readTextFile(stringValue(values, 'subnet-file'));
-        if (text === undefined) return [];
-        const env = parseSubnetEnv(text);
-        return [...env.networks, ...env.ipv6Networks];
+        const env = subnetEnv();
+        return env ? [...env.networks, ...env.ipv6Networks] : [];
       },
       firewall: () => readFirewallView(destination.family),
       wireguardPeers: readWireguardPeers,

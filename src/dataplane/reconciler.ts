@@ -241,7 +241,7 @@ export class Reconciler {
     const ok = result.failed === 0;
     this.statistics = {
       passes: this.statistics.passes + 1,
-      lastPass: { endedAtMs, ok, durationMs, changed: result.changed, errors: result.failures },
+      lastPass: { endedAtMs, ok, durationMs: Math.round(durationMs * 100) / 100, changed: result.changed, errors: result.failures },
       ...(ok ? { lastSuccessAtMs: endedAtMs } : this.statistics.lastSuccessAtMs === undefined ? {} : { lastSuccessAtMs: this.statistics.lastSuccessAtMs }),
       driftRepairs: this.statistics.driftRepairs,
     };

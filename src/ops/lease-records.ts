@@ -37,6 +37,16 @@ export function encodeLeaseTable(table: LeaseTable): LeaseRecord[] {
   ];
 }
 
+/**
+ * The lease table straight from the store, for when flanneld does not answer (stopped, crashed): our lease is
+ * the one holding `ownSubnet` (subnet.env's FLANNEL_SUBNET), every other lease counts as admitted. flanneld's
+ * admission checks (overlaps, backend data) are not applied: the store's view, not flanneld's.
+ */
+export function leaseTableFromStore(leases: readonly Lease[], ownSubnet: Cidr | undefined): LeaseTable {
+  const own = ownSubnet && leases.find((lease) => lease.subnet.containsCidr(ownSubnet) || (lease.ipv6Subnet?.containsCidr(ownSubnet) ?? false));
+  return { ...(own ? { own } : {}), admitted: leases.filter((lease) => lease !== own), rejected: [] };
+}
+
 /** Decodes `/leases`; records that do not decode are listed in `problems` with their index and reason. */
 export function decodeLeaseTable(document: unknown): { table: LeaseTable; problems: string[] } {
   if (!Array.isArray(document)) throw new FlannelError('BAD_STATUS', `leases: expected a JSON array, got ${typeof document}`);
