@@ -9,6 +9,10 @@
  * passes take milliseconds) and 2.5 s / 5 s for the slow tail; lease → dataplane uses Prometheus' default layout
  * (Cilium's policy implementation delay measures the same kind of delay).
  *
+ * Hot paths pay one call per event or per pass (a reconcile pass reports its writes by kind in one call, never
+ * one per entry); values that are cheap to read and costly to keep current — kernel objects by kind, peers, our
+ * lease's expiry, readiness — are registered as sources (`collect…`) and read only when a scrape asks.
+ *
  * The data-path families (udp, wireguard, peer probes) live in datapath-metrics.ts.
  */
 import type { FirewallMode } from '../traffic/firewall.js';
