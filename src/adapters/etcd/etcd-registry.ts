@@ -24,6 +24,7 @@ import { encodeLeaseAttrs, leaseKey } from '../../lease/lease.js';
 import type { LeaseEvent } from '../../lease/lease-tracker.js';
 import type { FlannelMetrics, RegistryErrorClass, RegistryOp, WatchRestartReason } from '../../metrics/flannel-metrics.js';
 import type { LeaseExpiry } from '../../ops/lease-listing.js';
+import { timedRegistryRequest } from '../../metrics/timed-registry-request.js';
 import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from '../../subnet/registry.js';
 import { collectChange, joinKey, parseStoredLease, subnetsPrefix } from '../../subnet/stored-lease.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
@@ -193,18 +194,8 @@ export class EtcdRegistry implements Registry {
   }
 
   /** Runs one registry operation, timed and (on failure) classified when there are metrics. */
-  private async timed<T>(op: RegistryOp, operation: () => Promise<T>): Promise<T> {
-    const metrics = this.options.metrics;
-    if (!metrics) return operation();
-    const started = performance.now();
-    try {
-      const result = await operation();
-      metrics.request('etcd', op, (performance.now() - started) / 1000);
-      return result;
-    } catch (error) {
-      metrics.request('etcd', op, (performance.now() - started) / 1000, registryErrorClass(error));
-      throw error;
-    }
+  private timed<T>(op: RegistryOp, operation: () => Promise<T>): Promise<T> {
+    return timedRegistryRequest(this.options.metrics, 'etcd', op, operation, registryErrorClass);
   }
 
   private async call<T>(what: string, operation: () => Promise<T>): Promise<T> {

@@ -20,6 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
 import type { FlannelMetrics, RegistryErrorClass, RegistryOp, WatchRestartReason } from '../../metrics/flannel-metrics.js';
+import { timedRegistryRequest } from '../../metrics/timed-registry-request.js';
 import { type KubeApi, KubeApiError, type KubeNode, type NodeList, type NodeWatchEvent } from '../../subnet/kube-api.js';
 import type { MalformedEntry } from '../../subnet/registry.js';
 import { errorMessage } from '../../support/errors.js';
@@ -160,18 +161,8 @@ export class KubeClient implements KubeApi {
   }
 
   /** Runs one API call, timed and (on failure) classified when there are metrics; an aborted call is not counted. */
-  private async timed<T>(op: RegistryOp, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    const metrics = this.options.metrics;
-    if (!metrics) return call();
-    const started = performance.now();
-    try {
-      const result = await call();
-      metrics.request('kubernetes', op, (performance.now() - started) / 1000);
-      return result;
-    } catch (error) {
-      if (!signal?.aborted) metrics.request('kubernetes', op, (performance.now() - started) / 1000, kubeErrorClass(error));
-      throw error;
-    }
+  private timed<T>(op: RegistryOp, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    return timedRegistryRequest(this.options.metrics, 'kubernetes', op, call, kubeErrorClass, signal);
   }
 
   private async listPages(pageSize: number, signal: AbortSignal | undefined): Promise<NodeList> {
