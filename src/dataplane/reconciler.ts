@@ -48,7 +48,9 @@ export interface ReconcileStats {
     readonly endedAtMs: number;
     readonly ok: boolean;
     readonly durationMs: number;
+    /** Operations attempted in the pass. */
     readonly changed: number;
+    /** The failures' descriptions (op and kernel error), the first 20. */
     readonly errors: readonly string[];
   };
   readonly lastSuccessAtMs?: number;

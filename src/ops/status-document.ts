@@ -9,6 +9,7 @@
  * ever added.
  */
 import { type SubnetEnv, parseSubnetEnv } from '../cni/subnet-env.js';
+import type { ReconcileStats } from '../dataplane/reconciler.js';
 import type { Lease } from '../lease/lease.js';
 import type { KernelObjectKind } from '../metrics/flannel-metrics.js';
 import { errorMessage } from '../support/errors.js';
@@ -28,19 +29,8 @@ export interface DeviceFacts {
   readonly actual?: Readonly<Record<string, SettingValue>>;
 }
 
-export interface ReconcileFacts {
-  readonly passes: number;
-  readonly lastPass?: {
-    readonly endedAtMs: number;
-    readonly ok: boolean;
-    readonly durationMs: number;
-    /** Operations attempted in the pass. */
-    readonly changed: number;
-    /** The failures' descriptions (op and kernel error), at most a few. */
-    readonly errors: readonly string[];
-  };
-  readonly lastSuccessAtMs?: number;
-}
+/** The reconciler's record of its passes as status shows it (its drift totals are StatusFacts.driftRepairs). */
+export type ReconcileFacts = Omit<ReconcileStats, 'driftRepairs'>;
 
 export interface FirewallFacts {
   readonly mode: 'iptables' | 'nftables';
