@@ -3,7 +3,7 @@
  * with 5,000 peers on a MemoryKernel, reconciled by two reconcilers that differ only in the `metrics` option —
  * absent (metrics off) or a live metrics service (metrics on). Both hosts live side by side in one process and
  * every step runs on both back to back, the variant that goes first alternating step by step (separate rounds
- * per variant made the second one measured pay the first one's garbage: ratios swung 0.9–3):
+ * per variant made the second one measured pay the first one's garbage: ratios swung from 0.5 to 3):
  *
  * - first pass: full read, plan and 15,000 writes (route, neighbour, FDB entry per peer) from an empty device;
  * - one lease event: one peer's VTEP MAC changes, one incremental pass (median over 200 events);
