@@ -11,7 +11,9 @@ import type { Lease, LeaseAttrs } from '../lease/lease.js';
 import type { LeaseProblem } from '../lease/lease-validation.js';
 import type { Cidr, IpAddress } from '../net/ip.js';
 import type { MacAddress } from '../net/mac.js';
+import type { Logger } from '../support/logger.js';
 import type { DataPathHook } from './data-path.js';
+import type { DataPathAdapters } from './data-path-ports.js';
 
 /** The interface flannel uses to reach peers, and the addresses it publishes (upstream's ExternalInterface). */
 export interface ExternalInterface {
@@ -35,6 +37,8 @@ export interface BackendContext {
   readonly links?: readonly Link[];
   /** VTEP MACs this host published before (SubnetManager.storedVtepMacs), per underlay family. */
   readonly storedVtepMacs?: { readonly v4?: MacAddress; readonly v6?: MacAddress };
+  /** The composition root's ports (data-path-ports.ts), for a factory that needs one at start (wireguard's key file). */
+  readonly adapters?: DataPathAdapters;
 }
 
 export interface Backend {
@@ -46,6 +50,12 @@ export interface Backend {
   readonly devices?: readonly Device[];
   /** Decoded backend options, logged at start-up. */
   readonly options?: unknown;
+  /**
+   * Work that must finish before the lease is acquired, whose result is published in it (extension's
+   * PreStartupCommand output becomes BackendData): resolves with the attributes to publish instead of
+   * `leaseAttrs`. A rejection is fatal: flanneld exits with its error. Resolves soon after `signal` aborts.
+   */
+  prepareLease?(context: { readonly adapters: DataPathAdapters; readonly logger: Logger }, signal: AbortSignal): Promise<LeaseAttrs>;
   /** Pure: same input, same output. */
   plan(own: Lease, peers: readonly Lease[]): DesiredState;
   /**

@@ -1,19 +1,22 @@
 /**
  * The explicit map from backend type (lower-cased, as upstream looks it up) to factory and config check. Types
- * upstream knows but flannel-ts has not built yet fail with a clear "not supported yet" error (their option
- * checks run already, so `flannelctl config check` reports bad options too); types flannel-ts will not build
- * (ipsec, cloud route tables) fail with the reason.
+ * upstream knows but flannel-ts has not built yet fail with a clear "not supported yet" error; types flannel-ts
+ * will not build (ipsec, cloud route tables) fail with the reason. flanneld and `flannelctl config check` both
+ * go through this map, so they accept and refuse the same types.
  */
 import { KNOWN_BACKEND_TYPES, type NetworkConfig } from '../config/network-config.js';
 import { FlannelError } from '../support/errors.js';
 import { createAllocBackend } from './alloc/alloc-backend.js';
 import type { BackendFactory } from './backend.js';
-import { checkExtensionConfig } from './extension/extension-options.js';
+import { createExtensionBackend } from './extension/extension-backend.js';
+import { EXTENSION, checkExtensionConfig } from './extension/extension-options.js';
 import { HOST_GW, createHostGwBackend } from './host-gw/host-gw-backend.js';
-import { checkIpipConfig } from './ipip/ipip-options.js';
+import { createIpipBackend } from './ipip/ipip-backend.js';
+import { IPIP, checkIpipConfig } from './ipip/ipip-options.js';
 import { VXLAN, createVxlanBackend } from './vxlan/vxlan-backend.js';
 import { checkVxlanConfig } from './vxlan/vxlan-options.js';
-import { checkWireguardConfig } from './wireguard/wireguard-options.js';
+import { createWireguardBackend } from './wireguard/wireguard-backend.js';
+import { WIREGUARD, checkWireguardConfig } from './wireguard/wireguard-options.js';
 
 interface BackendEntry {
   readonly create: BackendFactory;
@@ -26,13 +29,9 @@ const BACKENDS: Readonly<Record<string, BackendEntry>> = {
   [VXLAN]: { create: createVxlanBackend, checkConfig: (config) => checkVxlanConfig(config) },
   [HOST_GW]: { create: createHostGwBackend, checkConfig: NO_OPTIONS },
   alloc: { create: createAllocBackend, checkConfig: NO_OPTIONS },
-};
-
-/** Option checks of backends whose planners exist and whose factories come with the data-path wiring. */
-const PENDING_CHECKS: Readonly<Record<string, (config: NetworkConfig) => string[]>> = {
-  wireguard: (config) => checkWireguardConfig(config),
-  ipip: (config) => checkIpipConfig(config),
-  extension: (config) => checkExtensionConfig(config),
+  [WIREGUARD]: { create: createWireguardBackend, checkConfig: (config) => checkWireguardConfig(config) },
+  [IPIP]: { create: createIpipBackend, checkConfig: (config) => checkIpipConfig(config) },
+  [EXTENSION]: { create: createExtensionBackend, checkConfig: (config) => checkExtensionConfig(config) },
 };
 
 /** Backends upstream has that flannel-ts does not provide, and why. */
@@ -51,8 +50,6 @@ export function backendFactory(type: string): BackendFactory {
 export function backendConfigProblems(config: NetworkConfig): string[] {
   const entry = BACKENDS[config.backendType];
   if (entry) return entry.checkConfig(config);
-  const pending = PENDING_CHECKS[config.backendType];
-  if (pending) return [...pending(config), `Backend.Type: ${unsupported(config.backendType).message}`];
   const known = (KNOWN_BACKEND_TYPES as readonly string[]).includes(config.backendType);
   return known ? [`Backend.Type: ${unsupported(config.backendType).message}`] : [];
 }

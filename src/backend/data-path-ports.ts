@@ -6,6 +6,11 @@
  */
 import type { Cidr, IpAddress } from '../net/ip.js';
 import { FlannelError } from '../support/errors.js';
+import type { Logger } from '../support/logger.js';
+import type { HookInvocation } from './extension/extension-hooks.js';
+import type { WireguardControl } from './wireguard/wireguard-control.js';
+import type { ChosenWireguardImplementation, WireguardHostSupport } from './wireguard/wireguard-implementation.js';
+import type { WireguardKey } from './wireguard/wireguard-key.js';
 
 // ---- udp: the TUN/UDP forwarder (runs off the main thread) ----
 
@@ -55,13 +60,69 @@ export interface UdpForwarderPort {
   start(options: UdpForwarderOptions): Promise<RunningUdpForwarder>;
 }
 
+// ---- wireguard: the key file, the two device implementations, wireguard-go's supervision ----
+
+/** The private key as read from (or first written to) the key file. */
+export interface LoadedWireguardKey {
+  readonly privateKey: WireguardKey;
+  readonly path: string;
+  /** True when this start created the file. */
+  readonly created: boolean;
+  /** Worth a warning (a key file others can read). */
+  readonly warnings: readonly string[];
+}
+
+export interface WireguardUserspaceOptions {
+  readonly device: string;
+  /** The wireguard-go binary (WireguardHostSupport.userspaceCommand). */
+  readonly command: string;
+  readonly logger: Logger;
+  /** A (new) wireguard-go answers for the device: its TUN exists, empty (no key, no peers). */
+  readonly onReady: () => void;
+  /** The running wireguard-go exited (its TUN went with it); it is started again after a backoff. */
+  readonly onExit: () => void;
+}
+
+export interface WireguardPort {
+  /** What this host offers: the kernel's WireGuard, the wireguard-go binary. Never throws. */
+  hostSupport(): WireguardHostSupport;
+  /**
+   * Our private key from the key file (WIREGUARD_KEY_FILE, else /run/flannel/wgkey), created with mode 0400
+   * when missing and kept across restarts. Throws FlannelError naming the path and the reason.
+   */
+  loadPrivateKey(): LoadedWireguardKey;
+  /** Reads and configures devices of the chosen implementation (generic netlink or wireguard-go's UAPI). */
+  control(implementation: ChosenWireguardImplementation): WireguardControl;
+  /** Runs wireguard-go for one device until `signal` aborts, starting it again whenever it exits; stops it on abort. */
+  runUserspace(options: WireguardUserspaceOptions, signal: AbortSignal): Promise<void>;
+}
+
+// ---- extension: running the configured commands ----
+
+export interface ExtensionHookResult {
+  readonly ok: boolean;
+  /** Combined stdout and stderr, trimmed. */
+  readonly output: string;
+  /** Go's error text when !ok (`exit status 3`, …). */
+  readonly error?: string;
+}
+
+export interface ExtensionHookPort {
+  /** The environment hooks start from and expand `$VAR` with (flanneld's own, as upstream's os.Environ()). */
+  readonly environment: Readonly<Record<string, string | undefined>>;
+  /** Runs one hook as upstream's runCmd does (no shell; the invocation's env and stdin); never rejects. */
+  run(invocation: HookInvocation, options: { readonly environment?: NodeJS.ProcessEnv; readonly signal?: AbortSignal; readonly timeoutMs?: number }): Promise<ExtensionHookResult>;
+}
+
 /**
  * Every data-path port the composition root can offer; each backend uses the ones it needs. A slice that brings
- * a data path adds its port here as an optional member (the wireguard slice: its WireguardControl port, with the
- * generic-netlink and wireguard-go UAPI adapters, and the wireguard-go supervisor) and wires it in flanneld.ts.
+ * a data path adds its port here as an optional member and wires it in flanneld.ts. Backends whose factory
+ * needs a port at start (wireguard's key file) get these through BackendContext.adapters too.
  */
 export interface DataPathAdapters {
   readonly udpForwarder?: UdpForwarderPort;
+  readonly wireguard?: WireguardPort;
+  readonly extensionHooks?: ExtensionHookPort;
 }
 
 /** The port `name`, or a FlannelError (NO_ADAPTER) naming the backend that needs it. */

@@ -10,11 +10,13 @@ import { readFileSync } from 'node:fs';
 import type { EtcdRegistry } from '../adapters/etcd/etcd-registry.js';
 import { IptablesFirewall } from '../adapters/firewall/iptables-firewall.js';
 import { NftablesFirewall } from '../adapters/firewall/nftables-firewall.js';
+import { createExtensionHookPort } from '../adapters/extension/extension-hook-port.js';
 import { readTextIfExists, writeFileAtomic } from '../adapters/files/atomic-file.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { SdNotifier } from '../adapters/systemd/sd-notify.js';
+import { createWireguardPort } from '../adapters/wireguard/wireguard-port.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { type DaemonOptions, FLAGS, parseFlags, parseGoBool, toDaemonOptions, usage } from '../config/daemon-options.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -129,7 +131,7 @@ async function main(): Promise<number> {
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),
       // Ports for backends with a userspace data path (data-path-ports.ts) are wired here as they are built.
-      dataPathAdapters: {},
+      dataPathAdapters: { wireguard: createWireguardPort(), extensionHooks: createExtensionHookPort() },
       metrics: observability.metrics,
       status: observability.statusInputs(),
     });

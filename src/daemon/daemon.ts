@@ -178,12 +178,15 @@ export class Daemon implements StatusProvider {
     for (const note of notes) logger.info(note);
     logExternalInterface(logger, externalInterface);
     const links = await this.deps.kernel.listLinks();
-    const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links, storedVtepMacs: stored.vtepMacs });
+    const adapters = this.deps.dataPathAdapters ?? {};
+    const backend = (this.deps.backendFactory ?? backendFactory)(config.backendType)({ config, externalInterface, links, storedVtepMacs: stored.vtepMacs, adapters });
     logger.info({ backend: backend.type, mtu: backend.mtu, options: backend.options }, 'backend selected');
+    const leaseAttrs = backend.prepareLease ? await backend.prepareLease({ adapters, logger: logger.child({ component: 'backend' }) }, signal) : backend.leaseAttrs;
+    if (signal.aborted) return;
     this.running = { config, backend };
 
     const keeper = new LeaseKeeper({
-      subnetManager: this.observation.countRenewals(subnetManager), config, attrs: backend.leaseAttrs, logger: logger.child({ component: 'lease-keeper' }),
+      subnetManager: this.observation.countRenewals(subnetManager), config, attrs: leaseAttrs, logger: logger.child({ component: 'lease-keeper' }),
       renewMarginMs: this.deps.renewMarginMs, clock: this.clock,
       ...(this.deps.renewRetryMs === undefined ? {} : { renewRetryMs: this.deps.renewRetryMs }),
       onSubnetChange: (lease) => this.subnetChanged(lease, config, backend),
@@ -191,7 +194,7 @@ export class Daemon implements StatusProvider {
     this.keeper = keeper;
     const lease = await keeper.acquire(signal);
     if (!lease) return;
-    const { publicIP, publicIPv6 } = backend.leaseAttrs;
+    const { publicIP, publicIPv6 } = leaseAttrs;
     this.admission = new PeerAdmission({
       config,
       ownPublicIPs: [...(publicIP.isUnspecified() ? [] : [publicIP]), ...(publicIPv6 ? [publicIPv6] : [])],

@@ -16,8 +16,9 @@ import { sleep } from '../support/timing.js';
 import { ETCD_PREFIX, type EtcdctlOptions, FLANNEL_PASSWORD, FLANNEL_USER, LabEtcd } from './lab-etcd.js';
 import { ensureLabImage } from './lab-image.js';
 import { LabKube } from './lab-kube.js';
+import { defaultLabBackendOptions, flanneldLaunch } from './lab-backends.js';
 import { type LabHost, type LabLayout, labLayout, labNamespaces } from './lab-layout.js';
-import { inNetns, listNetns, processAlive, run } from './shell.js';
+import { type RunResult, inNetns, listNetns, processAlive, run } from './shell.js';
 
 const DIST_SRC = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FLANNELD_JS = join(DIST_SRC, 'cmd', 'flanneld.js');
@@ -148,7 +149,7 @@ export class Lab {
     return {
       ...(this.options.ipv6Only ? { EnableIPv4: false } : { Network: this.network }),
       ...(this.ipv6 ? { EnableIPv6: true, IPv6Network: LAB_IPV6_NETWORK } : {}),
-      Backend: { Type: this.options.backend, ...(this.options.backendOptions ?? {}) },
+      Backend: { Type: this.options.backend, ...(this.options.backendOptions ?? defaultLabBackendOptions(this.options.backend)) },
       ...(this.options.configExtra ?? {}),
     };
   }
@@ -276,7 +277,8 @@ export class Lab {
   }
 
   startFlanneld(host: LabHost, args: readonly string[] = this.flanneldArgs(host)): ChildProcess {
-    const launch = this.kube?.launch(host, args, this.state.image) ?? { netns: host.netns, command: process.execPath, args: [...FLANNELD_NODE_FLAGS, FLANNELD_JS, ...args], env: {} };
+    const launch = this.kube?.launch(host, args, this.state.image)
+      ?? { netns: host.netns, ...flanneldLaunch(this.options.backend, this.hostDir(host), process.execPath, [...FLANNELD_NODE_FLAGS, FLANNELD_JS, ...args]) };
     const child = this.spawnDetached(launch.netns, launch.command, launch.args, join(this.hostDir(host), 'flanneld.log'), launch.env);
     this.state.flanneldPids[host.name] = child.pid ?? -1;
     this.save();
@@ -366,12 +368,25 @@ export class Lab {
     return failures;
   }
 
+  /**
+   * Runs a command in a host's network namespace and its flanneld's mount namespace (wireguard: `wg show`
+   * finds flanneld's /run/wireguard only there). Throws when the host's flanneld is not running.
+   */
+  inFlanneld(host: LabHost, command: string, args: readonly string[], options: { allowFailure?: boolean } = {}): RunResult {
+    const pid = this.flanneldPid(host);
+    if (pid === undefined || !processAlive(pid)) throw new FlannelError('LAB_FLANNELD', `${host.name}: flanneld is not running`);
+    return run('nsenter', ['-t', String(pid), '-m', '-n', command, ...args], options);
+  }
+
   /** Stops every recorded process and deletes every lab namespace and the state directory. */
   async down(): Promise<void> {
     for (const host of this.layout.hosts) await this.stopFlanneld(host).catch(() => undefined);
     await this.etcd.stopAll();
     await this.kube?.stopServer();
     const existing = new Set(listNetns());
+    // Whatever still runs inside a host (a wireguard-go a SIGKILLed flanneld left behind and its successor
+    // adopted) would keep the namespace alive after `ip netns del`: stop those processes by pid.
+    await stopProcessesIn(this.layout.hosts.map((host) => host.netns).filter((netns) => existing.has(netns)));
     for (const netns of labNamespaces(this.layout)) {
       if (existing.has(netns)) run('ip', ['netns', 'del', netns], { allowFailure: true });
     }
@@ -404,4 +419,22 @@ export class Lab {
 function labEnvironment(): NodeJS.ProcessEnv {
   const names = /^(FLANNELD_|KUBERNETES_SERVICE_)|^(NODE_NAME|POD_NAME|POD_NAMESPACE|EVENT_QUEUE_DEPTH|CONT_WHEN_CACHE_NOT_READY|KUBECONFIG)$/;
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !names.test(name)));
+}
+
+/** SIGTERM, then SIGKILL after 2 s, to every process inside these network namespaces (`ip netns pids`). */
+async function stopProcessesIn(namespaces: readonly string[]): Promise<void> {
+  const pids = () => namespaces.flatMap((netns) => run('ip', ['netns', 'pids', netns], { allowFailure: true }).stdout.split('\n').map(Number).filter((pid) => pid > 1));
+  const signal = (name: NodeJS.Signals) => {
+    for (const pid of pids()) {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // gone already
+      }
+    }
+  };
+  if (pids().length === 0) return;
+  signal('SIGTERM');
+  for (let waited = 0; waited < 2000 && pids().length > 0; waited += 50) await sleep(50);
+  signal('SIGKILL');
 }

@@ -10,7 +10,7 @@ describe('backend registry', () => {
     assert.match(backendConfigProblems(config({ Backend: { Type: 'tencent-vpc' } })).join(), /"tencent-vpc" is not supported by flannel-ts: it programs a cloud provider's route table/);
     assert.throws(() => backendFactory('IPsec'), { code: 'NOT_SUPPORTED', message: /needs strongSwan/ });
   });
-  it('checks the options of wireguard, ipip and extension already', () => {
+  it('checks the options of wireguard, ipip and extension', () => {
     assert.deepEqual(backendConfigProblems(config({ Backend: { Type: 'wireguard', Mode: 'both', ListenPort: 0 } })).slice(0, 2), [
       'Backend.ListenPort: expected an integer in 1..65535 (0 would let the kernel pick a random port peers cannot know), got 0',
       'Backend.Mode: no valid Mode configured: got "both", expected one of separate, auto, ipv4, ipv6',

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ExtensionPeerHooks } from '../../src/adapters/extension/extension-peer-hooks.js';
+import { createExtensionHookPort } from '../../src/adapters/extension/extension-hook-port.js';
+import { ExtensionPeerHooks } from '../../src/backend/extension/extension-peer-hooks.js';
 import { preStartupInvocation } from '../../src/backend/extension/extension-hooks.js';
 import { parseExtensionOptions } from '../../src/backend/extension/extension-options.js';
 import type { Lease } from '../../src/lease/lease.js';
@@ -24,7 +25,7 @@ describe('extension peer hooks', () => {
     const { logger, messages } = captureLogger();
     const hooks = new ExtensionPeerHooks({
       options: parseExtensionOptions({ SubnetAddCommand: `sh ${script} add`, SubnetRemoveCommand: `sh ${script} remove` }),
-      logger, environment: { PATH: process.env.PATH ?? '', LOG: log },
+      logger, hooks: createExtensionHookPort({ PATH: process.env.PATH ?? '', LOG: log }),
     });
     const b = peer('10.244.2.0/24', '198.18.0.12', 'b-data');
     const broken = peer('10.244.9.0/24', '198.18.0.19');
@@ -45,7 +46,7 @@ describe('extension peer hooks', () => {
   });
   it('startup hooks: output on success, upstream\'s fatal message on failure', async () => {
     const { logger } = captureLogger();
-    const ok = new ExtensionPeerHooks({ options: parseExtensionOptions({}), logger, environment: { ...process.env, LC_ALL: 'C' } });
+    const ok = new ExtensionPeerHooks({ options: parseExtensionOptions({}), logger, hooks: createExtensionHookPort({ ...process.env, LC_ALL: 'C' }) });
     const options = parseExtensionOptions({ PreStartupCommand: 'echo  {"a":1}  ' });
     assert.equal(await ok.startup(preStartupInvocation(options, {})!), '{"a":1}');
     const failing = parseExtensionOptions({ PreStartupCommand: 'ls /nonexistent-flannel-dir' });
@@ -58,14 +59,13 @@ describe('extension peer hooks', () => {
     const order: string[] = [];
     let calls = 0;
     const hooks = new ExtensionPeerHooks({
-      options: parseExtensionOptions({ SubnetAddCommand: 'add $SUBNET' }), logger, environment: {},
-      run: async (invocation) => {
+      options: parseExtensionOptions({ SubnetAddCommand: 'add $SUBNET' }), logger, hooks: { environment: {}, run: async (invocation) => {
         if (calls++ === 0) throw new Error('runner broke');
         order.push(`start ${invocation.argv[1]}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
         order.push(`end ${invocation.argv[1]}`);
         return { ok: true, output: '' };
-      },
+      } },
     });
     const first = hooks.update([peer('10.244.2.0/24', '198.18.0.12')]);
     const second = hooks.update([peer('10.244.2.0/24', '198.18.0.12'), peer('10.244.3.0/24', '198.18.0.13')]);

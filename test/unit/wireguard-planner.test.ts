@@ -23,7 +23,7 @@ const dual = { EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' };
 
 function planner(backend: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, iface: Partial<ExternalInterface> = {}): WireguardPlanner {
   const networkConfig = config({ Backend: { Type: 'wireguard', ...backend }, ...extra });
-  return new WireguardPlanner({ config: networkConfig, externalInterface: { ...ext, ...iface }, options: parseWireguardOptions(networkConfig.backend), privateKey: OWN_KEY });
+  return new WireguardPlanner({ config: networkConfig, externalInterface: { ...ext, ...iface }, options: parseWireguardOptions(networkConfig.backend), privateKey: OWN_KEY, implementation: 'kernel' });
 }
 
 function peer(subnet: string, publicIP: string, data: Record<string, unknown> | undefined, v6?: { subnet: string; ip?: string; data?: Record<string, unknown> }): Lease {

@@ -13,7 +13,7 @@ import { config } from '../support/fixtures.js';
 const NOW = 1_800_000_000_000;
 const networkConfig = config({ Backend: { Type: 'wireguard', PersistentKeepaliveInterval: 5 } });
 const host = (seed: number, ip: string) => new WireguardPlanner({
-  config: networkConfig, options: parseWireguardOptions(networkConfig.backend), privateKey: WireguardKey.generatePrivate(() => Buffer.alloc(32, seed)),
+  config: networkConfig, options: parseWireguardOptions(networkConfig.backend), privateKey: WireguardKey.generatePrivate(() => Buffer.alloc(32, seed)), implementation: 'userspace',
   externalInterface: { mtu: 1500, extAddr: IpAddress.parse(ip) },
 });
 const leaseOf = (planner: WireguardPlanner, subnet: string): Lease => ({ subnet: Cidr.parse(subnet), attrs: planner.leaseAttrs });

@@ -25,6 +25,8 @@ export interface WireguardGoSupervisorOptions {
   readonly logger: Logger;
   /** Called each time a (new) wireguard-go answers for the device. */
   readonly onReady: () => void;
+  /** Called when the wireguard-go that answered exits or stops answering (not on abort); it is restarted after a backoff. */
+  readonly onExit?: () => void;
   /** The binary (default `wireguard-go` from PATH). */
   readonly command?: string;
   readonly runDirectory?: string;
@@ -60,10 +62,12 @@ export class WireguardGoSupervisor {
       while (!signal.aborted && (await this.answers())) await sleep(PROBE_INTERVAL_MS, signal);
       if (signal.aborted) return;
       logger.warn({ device }, 'adopted wireguard-go stopped answering; starting our own');
+      this.options.onExit?.();
     }
     while (!signal.aborted) {
       const exitCode = await this.runOnce(signal);
       if (signal.aborted) return;
+      this.options.onExit?.();
       const delayMs = this.backoff.next();
       logger.warn({ device, exitCode, restartInMs: delayMs }, 'wireguard-go exited');
       await sleep(delayMs, signal);

@@ -9,21 +9,14 @@
  * Groups are memoized by lease object, so a lease event costs O(that peer).
  */
 import type { DesiredAddress, DesiredGroup } from '../../dataplane/desired-state.js';
+import type { IpipDevice } from '../../dataplane/devices.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
 import type { LeaseProblem } from '../../lease/lease-validation.js';
-import { Cidr, type IpAddress } from '../../net/ip.js';
+import { Cidr } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
 import type { ExternalInterface } from '../backend.js';
 import { IPIP, IPIP_DEVICE, IPIP_OVERHEAD, type IpipOptions, ipipMtuProblem } from './ipip-options.js';
-
-/** An ipip tunnel device flannel-ts owns: `ip link add flannel.ipip type ipip local <local>` (remote any). */
-export interface IpipDevice {
-  readonly kind: 'ipip';
-  readonly name: string;
-  readonly local: IpAddress;
-  readonly mtu: number;
-}
 
 export interface IpipPlan {
   readonly devices: readonly IpipDevice[];

@@ -1,18 +1,17 @@
 /**
- * Desired WireGuard state as plain data, for the device union and the per-peer groups of DesiredState: a device
- * (link name and MTU, plus the configuration the WireguardControl port sets: private key and listen port) and
- * one desired peer per lease and device. The reconciler reads each device back, diffs it
- * (diffWireguardDevice) and repairs it like routes.
+ * Desired WireGuard state as plain data. A device is the device union's WireguardDevice (dataplane/devices.ts:
+ * name, MTU, implementation — what the reconciler creates or waits for) plus what the WireguardControl port sets
+ * on it (private key, listen port); the plan's devices are these, so one object serves the reconciler and the
+ * data path. Peers: one desired peer per lease and device. The data path reads each device back, diffs it
+ * (diffWireguardDevice) and repairs it like routes (wireguard-data-path.ts).
  */
+import type { WireguardDevice } from '../../dataplane/devices.js';
 import type { Cidr } from '../../net/ip.js';
 import type { WireguardEndpoint } from './wireguard-control.js';
 import type { WireguardKey } from './wireguard-key.js';
 
-/** A WireGuard device flannel-ts owns (`flannel-wg`, `flannel-wg-v6`). */
-export interface WireguardDevice {
-  readonly kind: 'wireguard';
-  readonly name: string;
-  readonly mtu: number;
+/** A WireGuard device flannel-ts owns (`flannel-wg`, `flannel-wg-v6`), with its key and port. */
+export interface WireguardDeviceConfig extends WireguardDevice {
   readonly listenPort: number;
   readonly privateKey: WireguardKey;
 }

@@ -13,7 +13,7 @@
  */
 import type { WireguardDeviceChange, WireguardDeviceState, WireguardPeerChange, WireguardPeerState } from './wireguard-control.js';
 import { formatEndpoint, sameEndpoint } from './wireguard-control.js';
-import type { DesiredWireguardPeer, WireguardDevice } from './wireguard-desired.js';
+import type { DesiredWireguardPeer, WireguardDeviceConfig } from './wireguard-desired.js';
 
 /** WireGuard's REJECT_AFTER_TIME: a session older than this carries no data. */
 export const SESSION_LIFETIME_MS = 180_000;
@@ -32,7 +32,7 @@ export interface WireguardDeviceDiff {
 }
 
 export function diffWireguardDevice(
-  desired: Pick<WireguardDevice, 'name' | 'listenPort' | 'privateKey'>,
+  desired: Pick<WireguardDeviceConfig, 'name' | 'listenPort' | 'privateKey'>,
   desiredPeers: readonly DesiredWireguardPeer[],
   observed: WireguardDeviceState,
   options: WireguardDiffOptions,

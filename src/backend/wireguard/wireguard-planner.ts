@@ -25,7 +25,8 @@ import type { LeaseProblem } from '../../lease/lease-validation.js';
 import { Cidr, type IpAddress } from '../../net/ip.js';
 import type { ExternalInterface } from '../backend.js';
 import type { WireguardEndpoint } from './wireguard-control.js';
-import type { DesiredWireguardPeer, WireguardDevice } from './wireguard-desired.js';
+import type { DesiredWireguardPeer, WireguardDeviceConfig } from './wireguard-desired.js';
+import type { ChosenWireguardImplementation } from './wireguard-implementation.js';
 import type { WireguardKey } from './wireguard-key.js';
 import { type WireguardLeaseData, decodeWireguardLeaseData, isLeaseProblem, wireguardBackendData } from './wireguard-lease-data.js';
 import { WIREGUARD, WIREGUARD_OVERHEAD, type WireguardOptions, wireguardDevices } from './wireguard-options.js';
@@ -36,6 +37,8 @@ export interface WireguardPlannerContext {
   readonly options: WireguardOptions;
   /** Our private key (from the key file); the public key is derived once. */
   readonly privateKey: WireguardKey;
+  /** Which implementation runs the devices (chooseWireguardImplementation): the reconciler creates or waits for them. */
+  readonly implementation: ChosenWireguardImplementation;
 }
 
 /** One peer's group: DesiredGroup plus its WireGuard peers (one per device). */
@@ -46,7 +49,7 @@ export interface WireguardPeerGroup extends DesiredGroup {
 
 /** What `plan` returns: the parts of DesiredState, with groups carrying WireGuard peers. */
 export interface WireguardPlan {
-  readonly devices: readonly WireguardDevice[];
+  readonly devices: readonly WireguardDeviceConfig[];
   readonly addresses: readonly DesiredAddress[];
   /** The first group holds the Network route(s); then one group per planned peer. */
   readonly groups: readonly WireguardPeerGroup[];
@@ -57,21 +60,21 @@ export interface WireguardPlan {
 const RT_SCOPE_LINK = 253;
 
 export class WireguardPlanner {
-  readonly devices: readonly WireguardDevice[];
+  readonly devices: readonly WireguardDeviceConfig[];
   /** FLANNEL_MTU (equal to the devices' MTU). */
   readonly mtu: number;
   readonly leaseAttrs: LeaseAttrs;
   readonly publicKey: WireguardKey;
-  private readonly v4Device: WireguardDevice | undefined;
-  private readonly v6Device: WireguardDevice | undefined;
+  private readonly v4Device: WireguardDeviceConfig | undefined;
+  private readonly v6Device: WireguardDeviceConfig | undefined;
   private readonly networkGroup: WireguardPeerGroup;
   private readonly perPeer = new WeakMap<Lease, WireguardPeerGroup>();
 
   constructor(private readonly context: WireguardPlannerContext) {
-    const { config, externalInterface: ext, options, privateKey } = context;
+    const { config, externalInterface: ext, options, privateKey, implementation } = context;
     this.mtu = (options.mtu ?? ext.mtu) - WIREGUARD_OVERHEAD;
     this.publicKey = privateKey.publicKey();
-    this.devices = wireguardDevices(options.mode, config, options).map(({ name, listenPort }) => ({ kind: 'wireguard', name, mtu: this.mtu, listenPort, privateKey }));
+    this.devices = wireguardDevices(options.mode, config, options).map(({ name, listenPort }) => ({ kind: 'wireguard', implementation, name, mtu: this.mtu, listenPort, privateKey }));
     const carrying = (family: 4 | 6) => wireguardDevices(options.mode, config, options).find((d) => (family === 4 ? d.carriesIpv4 : d.carriesIpv6))?.name;
     this.v4Device = this.devices.find((device) => device.name === carrying(4));
     this.v6Device = this.devices.find((device) => device.name === carrying(6));
@@ -153,9 +156,9 @@ export class WireguardPlanner {
     if ((v4Wanted && !v4) || (v6Wanted && !v6)) return group;
     const { options } = this.context;
     const common = { persistentKeepaliveSeconds: options.persistentKeepaliveSeconds, ...(options.psk ? { presharedKey: options.psk } : {}) };
-    const v4Endpoint = (device: WireguardDevice) => endpoint(hasIpv4(peer) ? peer.attrs.publicIP : undefined, v4?.port || device.listenPort);
-    const v6Endpoint = (device: WireguardDevice) => endpoint(peer.attrs.publicIPv6, v6?.port || device.listenPort);
-    const add = (device: WireguardDevice, data: WireguardLeaseData, allowedIps: Cidr[], chosen: WireguardEndpoint | undefined, family: 4 | 6) => {
+    const v4Endpoint = (device: WireguardDeviceConfig) => endpoint(hasIpv4(peer) ? peer.attrs.publicIP : undefined, v4?.port || device.listenPort);
+    const v6Endpoint = (device: WireguardDeviceConfig) => endpoint(peer.attrs.publicIPv6, v6?.port || device.listenPort);
+    const add = (device: WireguardDeviceConfig, data: WireguardLeaseData, allowedIps: Cidr[], chosen: WireguardEndpoint | undefined, family: 4 | 6) => {
       if (!chosen) warnings.push(`wireguard: peer ${peer.subnet} publishes no IPv${family} address for ${device.name}; configured without an endpoint (it can still reach us)`);
       wireguardPeers.push({ linkName: device.name, publicKey: data.publicKey, ...common, allowedIps, ...(chosen ? { endpoint: chosen } : {}) });
     };

@@ -10,8 +10,8 @@
  * reconciler creates the link (kernel implementation) or waits for the supervisor's `onReady` (userspace).
  */
 import { errorMessage } from '../../support/errors.js';
-import { type WireguardControl, formatEndpoint, sameEndpoint } from './wireguard-control.js';
-import type { DesiredWireguardPeer, WireguardDevice } from './wireguard-desired.js';
+import { type WireguardControl, type WireguardDeviceState, formatEndpoint, sameEndpoint } from './wireguard-control.js';
+import type { DesiredWireguardPeer, WireguardDeviceConfig } from './wireguard-desired.js';
 import { diffWireguardDevice } from './wireguard-device-diff.js';
 
 export interface WireguardDeviceSyncResult {
@@ -20,6 +20,8 @@ export interface WireguardDeviceSyncResult {
   /** What differed (no secrets), when something did. */
   readonly differences: readonly string[];
   readonly error?: Error;
+  /** The device as read at the start of the pass (peers' handshake times and byte counts), when it could be read. */
+  readonly observed?: WireguardDeviceState;
 }
 
 export class WireguardSync {
@@ -28,15 +30,15 @@ export class WireguardSync {
 
   constructor(private readonly control: WireguardControl) {}
 
-  async sync(devices: readonly WireguardDevice[], peers: readonly DesiredWireguardPeer[], nowMs: number): Promise<WireguardDeviceSyncResult[]> {
+  async sync(devices: readonly WireguardDeviceConfig[], peers: readonly DesiredWireguardPeer[], nowMs: number): Promise<WireguardDeviceSyncResult[]> {
     const results: WireguardDeviceSyncResult[] = [];
     for (const device of devices) results.push(await this.syncDevice(device, peers.filter((peer) => peer.linkName === device.name), nowMs));
     for (const name of [...this.applied.keys()]) if (!devices.some((device) => device.name === name)) this.applied.delete(name);
     return results;
   }
 
-  private async syncDevice(device: WireguardDevice, peers: readonly DesiredWireguardPeer[], nowMs: number): Promise<WireguardDeviceSyncResult> {
-    let observed;
+  private async syncDevice(device: WireguardDeviceConfig, peers: readonly DesiredWireguardPeer[], nowMs: number): Promise<WireguardDeviceSyncResult> {
+    let observed: WireguardDeviceState | undefined;
     try {
       observed = await this.control.getDevice(device.name);
     } catch (error) {
@@ -56,7 +58,7 @@ export class WireguardSync {
       try {
         await this.control.configureDevice(device.name, diff.change);
       } catch (error) {
-        return { device: device.name, outcome: 'failed', differences: diff.differences, error: error instanceof Error ? error : new Error(errorMessage(error)) };
+        return { device: device.name, outcome: 'failed', differences: diff.differences, error: error instanceof Error ? error : new Error(errorMessage(error)), observed };
       }
     }
     const wanted = new Set<string>();
@@ -66,6 +68,6 @@ export class WireguardSync {
       if (peer.endpoint && (changedEndpoints.has(key) || sameEndpoint(peer.endpoint, observedByKey.get(key)?.endpoint))) applied.set(key, formatEndpoint(peer.endpoint));
     }
     for (const key of [...applied.keys()]) if (!wanted.has(key)) applied.delete(key);
-    return diff ? { device: device.name, outcome: 'changed', differences: diff.differences } : { device: device.name, outcome: 'in-sync', differences: [] };
+    return { device: device.name, outcome: diff ? 'changed' : 'in-sync', differences: diff?.differences ?? [], observed };
   }
 }

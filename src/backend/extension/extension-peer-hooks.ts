@@ -1,25 +1,24 @@
 /**
- * The extension backend's data path, ready for the backend's run hook: `startup` runs a PreStartup or
+ * The extension backend's hooks over the ExtensionHookPort (the runner adapter executes them): `startup` runs a PreStartup or
  * PostStartup hook and fails with upstream's message (`failed to run command: … Err: … Output: …`), which is
  * fatal as upstream; `update(peers)` runs SubnetRemove for every lease that went away and SubnetAdd for every
  * new or changed one, one at a time in that order, logging each (failures are logged and the next hook runs,
  * as upstream). Calls to `update` are serialized: a hook never runs concurrently with another.
  */
-import type { HookInvocation } from '../../backend/extension/extension-hooks.js';
-import { hookFailureMessage, peerChanges, subnetInvocation } from '../../backend/extension/extension-hooks.js';
-import type { ExtensionOptions } from '../../backend/extension/extension-options.js';
 import { describeLeaseProblem } from '../../lease/lease-validation.js';
 import type { Lease } from '../../lease/lease.js';
 import { FlannelError } from '../../support/errors.js';
 import type { Logger } from '../../support/logger.js';
-import { type HookResult, type HookRunOptions, runHook } from './hook-runner.js';
+import type { ExtensionHookPort, ExtensionHookResult } from '../data-path-ports.js';
+import type { HookInvocation } from './extension-hooks.js';
+import { hookFailureMessage, peerChanges, subnetInvocation } from './extension-hooks.js';
+import type { ExtensionOptions } from './extension-options.js';
 
 export interface ExtensionPeerHooksOptions {
   readonly options: ExtensionOptions;
   readonly logger: Logger;
-  /** The environment hooks start from and expand variables with (default process.env). */
-  readonly environment?: NodeJS.ProcessEnv;
-  readonly run?: (invocation: HookInvocation, options: HookRunOptions) => Promise<HookResult>;
+  /** Runs the hooks; its environment is what hooks start from and expand variables with. */
+  readonly hooks: ExtensionHookPort;
   /** Kill a hook after this long (upstream waits forever). */
   readonly timeoutMs?: number;
 }
@@ -31,8 +30,8 @@ export class ExtensionPeerHooks {
   constructor(private readonly context: ExtensionPeerHooksOptions) {}
 
   /** Runs a startup hook; resolves with its output, or throws FlannelError('EXTENSION_HOOK') with upstream's text. */
-  async startup(invocation: HookInvocation): Promise<string> {
-    const result = await this.execute(invocation);
+  async startup(invocation: HookInvocation, signal?: AbortSignal): Promise<string> {
+    const result = await this.execute(invocation, signal);
     if (!result.ok) throw new FlannelError('EXTENSION_HOOK', hookFailureMessage(invocation, result.error ?? 'failed', result.output));
     return result.output;
   }
@@ -48,7 +47,7 @@ export class ExtensionPeerHooks {
     const { added, removed, current } = peerChanges(this.previous, peers);
     this.previous = current;
     const { logger, options } = this.context;
-    const environment = this.context.environment ?? process.env;
+    const environment = this.context.hooks.environment;
     for (const [hook, lease] of [...removed.map((lease) => ['SubnetRemove', lease] as const), ...added.map((lease) => ['SubnetAdd', lease] as const)]) {
       if (signal?.aborted) return;
       logger.info({ hook, subnet: lease.subnet.toString(), publicIP: lease.attrs.publicIP.toString() }, hook === 'SubnetAdd' ? 'subnet added' : 'subnet removed');
@@ -64,10 +63,8 @@ export class ExtensionPeerHooks {
     }
   }
 
-  private execute(invocation: HookInvocation, signal?: AbortSignal): Promise<HookResult> {
-    const run = this.context.run ?? runHook;
-    return run(invocation, {
-      ...(this.context.environment ? { environment: this.context.environment } : {}),
+  private execute(invocation: HookInvocation, signal?: AbortSignal): Promise<ExtensionHookResult> {
+    return this.context.hooks.run(invocation, {
       ...(this.context.timeoutMs !== undefined ? { timeoutMs: this.context.timeoutMs } : {}),
       ...(signal ? { signal } : {}),
     });
