@@ -27,6 +27,11 @@ import type { DataPathAdapters } from './data-path-ports.js';
 export interface LeaseSnapshot {
   readonly own: Lease;
   readonly peers: readonly Lease[];
+  /**
+   * False until the first full listing of leases arrived: `peers` may lack peers that exist. A data path must
+   * not remove state for peers it does not see while false (a restarted flanneld would cut live sessions).
+   */
+  readonly complete: boolean;
 }
 
 /** A value that changes over the daemon's lifetime. */

@@ -111,7 +111,7 @@ export class Daemon implements StatusProvider {
   private subnetFile: SubnetFileWriter | undefined;
   private reconcilerInstance: Reconciler | undefined;
   private publishedCounters: Readonly<Record<string, number>> = {};
-  private readonly leaseFeed = new LatestFeed<LeaseSnapshot>(() => ({ own: this.lease as Lease, peers: this.admission?.peers() ?? [] }));
+  private readonly leaseFeed = new LatestFeed<LeaseSnapshot>(() => ({ own: this.lease as Lease, peers: this.admission?.peers() ?? [], complete: this.leasesSeen }));
   private devicesPresent: ReadonlyMap<string, number> = new Map();
   private readonly devicesFeed = new LatestFeed(() => this.devicesPresent);
   private readonly tracker = new LeaseTracker();
@@ -472,13 +472,13 @@ export class Daemon implements StatusProvider {
       if (result.kind === 'snapshot') firstSnapshot();
       const peersChanged = this.logAdmission(admission.update(update.changed.map((key) => [key, this.tracker.get(key)] as const)), logger);
       this.observation.leasesChanged(result, update.changed, knownBefore, (key) => this.tracker.get(key) !== undefined, peersChanged);
-      if (peersChanged) {
-        reconciler.markDirty();
-        this.leaseFeed.changed();
-      }
-      // Only the ingress filter depends on peers: waking the firewall for nothing costs an iptables-save per event.
-      if (this.deps.overlayIngressFilter && (peersChanged || (result.kind === 'snapshot' && !this.leasesSeen))) this.firewall?.markDirty();
+      const firstListing = result.kind === 'snapshot' && !this.leasesSeen;
       this.leasesSeen ||= result.kind === 'snapshot';
+      if (peersChanged) reconciler.markDirty();
+      // The data path waits for the first full listing (a restarted flanneld must not drop live peers before it).
+      if (peersChanged || firstListing) this.leaseFeed.changed();
+      // Only the ingress filter depends on peers: waking the firewall for nothing costs an iptables-save per event.
+      if (this.deps.overlayIngressFilter && (peersChanged || firstListing)) this.firewall?.markDirty();
       for (const event of update.own) {
         const ours = keeper.lease as Lease;
         if (event.type === 'removed') {

@@ -4,10 +4,12 @@
  *   (a route per peer through its public IP), a PreStartupCommand whose output becomes BackendData, and a
  *   PostStartupCommand that needs the lease's variables;
  * - wireguard: wireguard-go's UAPI directory is fixed (/run/wireguard) and the lab's hosts share one
- *   filesystem, so each flanneld runs with a tmpfs of its own there — mounted in the mount namespace `ip netns
- *   exec` already made for it (mounts there do not propagate back) — and with a key file of its own
- *   (WIREGUARD_KEY_FILE in the host's state directory). `wg` then has to enter flanneld's mount namespace
- *   (`nsenter -m -n -t <flanneld pid> wg show`).
+ *   filesystem, so each flanneld sees the host's own directory there: `<host dir>/wireguard` bind-mounted over
+ *   /run/wireguard in the mount namespace `ip netns exec` already made for it (mounts there do not propagate
+ *   back). The directory outlives the process, as /run/wireguard does on a real host, so a restarted flanneld
+ *   finds (and adopts) the wireguard-go its SIGKILLed predecessor left. Each host has a key file of its own too
+ *   (WIREGUARD_KEY_FILE in the host's directory). `wg` has to enter flanneld's mount namespace
+ *   (`nsenter -m -n -t <flanneld pid> wg show`, Lab.inFlanneld).
  */
 import { join } from 'node:path';
 
@@ -34,6 +36,6 @@ export interface LabCommand {
 /** How the lab starts one host's flanneld (`command args` inside the host's namespace) for this backend. */
 export function flanneldLaunch(backend: string, hostDir: string, command: string, args: readonly string[]): LabCommand {
   if (backend !== 'wireguard') return { command, args, env: {} };
-  const script = 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 flannel-lab-wg /run/wireguard && exec "$0" "$@"';
-  return { command: 'sh', args: ['-c', script, command, ...args], env: { WIREGUARD_KEY_FILE: join(hostDir, 'wgkey') } };
+  const script = 'mkdir -p /run/wireguard "$WG_LAB_DIR" && mount --bind "$WG_LAB_DIR" /run/wireguard && exec "$0" "$@"';
+  return { command: 'sh', args: ['-c', script, command, ...args], env: { WG_LAB_DIR: join(hostDir, 'wireguard'), WIREGUARD_KEY_FILE: join(hostDir, 'wgkey') } };
 }

@@ -2,7 +2,7 @@
  * A WireguardPort double over a MemoryKernel and a MemoryWireguardControl, behaving as the real
  * implementations do towards the daemon:
  * - userspace: "wireguard-go" makes its device a TUN link (MTU 1420, down, as wireguard-go does) and an empty
- *   WireGuard device, then calls onReady; `killWireguardGo(name)` removes both (onExit) and it comes back after
+ *   WireGuard device, then calls onReady (a device that exists already is adopted as it is); `killWireguardGo(name)` removes both (onExit) and it comes back after
  *   `restartMs` with a new link index and an empty device;
  * - kernel: the WireGuard device exists exactly while a `wireguard` link of its name does; a link created again
  *   (new index) is a new, empty device.
@@ -59,10 +59,13 @@ export class FakeWireguardPort implements WireguardPort {
 
   async runUserspace(options: WireguardUserspaceOptions, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const index = this.nextIndex++;
-      this.kernel().addLink({ index, name: options.device, mtu: 1420, up: false, kind: 'tun', tun: { type: 'tun' } });
-      this.devices.createDevice(options.device, 40000 + index);
-      this.starts.set(options.device, (this.starts.get(options.device) ?? 0) + 1);
+      // A device that exists already belongs to a wireguard-go left running by a previous flanneld: adopted.
+      if (!(await this.devices.getDevice(options.device))) {
+        const index = this.nextIndex++;
+        this.kernel().addLink({ index, name: options.device, mtu: 1420, up: false, kind: 'tun', tun: { type: 'tun' } });
+        this.devices.createDevice(options.device, 40000 + index);
+        this.starts.set(options.device, (this.starts.get(options.device) ?? 0) + 1);
+      }
       options.onReady();
       await new Promise<void>((resolve) => {
         this.kills.set(options.device, resolve);

@@ -40,10 +40,11 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs:
 
 /**
  * Captures up to `count` packets with tcpdump in `netns` on `device` while `traffic` runs (bounded: `seconds`,
- * 6 by default). UDP 8472 is decoded as VXLAN (tcpdump's default for that port is OTV).
+ * 6 by default). Packets the filter selects are decoded as VXLAN (tcpdump's default for UDP 8472 is OTV) unless
+ * `decodeAsVxlan` is false.
  */
-export async function captureWhile(netns: string, device: string, filter: readonly string[], count: number, traffic: () => void, seconds = 6): Promise<string> {
-  const args = ['netns', 'exec', netns, 'timeout', String(seconds), 'tcpdump', '-T', 'vxlan', '-i', device, '-nn', '-l', '-c', String(count), ...filter];
+export async function captureWhile(netns: string, device: string, filter: readonly string[], count: number, traffic: () => void, seconds = 6, decodeAsVxlan = true): Promise<string> {
+  const args = ['netns', 'exec', netns, 'timeout', String(seconds), 'tcpdump', ...(decodeAsVxlan ? ['-T', 'vxlan'] : []), '-i', device, '-nn', '-l', '-c', String(count), ...filter];
   const tcpdump = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let listening = false;

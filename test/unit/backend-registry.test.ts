@@ -18,4 +18,17 @@ describe('backend registry', () => {
     assert.match(backendConfigProblems(config({ Backend: { Type: 'ipip', DirectRouting: 1 } })).join('\n'), /^Backend\.DirectRouting: expected true or false, got 1$/m);
     assert.match(backendConfigProblems(config({ Backend: { Type: 'extension', SubnetAddCommand: [] } })).join('\n'), /^Backend\.SubnetAddCommand: expected a command line \(a string\), got \[\]$/m);
   });
+  it('accepts exactly the backends that work: wireguard, ipip and extension with good options pass the check and have factories', () => {
+    const good: Array<[string, Record<string, unknown>, Record<string, unknown>?]> = [
+      ['vxlan', {}], ['host-gw', {}], ['alloc', {}],
+      ['wireguard', { Mode: 'separate', PSK: 'u70T3IAJT2QOL31e23tNUzNKWE5m898u3eQfpPBfg2c=', Implementation: 'userspace' }, { EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' }],
+      ['ipip', { DirectRouting: true }], ['extension', { SubnetAddCommand: 'ip route replace $SUBNET via $PUBLIC_IP' }],
+    ];
+    for (const [type, backend, extra] of good) {
+      assert.deepEqual(backendConfigProblems(config({ Backend: { Type: type, ...backend }, ...extra })), [], type);
+      assert.equal(typeof backendFactory(type.toUpperCase()), 'function', type);
+    }
+    assert.deepEqual(backendConfigProblems(config({ Backend: { Type: 'ipip' }, EnableIPv6: true, IPv6Network: 'fd00:10:244::/56' })),
+      ['Backend.Type: ipip carries IPv4 only; EnableIPv6 needs another backend (vxlan, host-gw or wireguard)']);
+  });
 });

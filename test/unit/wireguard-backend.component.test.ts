@@ -10,7 +10,12 @@ import type { BackendFactory } from '../../src/backend/backend.js';
 import { formatEndpoint } from '../../src/backend/wireguard/wireguard-control.js';
 import { createWireguardBackend } from '../../src/backend/wireguard/wireguard-backend.js';
 import type { DaemonDeps } from '../../src/daemon/daemon.js';
+import { MemoryKernel } from '../../src/dataplane/memory-kernel.js';
 import { encodeLeaseAttrs } from '../../src/lease/lease.js';
+import { IpAddress } from '../../src/net/ip.js';
+import { EtcdSubnetManager } from '../../src/subnet/etcd-subnet-manager.js';
+import { silentLogger } from '../../src/support/logger.js';
+import { sleep } from '../../src/support/timing.js';
 import { MemoryRegistry } from '../../src/subnet/memory-registry.js';
 import { DaemonHost, until } from '../support/daemon-host.js';
 import { FakeWireguardPort } from '../support/fake-wireguard-port.js';
@@ -108,6 +113,40 @@ describe('wireguard backend (daemons on MemoryKernel, WireguardPort double)', ()
     } finally {
       await a.host.stop();
       await b.host.stop();
+    }
+  });
+
+  it('a restarted flanneld keeps the live peers of the wireguard-go it adopts while the peer leases are still loading', async () => {
+    const registry = new MemoryRegistry();
+    registry.setNetworkConfig(config('auto'));
+    const b = wireguardHost(registry, '198.18.0.12', 2, { kernel: false, userspaceCommand: '/usr/bin/wireguard-go' });
+    await until('b ready', () => b.host.daemon.ready);
+    await b.host.stop();
+    // a's previous life: a wireguard-go still running, configured with b as its peer.
+    const kernel = new MemoryKernel().addLink({ index: 50, name: 'flannel-wg', mtu: 1420, up: true, kind: 'tun', tun: { type: 'tun' } });
+    let host: DaemonHost | undefined;
+    const port = new FakeWireguardPort(() => (host as DaemonHost).kernel, { kernel: false, userspaceCommand: '/usr/bin/wireguard-go' }, 1);
+    port.devices.createDevice('flannel-wg', 51820);
+    const peerB = { publicKey: b.port.privateKey.publicKey(), allowedIps: [b.host.daemon.lease!.subnet], endpoint: { ip: IpAddress.parse('198.18.0.12'), port: 51820 }, persistentKeepaliveSeconds: 25 };
+    await port.devices.configureDevice('flannel-wg', { privateKey: port.privateKey, peers: [peerB] });
+    port.devices.changes.length = 0;
+    // Peer leases arrive 200 ms after our lease is held.
+    const slow = new EtcdSubnetManager({ registry, logger: silentLogger() });
+    const subnetManager = Object.assign(Object.create(slow) as EtcdSubnetManager, {
+      async *watchLeases(signal: AbortSignal, onMalformed: Parameters<EtcdSubnetManager['watchLeases']>[1]) {
+        await sleep(200, signal);
+        yield* slow.watchLeases(signal, onMalformed);
+      },
+    });
+    host = new DaemonHost(registry, '198.18.0.11', { kernel, subnetManager, backendFactory: factory, dataPathAdapters: { wireguard: port } }).start();
+    try {
+      await until('ready', () => host!.daemon.ready, 5000);
+      await sleep(100);
+      assert.deepEqual(port.devices.changes.map(({ change }) => (change.peers ?? []).filter((peer) => peer.remove).length), port.devices.changes.map(() => 0), 'no peer removed');
+      assert.deepEqual(await peerLines(port), [peerLine(b.port, '198.18.0.12', b.host)]);
+      assert.equal(port.starts.size, 0, 'adopted, not started');
+    } finally {
+      await host.stop();
     }
   });
 

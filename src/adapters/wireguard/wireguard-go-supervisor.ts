@@ -91,7 +91,7 @@ export class WireguardGoSupervisor {
     }
     this.starts++;
     this.pid = child.pid;
-    forwardOutput(child, logger.child({ device, pid: child.pid }));
+    forwardOutput(child, logger.child({ device, wireguardGoPid: child.pid }));
     const exited = new Promise<number | string>((resolve) => {
       child.on('error', (error) => resolve(`spawn failed: ${error.message}`));
       child.on('exit', (code, exitSignal) => resolve(code ?? exitSignal ?? 'unknown'));
@@ -102,10 +102,10 @@ export class WireguardGoSupervisor {
     while (status === undefined && !signal.aborted && Date.now() < deadline && !(existsSync(socket) && (await this.answers()))) await sleep(POLL_MS, signal);
     if (status === undefined && !signal.aborted) {
       if (Date.now() >= deadline) {
-        logger.warn({ device, pid: child.pid }, 'wireguard-go did not open its UAPI socket in time; stopping it');
+        logger.warn({ device, wireguardGoPid: child.pid }, 'wireguard-go did not open its UAPI socket in time; stopping it');
         await stop(child, exited);
       } else {
-        logger.info({ device, pid: child.pid }, 'wireguard-go started');
+        logger.info({ device, wireguardGoPid: child.pid }, 'wireguard-go started');
         this.backoff.reset();
         this.options.onReady();
       }

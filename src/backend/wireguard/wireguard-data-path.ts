@@ -6,7 +6,8 @@
  * for goes, a device that came back empty (wireguard-go restarted, kernel link re-created by the reconciler)
  * is configured again.
  *
- * A pass runs when our lease or the peers change, when the plan's devices appear or change index (the
+ * Passes start once the first full listing of peer leases arrived (before, a pass would remove the live peers
+ * of a device that survived a flanneld restart). A pass runs when our lease or the peers change, when the plan's devices appear or change index (the
  * reconciler's `devices.present`), when wireguard-go comes up or exits, and every `resyncMs` (default 2 s):
  * neither the kernel nor wireguard-go notifies peer changes, so that interval bounds how long drift lasts. A
  * read-back costs one UAPI round trip or one genetlink dump per device.
@@ -48,7 +49,20 @@ export function wireguardDataPath(setup: WireguardDataPathSetup): DataPathHook {
   return (context, signal) => runWireguardDataPath(setup, context, signal);
 }
 
-async function runWireguardDataPath(setup: WireguardDataPathSetup, context: DataPathContext, signal: AbortSignal): Promise<void> {
+async function runWireguardDataPath(setup: WireguardDataPathSetup, context: DataPathContext, outer: AbortSignal): Promise<void> {
+  // One listener on the daemon's signal; our own waiters (feeds, supervisors, the pass loop) hang on this one.
+  const local = new AbortController();
+  const stop = () => local.abort();
+  outer.addEventListener('abort', stop, { once: true });
+  if (outer.aborted) stop();
+  try {
+    await runUntil(setup, context, local.signal);
+  } finally {
+    outer.removeEventListener('abort', stop);
+  }
+}
+
+async function runUntil(setup: WireguardDataPathSetup, context: DataPathContext, signal: AbortSignal): Promise<void> {
   const { planner, implementation, key } = setup;
   const { logger } = context;
   const clock = setup.clock ?? systemClock;
@@ -83,7 +97,12 @@ async function runWireguardDataPath(setup: WireguardDataPathSetup, context: Data
   }
   const reporter = new SyncReporter(logger);
   while (!signal.aborted) {
-    const { own, peers } = context.leases.current();
+    const { own, peers, complete } = context.leases.current();
+    if (!complete) {
+      // Peers not all known yet: a pass now would remove live peers of a device we adopted.
+      await wakeup.wait(setup.resyncMs ?? WIREGUARD_RESYNC_MS, signal);
+      continue;
+    }
     const plan = planner.plan(own, peers);
     const results = await sync.sync(plan.devices, plan.groups.flatMap((group) => group.wireguardPeers), clock.now());
     countPass(totals, results);
