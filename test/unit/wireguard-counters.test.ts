@@ -15,10 +15,10 @@ const device = (name: string, peers: WireguardDeviceState['peers']): WireguardDe
 describe('wireguard counters', () => {
   it('totals over passes: failures, repairs counted per difference', () => {
     const totals = newWireguardTotals();
-    countPass(totals, [{ device: 'flannel-wg', outcome: 'changed', differences: ['a', 'b'] }, { device: 'flannel-wg-v6', outcome: 'in-sync', differences: [] }]);
+    countPass(totals, [{ device: 'flannel-wg', outcome: 'changed', differences: ['a', 'b'], kicked: 2 }, { device: 'flannel-wg-v6', outcome: 'in-sync', differences: [], kicked: 1 }]);
     countPass(totals, [{ device: 'flannel-wg', outcome: 'failed', differences: ['c'], error: new Error('EIO') }, { device: 'flannel-wg-v6', outcome: 'missing', differences: [] }]);
     countPass(totals, [{ device: 'flannel-wg', outcome: 'in-sync', differences: [] }]);
-    assert.deepEqual(totals, { syncPasses: 3, syncFailures: 1, repairs: 2, wireguardGoStarts: 0 });
+    assert.deepEqual(totals, { syncPasses: 3, syncFailures: 1, repairs: 2, handshakeKicks: 3, wireguardGoStarts: 0 });
   });
   it('per device: peers, recent handshakes (≤ 180 s), oldest handshake age, bytes', () => {
     const table: Array<[string, WireguardDeviceState, Record<string, number>]> = [
@@ -28,7 +28,7 @@ describe('wireguard counters', () => {
       }],
     ];
     for (const [name, state, expected] of table) {
-      assert.deepEqual(wireguardCounters(newWireguardTotals(), [state], NOW), { syncPasses: 0, syncFailures: 0, repairs: 0, wireguardGoStarts: 0, ...expected }, name);
+      assert.deepEqual(wireguardCounters(newWireguardTotals(), [state], NOW), { syncPasses: 0, syncFailures: 0, repairs: 0, handshakeKicks: 0, wireguardGoStarts: 0, ...expected }, name);
     }
   });
 });

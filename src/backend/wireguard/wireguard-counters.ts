@@ -6,7 +6,8 @@
  * Keys:
  * - `syncPasses`, `syncFailures` (passes with a device that could not be read or configured), `repairs`
  *   (differences corrected: a peer missing, a peer not wanted, an allowed IP, a key…; a fresh device's first
- *   configuration counts too), `wireguardGoStarts` (userspace: each wireguard-go that came up, restarts included);
+ *   configuration counts too), `handshakeKicks` (peers kicked to start a session, wireguard-handshake-kick.ts),
+ *   `wireguardGoStarts` (userspace: each wireguard-go that came up, restarts included);
  * - per device `<device>.peers`, `<device>.peersRecentHandshake` (handshake within 180 s: WireGuard rejects older
  *   sessions), `<device>.oldestHandshakeAgeSeconds` (among peers that had one; absent when none had),
  *   `<device>.rxBytes`, `<device>.txBytes` (sums over peers, as the device reports them).
@@ -21,18 +22,22 @@ export interface WireguardTotals {
   syncPasses: number;
   syncFailures: number;
   repairs: number;
+  handshakeKicks: number;
   wireguardGoStarts: number;
 }
 
 export function newWireguardTotals(): WireguardTotals {
-  return { syncPasses: 0, syncFailures: 0, repairs: 0, wireguardGoStarts: 0 };
+  return { syncPasses: 0, syncFailures: 0, repairs: 0, handshakeKicks: 0, wireguardGoStarts: 0 };
 }
 
 /** Adds one pass's results to `totals` (mutated). */
 export function countPass(totals: WireguardTotals, results: readonly WireguardDeviceSyncResult[]): void {
   totals.syncPasses++;
   if (results.some((result) => result.outcome === 'failed')) totals.syncFailures++;
-  for (const result of results) if (result.outcome === 'changed') totals.repairs += result.differences.length;
+  for (const result of results) {
+    if (result.outcome === 'changed') totals.repairs += result.differences.length;
+    totals.handshakeKicks += result.kicked ?? 0;
+  }
 }
 
 /** The record to publish: the totals and, per device read in the last pass, its gauges. */

@@ -8,11 +8,15 @@
  *
  * A device the port does not know (not created yet, or wireguard-go restarting) is reported `missing`; the
  * reconciler creates the link (kernel implementation) or waits for the supervisor's `onReady` (userspace).
+ *
+ * Peers that never completed a handshake are kicked in the same change (wireguard-handshake-kick.ts), so a
+ * joining host or a restarted wireguard-go has its sessions in one round trip, not after WireGuard's 5 s retry.
  */
 import { errorMessage } from '../../support/errors.js';
 import { type WireguardControl, type WireguardDeviceState, formatEndpoint, sameEndpoint } from './wireguard-control.js';
 import type { DesiredWireguardPeer, WireguardDeviceConfig } from './wireguard-desired.js';
 import { diffWireguardDevice } from './wireguard-device-diff.js';
+import { handshakeKicks } from './wireguard-handshake-kick.js';
 
 export interface WireguardDeviceSyncResult {
   readonly device: string;
@@ -22,6 +26,8 @@ export interface WireguardDeviceSyncResult {
   readonly error?: Error;
   /** The device as read at the start of the pass (peers' handshake times and byte counts), when it could be read. */
   readonly observed?: WireguardDeviceState;
+  /** Peers kicked to start a handshake (see wireguard-handshake-kick.ts). */
+  readonly kicked?: number;
 }
 
 export class WireguardSync {
@@ -54,11 +60,12 @@ export class WireguardSync {
     const diff = diffWireguardDevice(device, peers, observed, { nowMs, settledPeers });
     const observedByKey = new Map(observed.peers.map((peer) => [peer.publicKey.toHex(), peer]));
     const changedEndpoints = new Set((diff?.change.peers ?? []).filter((change) => change.endpoint).map((change) => change.publicKey.toHex()));
-    if (diff) {
+    const kicks = handshakeKicks(peers, observed);
+    if (diff || kicks.length > 0) {
       try {
-        await this.control.configureDevice(device.name, diff.change);
+        await this.control.configureDevice(device.name, { ...diff?.change, peers: [...(diff?.change.peers ?? []), ...kicks] });
       } catch (error) {
-        return { device: device.name, outcome: 'failed', differences: diff.differences, error: error instanceof Error ? error : new Error(errorMessage(error)), observed };
+        return { device: device.name, outcome: 'failed', differences: diff?.differences ?? [], error: error instanceof Error ? error : new Error(errorMessage(error)), observed };
       }
     }
     const wanted = new Set<string>();
@@ -68,6 +75,6 @@ export class WireguardSync {
       if (peer.endpoint && (changedEndpoints.has(key) || sameEndpoint(peer.endpoint, observedByKey.get(key)?.endpoint))) applied.set(key, formatEndpoint(peer.endpoint));
     }
     for (const key of [...applied.keys()]) if (!wanted.has(key)) applied.delete(key);
-    return { device: device.name, outcome: diff ? 'changed' : 'in-sync', differences: diff?.differences ?? [], observed };
+    return { device: device.name, outcome: diff ? 'changed' : 'in-sync', differences: diff?.differences ?? [], observed, kicked: kicks.length / 2 };
   }
 }
