@@ -103,9 +103,11 @@ async function join(kind: Kind, lab: Lab): Promise<JoinSample> {
   }
   const leaseMs = logEntries(lab, h2, startedMs).find((entry) => entry.msg === 'lease acquired')?.time;
   if (leaseMs === undefined) throw new Error(`${kind}: h2 logged no new lease`);
+  // h1 may log before h2 does (h2 logs once etcd answered its create; h1's watch may be told first), so h1's
+  // entries are searched from h2's start; a figure slightly below 0 means "at the same time".
   const programmed = kind === 'wireguard'
-    ? logEntries(lab, h1, leaseMs).find((entry) => entry.msg === 'wireguard device configured' && JSON.stringify(entry.differences ?? []).includes('missing'))
-    : logEntries(lab, h1, leaseMs).find((entry) => entry.msg === 'kernel state reconciled' && Number(entry.routes ?? 0) > 0);
+    ? logEntries(lab, h1, startedMs).find((entry) => entry.msg === 'wireguard device configured' && JSON.stringify(entry.differences ?? []).includes('missing'))
+    : logEntries(lab, h1, startedMs).find((entry) => entry.msg === 'kernel state reconciled' && Number(entry.routes ?? 0) > 0);
   return { leaseToPingMs: Math.round((firstReplyMs as number) - leaseMs), leaseToPeerProgrammedMs: Math.round((programmed?.time ?? NaN) - leaseMs) };
 }
 
