@@ -3,11 +3,10 @@
  * plugin with the reference bridge/host-local plugins. The lab is removed after the suite even on failure.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { LabHost } from '../../src/lab/lab-layout.js';
-import { labForSuite, waitFor } from '../support/lab-suite.js';
+import { labForSuite, pingInBackground, waitFor } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 
@@ -95,16 +94,14 @@ describe('host-gw lab (3 hosts, real etcd, real flanneld, CNI pods)', () => {
   it('flanneld SIGKILLed and restarted keeps its subnet and no ping is lost', async () => {
     const subnet = subnetOf(h1);
     const readyBefore = readyCount(h1);
-    const pinger = spawn('ip', ['netns', 'exec', h2.podNetns, 'ping', '-n', '-q', '-i', '0.1', '-c', '40', '-W', '1', lab.podIp(h1) as string], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    pinger.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const finished = new Promise<number>((resolve) => pinger.once('exit', (code) => resolve(code ?? -1)));
+    const pinging = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 40);
     await sleep(500);
     await lab.stopFlanneld(h1, 'SIGKILL');
     lab.startFlanneld(h1);
     await waitFor('restarted flanneld ready', () => readyCount(h1) > readyBefore, 15_000);
     assert.equal(subnetOf(h1), subnet, 'same subnet after restart');
-    assert.equal(await finished, 0, output);
+    const { code, output } = await pinging;
+    assert.equal(code, 0, output);
     assert.match(output, / 0% packet loss/, output);
     console.log(output.trim().split('\n').slice(-2).join(' | '));
   });

@@ -3,12 +3,11 @@
  * one host sits behind a router. Both labs are removed after their suite even on failure.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Lab } from '../../src/lab/lab.js';
 import type { LabHost } from '../../src/lab/lab-layout.js';
-import { captureWhile, labForSuite, waitFor } from '../support/lab-suite.js';
+import { captureWhile, labForSuite, pingInBackground, waitFor } from '../support/lab-suite.js';
 import { inNetns } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
 
@@ -88,17 +87,15 @@ describe('vxlan lab (3 dual-stack hosts)', () => {
 
   it('flanneld SIGKILLed and restarted loses no ping', async () => {
     const before = subnetLine(lab, h1, 'FLANNEL_SUBNET');
-    const pinger = spawn('ip', ['netns', 'exec', h2.podNetns, 'ping', '-n', '-q', '-i', '0.1', '-c', '40', '-W', '1', lab.podIp(h1) as string], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    pinger.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const finished = new Promise<number>((resolve) => pinger.once('exit', (code) => resolve(code ?? -1)));
+    const pinging = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 40);
     await sleep(500);
     const readyBefore = lab.flanneldLog(h1).split('"flannel is ready"').length;
     await lab.stopFlanneld(h1, 'SIGKILL');
     lab.startFlanneld(h1);
     await waitFor('restarted', () => lab.flanneldLog(h1).split('"flannel is ready"').length > readyBefore, 15_000);
     assert.equal(subnetLine(lab, h1, 'FLANNEL_SUBNET'), before);
-    assert.equal(await finished, 0, output);
+    const { code, output } = await pinging;
+    assert.equal(code, 0, output);
     assert.match(output, / 0% packet loss/, output);
   });
 

@@ -7,12 +7,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { LabHost } from '../../src/lab/lab-layout.js';
 import { inNetns, run } from '../../src/lab/shell.js';
 import { sleep } from '../../src/support/timing.js';
-import { captureWhile, labForSuite, waitFor } from '../support/lab-suite.js';
+import { captureWhile, labForSuite, pingInBackground, waitFor } from '../support/lab-suite.js';
 
 const lab = labForSuite({ prefix: 'ftw', hosts: 3, backend: 'wireguard', dualStack: true, cniDelegate: { ipMasq: false } });
 const [h1, h2, h3] = lab.layout.hosts as [LabHost, LabHost, LabHost];
@@ -134,15 +133,13 @@ describe('wireguard lab, dual stack (3 hosts, real etcd, real flanneld with wire
   it('flanneld SIGKILLed and restarted adopts the running wireguard-go: no ping lost', async () => {
     const wireguardGo = wireguardGoPids(h3, 'flannel-wg');
     const readyBefore = readyCount(h3);
-    const pinger = spawn('ip', ['netns', 'exec', h1.podNetns, 'ping', '-n', '-q', '-i', '0.1', '-c', '20', '-W', '1', lab.podIp(h3) as string], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    pinger.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const finished = new Promise<number>((resolve) => pinger.once('exit', (code) => resolve(code ?? -1)));
+    const pinging = pingInBackground(h1.podNetns, lab.podIp(h3) as string, 20);
     await sleep(300);
     await lab.stopFlanneld(h3, 'SIGKILL');
     lab.startFlanneld(h3);
     await waitFor('restarted flanneld ready', () => readyCount(h3) > readyBefore, 15_000);
-    assert.equal(await finished, 0, output);
+    const { code, output } = await pinging;
+    assert.equal(code, 0, output);
     assert.match(output, / 0% packet loss/, output);
     assert.match(lab.flanneldLog(h3), /"adopted a running wireguard-go"/);
     assert.deepEqual(wireguardGoPids(h3, 'flannel-wg'), wireguardGo, 'the same wireguard-go');

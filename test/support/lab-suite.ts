@@ -56,3 +56,11 @@ export async function captureWhile(netns: string, device: string, filter: readon
   await exited;
   return output;
 }
+
+/** Pings `ip` from `netns` `count` times, 100 ms apart, in the background; resolves with ping's exit code and output. */
+export function pingInBackground(netns: string, ip: string, count: number): Promise<{ code: number; output: string }> {
+  const pinger = spawn('ip', ['netns', 'exec', netns, 'ping', '-n', '-q', '-i', '0.1', '-c', String(count), '-W', '1', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  pinger.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => pinger.once('exit', (code) => resolve({ code: code ?? -1, output })));
+}
