@@ -1,6 +1,6 @@
 /**
  * The two-host topology of the udp benchmark, and the forwarders it compares. Namespaces (all named
- * `ftbu-…`, deleted by name): hosts h1 and h2 joined by a veth underlay (198.18.0.1/24, 198.18.0.2/24), and
+ * `ftbu<FLANNEL_TS_LAB_TAG>-…`, deleted by name): hosts h1 and h2 joined by a veth underlay (198.18.0.1/24, 198.18.0.2/24), and
  * on each host a pod behind a bridge as the bridge CNI plugin wires it (cni0 10.244.N.1/24, pod 10.244.N.2).
  * etcd runs in h1 on the underlay address, for upstream's flanneld. Either forwarder gives each host flannel0
  * with 10.244.N.0/32, MTU 1472 and a route for 10.244.0.0/16: upstream's flanneld does it itself, ours is
@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { inNetns, listNetns, run } from '../src/lab/shell.js';
 import { sleep } from '../src/support/timing.js';
 
-export const PREFIX = 'ftbu';
+/** `ftbu` plus FLANNEL_TS_LAB_TAG, so that two checkouts can run udp benches at the same time. */
+export const PREFIX = `ftbu${process.env.FLANNEL_TS_LAB_TAG ?? ''}`;
 export const HOSTS = [1, 2].map((n) => ({ n, netns: `${PREFIX}-h${n}`, pod: `${PREFIX}-p${n}`, underlay: `198.18.0.${n}`, podIp: `10.244.${n}.2` }));
 export type BenchHost = (typeof HOSTS)[number];
 const ETCD = 'http://198.18.0.1:23791';
