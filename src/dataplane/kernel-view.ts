@@ -149,7 +149,8 @@ export class KernelView {
   }
 
   /**
-   * Applies one notification. 'resync' when the kernel will have removed objects without saying so (one of our
+   * Applies one notification. 'resync' when the view cannot follow from the notification alone: a foreign route
+   * reported where ours stands, or the kernel will have removed objects without saying so (one of our
    * devices went away, down, or came back with another index); 'wake' when there is work; else 'nothing'.
    */
   observe(event: Exclude<KernelEvent, { kind: 'overflow' }>): ObserveEffect {
@@ -160,6 +161,12 @@ export class KernelView {
           const current = this.routes.get(key);
           // Another route may hold the key by the time we hear of a deletion; only forget the one deleted.
           if (!current || !sameRoute(current, event.route)) return 'nothing';
+        } else {
+          // Someone else's route where ours stands: news (it replaced ours) or a late report of what our own
+          // later write already replaced — the notification cannot say which, and believing a stale one would
+          // leave our route behind when its peer goes. Only the kernel can tell: re-read.
+          const current = this.routes.get(key);
+          if (current && this.ownsRoute(current) && !this.ownsRoute(event.route)) return 'resync';
         }
         this.routes.observe(key, event.deleted ? undefined : event.route);
         return this.routes.pendingCount > 0 ? 'wake' : 'nothing';
