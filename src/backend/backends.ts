@@ -17,6 +17,8 @@ import { VXLAN, createVxlanBackend } from './vxlan/vxlan-backend.js';
 import { checkVxlanConfig } from './vxlan/vxlan-options.js';
 import { createWireguardBackend } from './wireguard/wireguard-backend.js';
 import { WIREGUARD, checkWireguardConfig } from './wireguard/wireguard-options.js';
+import { createUdpBackend } from './udp/udp-backend.js';
+import { UDP, checkUdpConfig } from './udp/udp-options.js';
 
 interface BackendEntry {
   readonly create: BackendFactory;
@@ -32,6 +34,7 @@ const BACKENDS: Readonly<Record<string, BackendEntry>> = {
   [WIREGUARD]: { create: createWireguardBackend, checkConfig: (config) => checkWireguardConfig(config) },
   [IPIP]: { create: createIpipBackend, checkConfig: (config) => checkIpipConfig(config) },
   [EXTENSION]: { create: createExtensionBackend, checkConfig: (config) => checkExtensionConfig(config) },
+  [UDP]: { create: createUdpBackend, checkConfig: (config) => checkUdpConfig(config) },
 };
 
 /** Backends upstream has that flannel-ts does not provide, and why. */

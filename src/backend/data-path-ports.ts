@@ -42,14 +42,17 @@ export interface UdpForwarderOptions {
   readonly peers: readonly UdpForwarderPeer[];
   /** The device was opened (at start) or opened again (after someone deleted it). */
   readonly onDevice: (event: UdpDeviceEvent) => void;
-  /** A device deleted under the forwarder that cannot be opened again yet, or the forwarder died. */
+  /**
+   * A device deleted under the forwarder that cannot be opened again yet (a FlannelError with `retryable`,
+   * repeated every second while it lasts), or the forwarder died (any other error: it forwards nothing more).
+   */
   readonly onError: (error: Error) => void;
 }
 
 export interface RunningUdpForwarder {
   /** The whole current peer set; only the difference reaches the forwarder. Returns the peers left out, each with why. */
   setPeers(peers: readonly UdpForwarderPeer[]): readonly string[];
-  /** Packets, bytes, drops by reason… (totals since start). */
+  /** Packets, bytes, drops by reason, syscalls, batch sizes (totals since start; names in datapath-counters.ts). */
   counters(): Readonly<Record<string, number>>;
   /** Stops the forwarder (its TUN goes with its descriptor). Idempotent. */
   stop(): Promise<void>;

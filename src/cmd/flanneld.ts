@@ -16,6 +16,7 @@ import { type HealthServer, startHealthServer } from '../adapters/http/health-se
 import { startKernelWatcher } from '../adapters/netlink/kernel-watcher.js';
 import { NetlinkKernel } from '../adapters/netlink/netlink-kernel.js';
 import { SdNotifier } from '../adapters/systemd/sd-notify.js';
+import { kernelUdpForwarder } from '../adapters/udp/udp-forwarder-adapter.js';
 import { createWireguardPort } from '../adapters/wireguard/wireguard-port.js';
 import { parseSubnetEnv } from '../cni/subnet-env.js';
 import { type DaemonOptions, FLAGS, parseFlags, parseGoBool, toDaemonOptions, usage } from '../config/daemon-options.js';
@@ -131,7 +132,7 @@ async function main(): Promise<number> {
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),
       // Ports for backends with a userspace data path (data-path-ports.ts) are wired here as they are built.
-      dataPathAdapters: { wireguard: createWireguardPort(), extensionHooks: createExtensionHookPort() },
+      dataPathAdapters: { udpForwarder: kernelUdpForwarder, wireguard: createWireguardPort(), extensionHooks: createExtensionHookPort() },
       metrics: observability.metrics,
       status: observability.statusInputs(),
     });

@@ -1,7 +1,8 @@
 /**
  * The overlay ingress filter (`--overlay-ingress-filter`, flannel-ts only; upstream declined it, flannel#961),
- * as data, pure: overlay UDP (the vxlan port in use) is accepted only from current peers' public addresses and
- * dropped from anyone else, so a host that can reach the port cannot inject frames into pods.
+ * as data, pure: overlay UDP (the vxlan or udp backend's port) is accepted only from current peers' public
+ * addresses and dropped from anyone else, so a host that can reach the port cannot inject frames into pods.
+ * (The udp data path also drops datagrams from strangers itself; the filter stops them before the socket.)
  *
  * The peers are a hash set, so the cost per packet does not grow with the cluster (a chain of one rule per peer
  * costs ~2,500 comparisons per packet at 5,000 peers: bench/ingress-filter.ts):
@@ -10,13 +11,14 @@
  * - nftables: set `overlay_peers` and chain `overlay_ingress` (hook input) in our flannel-ipv4/-ipv6 table.
  * The set is replaced atomically (ipset swap, one nft transaction), so no packet sees a half-written set.
  */
+import { UDP, parseUdpOptions } from '../backend/udp/udp-options.js';
 import { parseVxlanOptions } from '../backend/vxlan/vxlan-options.js';
 import type { NetworkConfig } from '../config/network-config.js';
 import type { IpAddress, IpFamily } from '../net/ip.js';
 
 export interface IngressSpec {
   readonly protocol: 'udp';
-  /** The overlay's destination port (vxlan: Backend.Port, default 8472). */
+  /** The overlay's destination port (vxlan: Backend.Port, default 8472; udp: Backend.Port, default 8285). */
   readonly port: number;
   /**
    * Public addresses of this family of every current peer, sorted, without duplicates; undefined until the
@@ -29,11 +31,12 @@ export const INGRESS_CHAIN = 'FLANNEL-INGRESS';
 const INGRESS_COMMENT = '-m comment --comment "flanneld overlay ingress"';
 
 /**
- * The UDP port overlay traffic arrives on for this config, or undefined for backends without one (host-gw,
- * alloc). The udp backend, when built, answers 8285 here.
+ * The UDP port overlay traffic arrives on for this config (vxlan: Port, default 8472; udp: Port, default
+ * 8285), or undefined for backends without one (host-gw, alloc).
  */
 export function overlayPortOf(config: NetworkConfig): number | undefined {
   if (config.backendType === 'vxlan') return parseVxlanOptions(config.backend).port;
+  if (config.backendType === UDP) return parseUdpOptions(config.backend).port;
   return undefined;
 }
 

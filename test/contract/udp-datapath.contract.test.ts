@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type Socket, createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type TunDeviceEvent, UdpDatapath } from '../../src/adapters/udp/udp-datapath.js';
 import { run } from '../../src/lab/shell.js';
@@ -104,10 +105,20 @@ for (const offload of [true, false]) describe(`udp data path on a real TUN and s
     }
   });
 
-  it('answers a destination without a peer with ICMP net unreachable into the TUN', async () => {
+  it('answers a destination without a peer with ICMP net unreachable that reaches the sender', async () => {
     const before = datapath.counters().counters.icmpUnreachableSent;
     await new Promise<void>((resolve, reject) => podSocket.socket.send('nobody', 7000, '10.98.3.5', (error) => (error ? reject(error) : resolve())));
     await eventually('the ICMP reply to be counted', () => (datapath.counters().counters.icmpUnreachableSent > before ? true : undefined));
+    // Written into the TUN (upstream), the reply would be a martian (its source is a local address) and the
+    // SYN would be retried for a minute; sent through the host, it fails the connect at once.
+    const started = Date.now();
+    const failure = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const socket = connect({ host: '10.98.3.5', port: 80, timeout: 3000 });
+      socket.once('connect', () => resolve(undefined));
+      socket.once('timeout', () => (socket.destroy(), resolve(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }))));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error));
+    });
+    assert.equal(failure?.code, 'ENETUNREACH', `connect failed with ${failure?.code} after ${Date.now() - started} ms`);
   });
 
   it('applies peer changes without a restart', async () => {

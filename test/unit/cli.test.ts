@@ -151,7 +151,7 @@ describe('flannelctl config check', () => {
     const result = run('flannelctl.js', ['config', 'check', '-'], { input: '{"Network":"10.5.0.0/16","SubnetLen":8,"EnableIPv6":true}' });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /3 problems/);
-    assert.match(result.stderr, /Backend\.Type: backend type "udp" is not supported yet/, 'no Backend means udp, as upstream');
+    assert.match(result.stderr, /Backend\.Type: udp carries IPv4 only; EnableIPv6 needs another backend/, 'no Backend means udp, as upstream');
     assert.match(result.stderr, /SubnetLen: 8/);
     assert.match(result.stderr, /IPv6Network/);
   });
@@ -162,6 +162,7 @@ describe('flannelctl config check', () => {
     ['bad vxlan options, each named', { Backend: { Type: 'vxlan', VNI: 'x', Port: 70000 } }, /Backend\.VNI: .*"x"[\s\S]*Backend\.Port: .*70000/],
     ['a vxlan MTU too small for the device', { Backend: { Type: 'vxlan', MTU: 100 } }, /Backend\.MTU: 100/],
     ['a vxlan MTU too small for IPv6', { EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan', MTU: 1300 } }, /Backend\.MTU: 1300 .*flannel-v6\.1.*1280/],
+    ['a udp Port out of range', { Backend: { Type: 'udp', Port: 70000 } }, /Backend\.Port: expected an integer in 1\.\.65535 .*got 70000/],
     ['SubnetMin above SubnetMax', { SubnetMin: '10.5.200.0', SubnetMax: '10.5.100.0', Backend: { Type: 'host-gw' } }, /SubnetMin: 10\.5\.200\.0 is above SubnetMax/],
   ];
   for (const [name, config, pattern] of cases) {
@@ -171,6 +172,12 @@ describe('flannelctl config check', () => {
       assert.match(result.stderr, pattern);
     });
   }
+  it('accepts the udp backend, with and without a Backend (upstream\u2019s default)', () => {
+    assert.equal(check({ Backend: { Type: 'udp', Port: 8286 } }).status, 0);
+    const result = check({});
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).BackendType, 'udp');
+  });
   it('accepts the largest VNI whose device names fit', () => {
     assert.equal(check({ Backend: { Type: 'vxlan', VNI: 9999999 } }).status, 0);
     assert.equal(check({ EnableIPv6: true, IPv6Network: 'fd00::/56', Backend: { Type: 'vxlan', VNI: 9999 } }).status, 0);

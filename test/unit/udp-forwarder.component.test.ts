@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { ChannelTunHost, type ChannelTun } from '../../src/backend/udp/channel-tun.js';
 import { DatapathCounters } from '../../src/backend/udp/datapath-counters.js';
 import { MemoryUdpNetwork } from '../../src/backend/udp/memory-udp.js';
+import type { IcmpSender } from '../../src/backend/udp/packet-ports.js';
 import { PeerRoutes, type UdpPeer } from '../../src/backend/udp/peer-routes.js';
 import { UdpRouteTable } from '../../src/backend/udp/route-table.js';
 import { UdpForwarder } from '../../src/backend/udp/udp-forwarder.js';
@@ -30,8 +31,10 @@ class Host {
     readonly subnet: number,
     readonly publicIp: string,
     batchSize = 8,
+    icmpSender?: IcmpSender,
   ) {
     this.forwarder = new UdpForwarder({
+      ...(icmpSender ? { icmpSender } : {}),
       tunOpener: this.tunHost, tunName: 'flannel%d', udp: network.bind({ address: ipNumber(publicIp), port: PORT }, { receiveBytes: 2048 }),
       routes: this.routes, counters: this.counters, tunAddress: ipNumber(`10.244.${subnet}.0`), batchPackets: batchSize, batchBytes: 1 << 20,
       onDevice: (device, reopened) => this.devices.push({ name: device.name, index: device.index, reopened }),
@@ -149,6 +152,28 @@ describe('udp data path, two hosts over in-memory doubles', () => {
     assert.equal(reply.readUInt32BE(16), ipNumber('10.244.1.2'), 'to the sender');
     assert.deepEqual(reply.subarray(28), offender.subarray(0, 28), 'quoting the offender as it was read');
     assert.ok(headerIsValid(reply));
+  });
+
+  it('with an ICMP sender, sends the same reply out through the host to the offender\u2019s source, not into the TUN', () => {
+    const sent: Array<{ packet: Buffer; destination: number }> = [];
+    let accept = true;
+    const sender: IcmpSender = { send: (packet, length, destination) => (sent.push({ packet: Buffer.from(packet.subarray(0, length)), destination }), accept), close: () => undefined };
+    const host = new Host(new MemoryUdpNetwork(), 1, '198.18.0.1', 8, sender);
+    const offender = udpPacket('10.244.1.2', '10.244.9.9', 'nobody home');
+    host.tun.inject(offender);
+    pump(host);
+    assert.equal(host.tun.delivered.length, 0, 'nothing written into the TUN');
+    assert.equal(sent.length, 1);
+    const reply = sent[0]?.packet as Buffer;
+    assert.equal(sent[0]?.destination, ipNumber('10.244.1.2'));
+    assert.deepEqual([reply[8], reply[9], reply[20], reply[21], reply.readUInt32BE(12)], [8, 1, 3, 0, ipNumber('10.244.1.0')], 'upstream\u2019s bytes: TTL 8, ICMP 3/0 from our TUN address');
+    assert.deepEqual(reply.subarray(28), offender.subarray(0, 28));
+    assert.equal(host.count('icmpUnreachableSent'), 1);
+    accept = false;
+    host.tun.inject(offender);
+    pump(host);
+    assert.equal(host.count('icmpUnreachableSent'), 1, 'a refused send is not counted as sent');
+    assert.equal(host.count('dropNoRoute'), 2);
   });
 
   it('drops datagrams from anyone who is not a current peer, and counts them', () => {

@@ -30,6 +30,7 @@ export const sys = {
   getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *length)'),
   recvmmsg: libc.func('int recvmmsg(int fd, intptr_t messages, uint32_t count, int flags, intptr_t timeout)'),
   sendmmsg: libc.func('int sendmmsg(int fd, intptr_t messages, uint32_t count, int flags)'),
+  sendto: libc.func('intptr_t sendto(int fd, intptr_t buffer, uintptr_t length, int flags, void *address, uint32_t addressLength)'),
   eventfd: libc.func('int eventfd(uint32_t initial, int flags)'),
 } as const;
 
@@ -38,7 +39,11 @@ export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
+export const SOCK_NONBLOCK = 0o4000;
+/** A raw socket of this protocol sends packets with their IP header included and never receives. */
+export const IPPROTO_RAW = 255;
 export const SOL_SOCKET = 1;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;

@@ -18,6 +18,7 @@ import { type DatapathWorkerData, FLAG_CONTROL, FLAG_STOP, type WorkerControl, t
 import { UdpRouteTable } from '../../backend/udp/route-table.js';
 import { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
+import { KernelIcmpSender } from './kernel-icmp-sender.js';
 import { KernelTunOpener } from './kernel-tun.js';
 import { KernelUdpSocket } from './kernel-udp-socket.js';
 import * as S from './datapath-syscalls.js';
@@ -45,6 +46,7 @@ const OFFLOAD_BATCH_PACKETS = 2048;
 function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener } | undefined {
   let udp: KernelUdpSocket | undefined;
   let opener: KernelTunOpener | undefined;
+  let icmpSender: KernelIcmpSender | undefined;
   try {
     routes.apply(data.routes);
     opener = new KernelTunOpener({ counters, packetBytes: data.packetBytes, offload: data.offload });
@@ -54,8 +56,10 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
       offload: data.offload, counters,
     });
     const batchBytes = Math.max(udp.receiveBufferBytes, data.offload ? OFFLOAD_BATCH_BYTES : batchPackets * (data.packetBytes + 16));
+    icmpSender = KernelIcmpSender.open();
     const forwarder = new UdpForwarder({
       tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress, batchPackets, batchBytes,
+      ...(icmpSender ? { icmpSender } : {}),
       onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
     });
@@ -63,6 +67,7 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
   } catch (error) {
     udp?.close();
     opener?.close();
+    icmpSender?.close();
     report({ type: 'failed', code: error instanceof FlannelError ? error.code : 'UDP_DATAPATH_FAILED', message: errorMessage(error) });
     return undefined;
   }

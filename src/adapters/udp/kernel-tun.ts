@@ -10,6 +10,7 @@
  * hands out and takes single packets, so nothing on the wire changes. A kernel refusing the offload ioctl gets
  * a plain device.
  */
+import { writeFileSync } from 'node:fs';
 import { Counter, type DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { PacketBatch, TunDevice, TunOpener } from '../../backend/udp/packet-ports.js';
 import { ChecksumArena } from '../../backend/udp/simd-checksum.js';
@@ -69,6 +70,7 @@ export class KernelTunOpener implements TunOpener {
       }
       const end = request.indexOf(0);
       const resolved = request.toString('ascii', 0, end < 0 || end > 16 ? 16 : end);
+      disableIpv6(resolved);
       return new KernelTun(fd, resolved, this.#indexOf(resolved), this.options, offload);
     } catch (error) {
       S.sys.close(fd);
@@ -313,6 +315,21 @@ export class KernelTun implements TunDevice {
   #failure(what: string, code: number): FlannelError {
     if (code === S.EBADFD) return new FlannelError('TUN_GONE', `TUN device ${this.name} was deleted`);
     return S.errnoError(`TUN ${what} on ${this.name}`, code);
+  }
+}
+
+/**
+ * IPv6 off on the new device, before anyone sets it up: the device carries IPv4 only, yet the kernel would
+ * give it a link-local address and send router solicitations and MLD reports into it, which the forwarder
+ * could only read and drop. Set here because the device is born here (as the netlink adapter sets accept_ra on
+ * the devices it creates); the reconciler, which takes the device over from here, manages IPv4 only. Best
+ * effort: on a host without IPv6 there is nothing to turn off.
+ */
+function disableIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+  } catch {
+    // No IPv6 on this host (or no /proc/sys/net of our namespace): nothing sends into the device then either.
   }
 }
 

@@ -73,3 +73,15 @@ export class DatapathCounters {
     return { counters, batches };
   }
 }
+
+/**
+ * A snapshot as one flat record, for the counter sink: every counter under its name, and each batch-size
+ * bucket as `<kind>BatchesOf<lower bound>` (e.g. `udpSendBatchesOf8`: sendmmsg calls that moved 8–15 packets).
+ */
+export function flatCounters(snapshot: CountersSnapshot): Record<string, number> {
+  const flat: Record<string, number> = { ...snapshot.counters };
+  for (const kind of BATCH_KINDS) {
+    snapshot.batches[kind].forEach((calls, bucket) => (flat[`${kind}BatchesOf${2 ** bucket}`] = calls));
+  }
+  return flat;
+}

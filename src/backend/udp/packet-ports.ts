@@ -116,3 +116,13 @@ export interface UdpPort {
   sendBatch(batch: PacketBatch, packets: Int32Array, count: number): number;
   close(): void;
 }
+
+/**
+ * Where the forwarder's ICMP errors go: out through the host's own output path (a raw socket in production),
+ * so that they reach the sender. The packet is complete (IPv4 header included, as built by net-unreachable.ts).
+ */
+export interface IcmpSender {
+  /** Sends `packet[0, length)` to `destination` (network order); false when the kernel refused it. Never blocks. */
+  send(packet: Buffer, length: number, destination: number): boolean;
+  close(): void;
+}

@@ -4,12 +4,19 @@
  * in-memory doubles).
  *
  * TUN → UDP: every packet read from the TUN is checked (runt, not IPv4, bad IHL: dropped), looked up by its
- * destination (no route: ICMP net unreachable written back into the TUN, as upstream), has its TTL
+ * destination (no route: ICMP net unreachable, see below), has its TTL
  * decremented (0: dropped) and goes to the peer's public IP and port, the whole batch in one send call.
  * UDP → TUN: every datagram must come from a current peer's public IP (else dropped: upstream forwards
  * anything that reaches its port into the pod network), is checked the same way, has its TTL decremented and
  * is written into the TUN. Each datagram carries exactly one whole inner IPv4 packet, so upstream peers
  * interoperate.
+ *
+ * ICMP net unreachable: built byte for byte as upstream builds it (source = our TUN address). Upstream writes it
+ * back into the TUN, where the kernel drops it unseen: a packet arriving on flannel0 from one of the host's own
+ * addresses is a martian. With an `icmpSender` (a raw socket) it leaves through the host's output path instead,
+ * where a local source is normal, so the pod learns at once that the destination is unreachable (ping prints
+ * "Destination Net Unreachable", connect() fails with ENETUNREACH) instead of waiting for a timeout. Without
+ * one (no CAP_NET_RAW), it goes into the TUN as upstream's does.
  *
  * The TUN device is ours for as long as we hold it; when someone deletes it, the forwarder opens it again
  * under the same name and reports the new device (the reconciler then restores its address, MTU and route).
@@ -17,7 +24,7 @@
 import { Batch, Counter, type DatapathCounters } from './datapath-counters.js';
 import { PacketProblem, checkIpv4, decrementTtl, destinationAddress } from './ipv4-packet.js';
 import { NET_UNREACHABLE_MAX_BYTES, buildNetUnreachable } from './net-unreachable.js';
-import { PacketBatch, type TunDevice, type TunOpener, type UdpPort } from './packet-ports.js';
+import { type IcmpSender, PacketBatch, type TunDevice, type TunOpener, type UdpPort } from './packet-ports.js';
 import type { UdpRouteTable } from './route-table.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
 
@@ -26,6 +33,8 @@ export interface UdpForwarderOptions {
   /** Exact name or template (upstream: flannel%d). */
   readonly tunName: string;
   readonly udp: UdpPort;
+  /** Where ICMP errors go (see the module comment); without one they are written into the TUN, as upstream. */
+  readonly icmpSender?: IcmpSender;
   readonly routes: UdpRouteTable;
   readonly counters: DatapathCounters;
   /** Our TUN address (the lease subnet's first address, network order): the source of ICMP replies. */
@@ -181,11 +190,12 @@ export class UdpForwarder {
     return true;
   }
 
-  /** Closes the device (it vanishes with its descriptor) and the socket. */
+  /** Closes the device (it vanishes with its descriptor), the socket and the ICMP sender. */
   close(): void {
     this.#device?.close();
     this.#device = undefined;
     this.#options.udp.close();
+    this.#options.icmpSender?.close();
   }
 
   /** False (and counted) for a packet that was cut or is not a sound IPv4 packet. */
@@ -249,6 +259,11 @@ export class UdpForwarder {
   #replyUnreachable(device: TunDevice, buffer: Buffer, offset: number, length: number): void {
     const replyLength = buildNetUnreachable(buffer, offset, length, this.#options.tunAddress, this.#reply);
     if (replyLength === 0) return;
+    const sender = this.#options.icmpSender;
+    if (sender) {
+      if (sender.send(this.#reply, replyLength, this.#reply.readUInt32BE(16))) this.#counters.add(Counter.icmpUnreachableSent);
+      return;
+    }
     let accepted = false;
     try {
       accepted = device.write(this.#reply, 0, replyLength);
