@@ -73,12 +73,19 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
   }
 }
 
+/**
+ * The poll set and the buffer the wake-up counter is read into. The kernel writes both through raw addresses,
+ * so they live at module level, reachable for the worker's lifetime: a local that the loop no longer mentions
+ * (only its address) is dead to optimized code, and once collected its memory goes back to malloc while poll
+ * and read still write there (seen as "malloc(): unsorted double linked list corrupted" under lease churn).
+ */
+const pollSet = Buffer.alloc(8192);
+const wakeBuffer = Buffer.alloc(8192);
+
 function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
-  const pollSet = Buffer.alloc(8192);
   const pollWords = new Int32Array(pollSet.buffer, pollSet.byteOffset, 6);
   const pollAddress = S.addressOf(pollSet);
-  const scratch = Buffer.alloc(8192);
-  const scratchAddress = S.addressOf(scratch);
+  const wakeAddress = S.addressOf(wakeBuffer);
   pollWords[2] = udp.fd;
   pollWords[4] = data.wakeFd;
   // While packets flow, pump both sides every round (a read that finds nothing is cheaper than poll). Once both
@@ -110,7 +117,7 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
     // Readable, or POLLERR/POLLHUP (a deleted device: the read reports it and the device is reopened).
     tunReady = ready > 0 && (pollWords[1] as number) >>> 16 !== 0;
     udpReady = ready > 0 && (pollWords[3] as number) >>> 16 !== 0;
-    if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, scratchAddress, 8);
+    if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, wakeAddress, 8);
     if (!device) tunReady = forwarder.ensureDevice();
   }
 }
