@@ -119,8 +119,14 @@ describe('udp data-path hook', () => {
     assert.equal(run.messages('udp data path dropped packets').length, 1, 'not again within 10 s');
     await run.clock.advance(5000);
     assert.deepEqual(run.messages('udp data path dropped packets').at(-1)?.drops, { dropUnknownSource: 2 });
+    counters.dropNoRoute = 1;
+    await run.clock.advance(1000);
+    assert.deepEqual(run.messages('udp data path dropped packets').at(-1)?.drops, { dropNoRoute: 1 }, 'a new reason is logged at once');
+    counters.dropNoRoute = 2;
+    await run.clock.advance(1000);
+    assert.equal(run.messages('udp data path dropped packets').length, 3);
     await run.clock.advance(3000);
-    assert.equal(run.messages('udp data path counters').length, 3, 'unchanged counters are not logged');
+    assert.equal(run.messages('udp data path counters').length, 5, 'unchanged counters are not logged');
     counters.udpPacketsReceived = 7;
     run.controller.abort();
     await run.running;

@@ -16,7 +16,8 @@
  *   (an error that is not retryable) fails the hook.
  * - Counters: published to the counter sink every `publishIntervalMs` (totals since the hook started, across
  *   restarts); drops are logged as they start (warning: unknown sources are someone knocking on the port), then
- *   at most every `dropLogIntervalMs`; every change of the counters at debug level (-v 1).
+ *   at most every `dropLogIntervalMs` unless a reason not in the last line appears; every change of the
+ *   counters at debug level (-v 1).
  * - Stop: when `signal` aborts, the forwarder stops (its device goes with its descriptor, as upstream's).
  */
 import type { IpAddress } from '../../net/ip.js';
@@ -148,6 +149,7 @@ class UdpDataPathRun {
     const dropInterval = this.#settings.dropLogIntervalMs ?? 10_000;
     let logged: Counters = {};
     let loggedAtMs = Number.NEGATIVE_INFINITY;
+    let loggedReasons = new Set<string>();
     let previous: Counters = {};
     while (!signal.aborted) {
       await this.#clock.sleep(interval, signal);
@@ -156,10 +158,12 @@ class UdpDataPathRun {
       if (changed(now, previous) && logger.isLevelEnabled('debug')) logger.debug({ counters: now }, 'udp data path counters');
       previous = now;
       const drops = dropsSince(now, logged);
-      if (Object.keys(drops).length > 0 && this.#clock.now() - loggedAtMs >= dropInterval) {
+      const reasons = Object.keys(drops);
+      if (reasons.length > 0 && (this.#clock.now() - loggedAtMs >= dropInterval || reasons.some((reason) => !loggedReasons.has(reason)))) {
         logger.warn({ drops, totals: dropsSince(now, {}) }, 'udp data path dropped packets');
         logged = now;
         loggedAtMs = this.#clock.now();
+        loggedReasons = new Set(reasons);
       }
     }
   }
