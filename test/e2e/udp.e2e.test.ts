@@ -72,7 +72,7 @@ describe('udp lab (3 hosts, UDP 8285)', () => {
     // The lab's CNI bridge masquerades what its pods send off their subnet (ipMasq, as flannel's CNI plugin
     // sets it when flanneld does not masquerade), so the source is h1's flannel0 address.
     assert.deepEqual([address(12), address(16)], [subnetOf(lab, h1).split('/')[0], lab.podIp(h2)]);
-    assert.equal(inner[8], 63, 'the pod sent TTL 64; we spent one on the way out, as upstream');
+    assert.equal(inner[8], 62, 'the pod sent TTL 64: one spent by h1 forwarding it into flannel0, one by us on the way out, as upstream');
   });
 
   it('a datagram from a namespace that is not a member never reaches a pod, and is counted; the same from a peer does', async () => {
@@ -112,19 +112,19 @@ describe('udp lab (3 hosts, UDP 8285)', () => {
 
   it('peer churn never stalls the data path', async () => {
     const leased = new Set(lab.layout.hosts.map((host) => subnetOf(lab, host)));
-    const fakes = Array.from({ length: 40 }, (_, i) => `10.244.${200 + i}.0/24`).filter((subnet) => !leased.has(subnet)).slice(0, 30);
-    const pings = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 300, 0.01);
+    const fakes = Array.from({ length: 40 }, (_, i) => `10.244.${200 + i}.0/24`).filter((subnet) => !leased.has(subnet)).slice(0, 20);
+    const pings = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 200, 0.01);
     await sleep(200);
     for (const [i, subnet] of fakes.entries()) lab.etcdctl(['put', `${SUBNETS}${subnet.replace('/', '-')}`, `{"PublicIP":"198.18.0.${100 + i}","PublicIPv6":null}`]);
     for (const subnet of fakes) lab.etcdctl(['del', `${SUBNETS}${subnet.replace('/', '-')}`]);
     const output = await pings;
-    console.log(`udp peer churn (${fakes.length} leases added and removed during 300 pings): ${output.trim().split('\n').slice(-2).join(' | ')}`);
+    console.log(`udp peer churn (${fakes.length} leases added and removed during 200 pings): ${output.trim().split('\n').slice(-2).join(' | ')}`);
     assert.match(output, / 0% packet loss/, output.slice(-500));
   });
 
   it('SIGKILL and a restart: flannel0 comes back with the same subnet and pings resume', async () => {
     const subnet = subnetOf(lab, h1);
-    const pings = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 100, 0.05);
+    const pings = pingInBackground(h2.podNetns, lab.podIp(h1) as string, 60, 0.05);
     await sleep(500);
     const readyBefore = lab.flanneldLog(h1).split('"flannel is ready"').length;
     await lab.stopFlanneld(h1, 'SIGKILL');
@@ -132,9 +132,9 @@ describe('udp lab (3 hosts, UDP 8285)', () => {
     await waitFor('restarted', () => lab.flanneldLog(h1).split('"flannel is ready"').length > readyBefore, 15_000);
     const output = await pings;
     const answered = answeredSequences(output);
-    console.log(`udp SIGKILL + restart: ${100 - answered.length} of 100 pings (50 ms apart) lost`);
+    console.log(`udp SIGKILL + restart: ${60 - answered.length} of 60 pings (50 ms apart) lost`);
     assert.equal(subnetOf(lab, h1), subnet);
-    assert.ok(answered.includes(100) && answered.includes(99) && answered.includes(98), `pings resumed: ${output.slice(-300)}`);
+    assert.ok(answered.includes(60) && answered.includes(59) && answered.includes(58), `pings resumed: ${output.slice(-300)}`);
   });
 
   it('SIGTERM: flanneld exits cleanly within 1 s and its device goes with it', async () => {
