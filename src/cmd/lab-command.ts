@@ -15,7 +15,7 @@ import { type OptionSpecs, type OptionValue, booleanValue, countValue, stringVal
 export const LAB_OPTIONS: OptionSpecs = {
   prefix: { type: 'string', default: 'ftl', placeholder: 'P', help: 'lab name: prefix of its namespaces (2-8 lower-case letters/digits)' },
   hosts: { type: 'string', default: '3', placeholder: 'N', help: 'number of hosts' },
-  backend: { type: 'string', default: 'vxlan', placeholder: 'TYPE', help: 'backend type: vxlan, host-gw, alloc, wireguard, extension, ipip, …' },
+  backend: { type: 'string', default: 'vxlan', placeholder: 'TYPE', help: 'backend type: vxlan, host-gw, udp, alloc, wireguard, extension, ipip' },
   'dual-stack': { type: 'boolean', help: 'IPv4 and IPv6 underlay, pod network and pods' },
   kube: { type: 'boolean', help: 'Kubernetes mode against the fake API server (host 3 runs from the image under podman)' },
   keep: { type: 'boolean', help: 'leave the lab running after demo, or after a failed start' },
@@ -130,6 +130,9 @@ async function showDemo(instance: Lab): Promise<boolean> {
       say(`neighbours and FDB entries on ${first.name}'s flannel devices:`);
       say(inNetns(first.netns, 'ip', ['neigh', 'show', 'nud', 'permanent']).stdout.trimEnd().replace(/^/gm, '  '));
       say(inNetns(first.netns, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).stdout.trimEnd().replace(/^/gm, '  '));
+    } else if (options.backend === 'udp') {
+      say(`flannel0 on ${first.name} (a TUN: flanneld carries each packet in a UDP datagram to the peer's port 8285):`);
+      say(inNetns(first.netns, 'ip', ['-d', 'addr', 'show', 'dev', 'flannel0']).stdout.trimEnd().replace(/^/gm, '  '));
     }
     if (options.backend === 'wireguard') {
       // wireguard-go's sockets are in flanneld's mount namespace (lab-backends.ts), so wg runs there.
