@@ -1,98 +1,93 @@
 /**
- * Benchmark, udp data path, side by side in one run: our forwarder (worker thread, batched syscalls, TSO/GSO/GRO
- * offloads) against upstream flanneld v0.20.2's udp backend (its C proxy), pod → pod across two hosts with the
- * same topology, the same pods and the same subnets (udp-bench-hosts.ts). Per round and forwarder: ping RTT
- * (p50/p90), iperf3 TCP with 1 and 4 streams, CPU time of both forwarders per Gbit/s, and for ours where the time
- * goes (syscalls per packet, packets per syscall, offload use). Rounds alternate the order (ABBA…); medians and
- * every sample are printed. Then a mixed pair — ours on h1, upstream on h2 — proves wire compatibility: pings and
- * TCP both ways. Writes bench/results/udp-dataplane.json.
- * Run as root after `npm run build`: node dist/bench/udp-dataplane.js [--seconds 8] [--rounds 4] [--pings 300] [--plain]
- * (--plain adds ours without offloads, batched syscalls only, to each round.)
- * Needs etcd and iperf3 (scripts/setup.sh) and the upstream binary (FLANNEL_TS_UPSTREAM_FLANNELD, default
- * /work/upstream/flanneld-v0.20.2, built by shared/tools/build-upstream-flanneld.sh). Everything runs in
- * namespaces named ftbu-…, deleted by name afterwards; processes are stopped by pid.
+ * Benchmark, udp data path with full flanneld processes in a lab, side by side in one run: our flanneld (udp
+ * backend: worker thread, batched syscalls, TSO/GSO/GRO offloads) vs upstream flanneld v0.20.2's udp backend
+ * (its C proxy, one packet per syscall) vs our flanneld on vxlan (the kernel's data path, for scale). Pod →
+ * pod across two hosts, same pods and subnets for every kind (udp-bench-lab.ts). Per round and kind: ping RTT
+ * right after the daemons start (cold) and after the TCP runs (warm), iperf3 TCP with 1 and 4 streams, the
+ * CPU time of both daemons per Gbit/s, and for ours where the time goes (syscalls per packet, packets per
+ * call, offload use, from the counters the data path logs). Rounds alternate the order of the kinds; medians
+ * and every sample are printed. Then a mixed cluster by hand: 4 hosts, ours on h1 and h3, upstream on h2 and
+ * h4, a full ping matrix and TCP both ways. Writes bench/results/udp-dataplane.json.
+ *
+ * Run as root after `npm run build`:
+ *   FLANNEL_TS_LAB_TAG=<tag> node dist/bench/udp-dataplane.js [--seconds 8] [--rounds 4] [--pings 300] [--kinds ours,upstream,vxlan]
+ * Needs etcd and iperf3 (scripts/setup.sh) and upstream's binary (FLANNEL_TS_UPSTREAM_FLANNELD, default
+ * /work/upstream/flanneld-v0.20.2, built by shared/tools/build-upstream-flanneld.sh). Everything stays in the
+ * lab's namespaces, removed at the end; processes are stopped by pid.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type CountersSnapshot } from '../src/backend/udp/datapath-counters.js';
+import type { LabHost } from '../src/lab/lab-layout.js';
 import { sleep } from '../src/support/timing.js';
 import { saveResult } from './bench-namespace.js';
 import {
-  type BenchHost, type Forwarder, HOSTS, UPSTREAM_FLANNELD, buildTopology, cpuSeconds, iperf, pingRtt, startOurs, startUpstream, tearDown,
-} from './udp-bench-hosts.js';
+  type Counters, type Kind, UPSTREAM_FLANNELD, benchLab, cpuSeconds, daemonPid, difference, iperf, loggedCounters, pingRtt, startKinds, stopAll,
+} from './udp-bench-lab.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' }, pings: { type: 'string', default: '300' }, plain: { type: 'boolean', default: false } },
+  options: {
+    seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '4' }, pings: { type: 'string', default: '300' },
+    kinds: { type: 'string', default: 'ours,upstream,vxlan' },
+  },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const pings = Number(values.pings);
-const [h1, h2] = HOSTS as [BenchHost, BenchHost];
-/** `ours-plain` (with --plain): ours without offloads (batched syscalls only), to show what the offloads bring. */
-type Kind = 'ours' | 'ours-plain' | 'upstream';
+const kinds = values.kinds.split(',') as Kind[];
 if (process.getuid?.() !== 0) throw new Error('run as root (network namespaces)');
-if (!existsSync(UPSTREAM_FLANNELD)) throw new Error(`no upstream flanneld at ${UPSTREAM_FLANNELD}: build it with shared/tools/build-upstream-flanneld.sh`);
+if (kinds.includes('upstream') && !existsSync(UPSTREAM_FLANNELD)) throw new Error(`no upstream flanneld at ${UPSTREAM_FLANNELD}: build it with shared/tools/build-upstream-flanneld.sh`);
 
 interface Sample {
-  /** Right after start (our JIT cold), and again after the TCP runs (warm: a daemon that has carried traffic). */
+  /** Right after the daemons start (ours: JIT cold), and after the TCP runs (warm). */
   coldRttP50: number;
+  coldRttP90: number;
   rttP50: number;
   rttP90: number;
   gbps: Record<number, number>;
+  /** CPU of both daemons (all threads) over the iperf run, in cores per Gbit/s carried. */
   coresPerGbps: Record<number, number>;
-  /** Ours only, 1 stream: counters of the sending and the receiving forwarder over the run. */
-  sender?: CountersSnapshot['counters'];
-  receiver?: CountersSnapshot['counters'];
+  /** Ours only, 1 stream: the sending and the receiving data path's counters over the run. */
+  sender?: Counters;
+  receiver?: Counters;
 }
-const samples: Record<Kind, Sample[]> = { ours: [], 'ours-plain': [], upstream: [] };
+const samples: Record<Kind, Sample[]> = { ours: [], upstream: [], vxlan: [] };
+const lab = benchLab(4);
+const [h1, h2, h3, h4] = lab.layout.hosts as [LabHost, LabHost, LabHost, LabHost];
 
-/** Asks our forwarder for its counters (SIGUSR2) and waits for the answer. */
-async function snapshot(forwarder: Forwarder): Promise<CountersSnapshot['counters']> {
-  const seen = forwarder.output().split('"snapshot"').length;
-  process.kill(forwarder.pid, 'SIGUSR2');
-  for (let attempt = 0; forwarder.output().split('"snapshot"').length === seen; attempt++) {
-    if (attempt > 100) throw new Error('no counters from our forwarder');
-    await sleep(20);
-  }
-  const line = forwarder.output().split('\n').filter((text) => text.includes('"snapshot"')).at(-1) as string;
-  return (JSON.parse(line) as { snapshot: CountersSnapshot }).snapshot.counters;
-}
-
-function difference(after: CountersSnapshot['counters'], before: CountersSnapshot['counters']): CountersSnapshot['counters'] {
-  return Object.fromEntries(Object.entries(after).map(([name, value]) => [name, value - before[name as keyof typeof before]])) as CountersSnapshot['counters'];
+/** Our counters after the data path's next once-a-second log line. */
+async function countersNow(host: LabHost): Promise<Counters> {
+  const before = JSON.stringify(loggedCounters(lab, host));
+  for (let attempt = 0; attempt < 30 && JSON.stringify(loggedCounters(lab, host)) === before; attempt++) await sleep(100);
+  return loggedCounters(lab, host) ?? {};
 }
 
 async function measure(kind: Kind): Promise<void> {
-  const forwarders: Forwarder[] = [];
-  try {
-    for (const host of HOSTS) {
-      forwarders.push(kind === 'upstream' ? await startUpstream(host) : await startOurs(host, kind === 'ours-plain' ? ['--no-offload'] : []));
+  await startKinds(lab, [[h1, kind], [h2, kind]]);
+  const podIp = lab.podIp(h2) as string;
+  const cold = pingRtt(h1.podNetns, podIp, pings, 0);
+  if (cold.lost === pings) throw new Error(`${kind}: pod ${lab.podIp(h1)} cannot reach ${podIp}`);
+  const sample: Sample = { coldRttP50: cold.p50, coldRttP90: cold.p90, rttP50: 0, rttP90: 0, gbps: {}, coresPerGbps: {} };
+  const pids = [daemonPid(lab, h1), daemonPid(lab, h2)];
+  for (const streams of [1, 4]) {
+    const before = kind === 'ours' && streams === 1 ? [await countersNow(h1), await countersNow(h2)] : undefined;
+    const cpuBefore = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const started = Date.now();
+    const gbps = await iperf(lab, h1, h2, streams, seconds);
+    const cores = (pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore) / ((Date.now() - started) / 1000);
+    sample.gbps[streams] = gbps;
+    sample.coresPerGbps[streams] = cores / gbps;
+    if (before) {
+      await sleep(1100);
+      sample.sender = difference(await countersNow(h1), before[0] as Counters);
+      sample.receiver = difference(await countersNow(h2), before[1] as Counters);
     }
-    const cold = pingRtt(h1.pod, h2.podIp, pings);
-    if (cold.lost === pings) throw new Error(`${kind}: pod ${h1.podIp} cannot reach ${h2.podIp}`);
-    const sample: Sample = { coldRttP50: cold.p50, rttP50: 0, rttP90: 0, gbps: {}, coresPerGbps: {} };
-    for (const streams of [1, 4]) {
-      const before = kind !== 'upstream' && streams === 1 ? await Promise.all(forwarders.map(snapshot)) : undefined;
-      const cpuBefore = forwarders.reduce((sum, forwarder) => sum + cpuSeconds(forwarder.pid), 0);
-      const started = Date.now();
-      const gbps = await iperf(h1, h2, streams, seconds);
-      const cores = (forwarders.reduce((sum, forwarder) => sum + cpuSeconds(forwarder.pid), 0) - cpuBefore) / ((Date.now() - started) / 1000);
-      sample.gbps[streams] = gbps;
-      sample.coresPerGbps[streams] = cores / gbps;
-      if (before) {
-        const after = await Promise.all(forwarders.map(snapshot));
-        sample.sender = difference(after[0] as CountersSnapshot['counters'], before[0] as CountersSnapshot['counters']);
-        sample.receiver = difference(after[1] as CountersSnapshot['counters'], before[1] as CountersSnapshot['counters']);
-      }
-    }
-    const warm = pingRtt(h1.pod, h2.podIp, pings);
-    sample.rttP50 = warm.p50;
-    sample.rttP90 = warm.p90;
-    samples[kind].push(sample);
-    console.log(`  ${kind.padEnd(10)} ping p50 ${sample.rttP50.toFixed(3)} ms p90 ${sample.rttP90.toFixed(3)} ms (cold p50 ${sample.coldRttP50.toFixed(3)}) · 1 stream ${(sample.gbps[1] ?? 0).toFixed(2)} Gbit/s · 4 streams ${(sample.gbps[4] ?? 0).toFixed(2)} Gbit/s`);
-  } finally {
-    for (const forwarder of forwarders) await forwarder.stop();
   }
+  const warm = pingRtt(h1.podNetns, podIp, pings, 20);
+  sample.rttP50 = warm.p50;
+  sample.rttP90 = warm.p90;
+  samples[kind].push(sample);
+  console.log(`  ${kind.padEnd(9)} ping p50 ${sample.rttP50.toFixed(3)} ms p90 ${sample.rttP90.toFixed(3)} (cold p50 ${sample.coldRttP50.toFixed(3)} p90 ${sample.coldRttP90.toFixed(3)}) · ` +
+    `1 stream ${(sample.gbps[1] ?? 0).toFixed(2)} Gbit/s · 4 streams ${(sample.gbps[4] ?? 0).toFixed(2)} Gbit/s · daemons ${(sample.coresPerGbps[1] ?? 0).toFixed(3)} cores/Gbit/s`);
 }
 
 const median = (list: number[]) => {
@@ -102,84 +97,84 @@ const median = (list: number[]) => {
 };
 const fixed = (value: number, digits = 2) => Number(value.toFixed(digits));
 
-/** Where our time went on one stream: syscalls per packet and packets per syscall, per forwarder. */
-function timeBudget(counters: CountersSnapshot['counters']) {
-  const packets = counters.tunPacketsRead + counters.udpPacketsReceived;
-  const syscalls = counters.syscallPoll + counters.syscallTunRead + counters.syscallTunWrite + counters.syscallRecvmmsg + counters.syscallSendmmsg;
+/** Where our time went on one stream: syscalls per packet and packets per syscall, per data path. */
+function timeBudget(counters: Counters) {
+  const c = (name: string) => counters[name] ?? 0;
+  const packets = c('tunPacketsRead') + c('udpPacketsReceived');
+  const syscalls = c('syscallPoll') + c('syscallTunRead') + c('syscallTunWrite') + c('syscallRecvmmsg') + c('syscallSendmmsg');
+  const batches = (kind: string) => Object.fromEntries(Object.entries(counters).filter(([name, value]) => name.startsWith(`${kind}BatchesOf`) && value > 0).map(([name, value]) => [name.slice(kind.length + 9), value]));
   return {
-    packets, syscallsPerPacket: fixed(syscalls / packets, 3),
-    packetsPerTunRead: fixed(counters.tunPacketsRead / counters.syscallTunRead), packetsPerSendmmsg: fixed(counters.udpPacketsSent / counters.syscallSendmmsg),
-    packetsPerRecvmmsg: fixed(counters.udpPacketsReceived / counters.syscallRecvmmsg), packetsPerTunWrite: fixed(counters.tunPacketsWritten / counters.syscallTunWrite),
-    tsoSuperpacketsRead: counters.tunSuperpacketsRead, superpacketsWritten: counters.tunSuperpacketsWritten, gsoSends: counters.udpGsoSends, groReceives: counters.udpGroReceives,
+    packets, syscallsPerPacket: fixed(syscalls / packets, 3), polls: c('syscallPoll'),
+    packetsPerTunRead: fixed(c('tunPacketsRead') / c('syscallTunRead')), packetsPerSendmmsg: fixed(c('udpPacketsSent') / c('syscallSendmmsg')),
+    packetsPerRecvmmsg: fixed(c('udpPacketsReceived') / c('syscallRecvmmsg')), packetsPerTunWrite: fixed(c('tunPacketsWritten') / c('syscallTunWrite')),
+    tsoSuperpacketsRead: c('tunSuperpacketsRead'), superpacketsWritten: c('tunSuperpacketsWritten'), gsoSends: c('udpGsoSends'), groReceives: c('udpGroReceives'),
+    batchSizes: { tunRead: batches('tunRead'), udpSend: batches('udpSend'), udpReceive: batches('udpReceive'), tunWrite: batches('tunWrite') },
     drops: Object.fromEntries(Object.entries(counters).filter(([name, value]) => name.startsWith('drop') && value > 0)),
   };
 }
 
-async function mixed(): Promise<Record<string, number | string>> {
-  const forwarders = [await startOurs(h1), await startUpstream(h2)];
-  try {
-    const there = pingRtt(h1.pod, h2.podIp, 20);
-    const back = pingRtt(h2.pod, h1.podIp, 20);
-    const result = {
-      layout: 'h1 ours, h2 upstream v0.20.2', pingOursToUpstreamLost: there.lost, pingUpstreamToOursLost: back.lost,
-      pingOursToUpstreamP50Ms: there.p50, pingUpstreamToOursP50Ms: back.p50,
-      tcpOursToUpstreamGbps: fixed(await iperf(h1, h2, 1, Math.min(seconds, 5))), tcpUpstreamToOursGbps: fixed(await iperf(h2, h1, 1, Math.min(seconds, 5))),
-    };
-    console.log(`\nmixed (${result.layout}): ping ours→upstream ${20 - there.lost}/20 (p50 ${there.p50} ms), upstream→ours ${20 - back.lost}/20 (p50 ${back.p50} ms); ` +
-      `TCP ours→upstream ${result.tcpOursToUpstreamGbps} Gbit/s, upstream→ours ${result.tcpUpstreamToOursGbps} Gbit/s`);
-    return result;
-  } finally {
-    for (const forwarder of forwarders) await forwarder.stop();
+/** Ours on h1 and h3, upstream on h2 and h4: every pod pings every other; TCP between ours and upstream both ways. */
+async function mixed(): Promise<Record<string, unknown>> {
+  await startKinds(lab, [[h1, 'ours'], [h2, 'upstream'], [h3, 'ours'], [h4, 'upstream']]);
+  const label = (host: LabHost) => `${host.name}(${host === h1 || host === h3 ? 'ours' : 'upstream'})`;
+  const matrix: Record<string, string> = {};
+  for (const from of lab.layout.hosts) {
+    for (const to of lab.layout.hosts) {
+      if (from === to) continue;
+      const result = pingRtt(from.podNetns, lab.podIp(to) as string, 10, 0);
+      matrix[`${label(from)}→${label(to)}`] = `${10 - result.lost}/10 p50 ${result.p50} ms`;
+    }
   }
+  const failed = Object.entries(matrix).filter(([, value]) => !value.startsWith('10/10'));
+  const result = {
+    layout: 'h1, h3: our flanneld (udp); h2, h4: upstream flanneld v0.20.2 (udp)', pingMatrix: matrix, failedPairs: failed.length,
+    tcpOursToUpstreamGbps: fixed(await iperf(lab, h1, h2, 1, Math.min(seconds, 5))), tcpUpstreamToOursGbps: fixed(await iperf(lab, h2, h1, 1, Math.min(seconds, 5))),
+  };
+  console.log(`\nmixed cluster (${result.layout}): ${Object.keys(matrix).length - failed.length}/${Object.keys(matrix).length} pod pairs answer every ping`);
+  for (const [pair, value] of Object.entries(matrix)) console.log(`  ${pair.padEnd(34)} ${value}`);
+  console.log(`  TCP ours→upstream ${result.tcpOursToUpstreamGbps} Gbit/s, upstream→ours ${result.tcpUpstreamToOursGbps} Gbit/s`);
+  return result;
 }
 
-let built: Awaited<ReturnType<typeof buildTopology>> | undefined;
 try {
-  built = await buildTopology();
-  console.log(`udp data path, pod → pod over 2 hosts (veth underlay), iperf3 TCP ${seconds} s, ${rounds} rounds alternated`);
+  await lab.down();
+  await lab.up();
+  console.log(`udp data path, pod → pod over 2 lab hosts (veth underlay, full flanneld processes), iperf3 TCP ${seconds} s, ${rounds} rounds alternated`);
   for (let round = 0; round < rounds; round++) {
     console.log(`round ${round + 1}`);
-    const kinds: Kind[] = values.plain ? ['ours', 'ours-plain', 'upstream'] : ['ours', 'upstream'];
     for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) await measure(kind);
   }
   const summary = (kind: Kind) => {
     const list = samples[kind];
+    const pick = (value: (sample: Sample) => number) => median(list.map(value));
     return {
-      gbps1: median(list.map((sample) => sample.gbps[1] ?? 0)), gbps4: median(list.map((sample) => sample.gbps[4] ?? 0)),
-      rttP50: median(list.map((sample) => sample.rttP50)), rttP90: median(list.map((sample) => sample.rttP90)),
-      coldRttP50: median(list.map((sample) => sample.coldRttP50)),
-      coresPerGbps1: median(list.map((sample) => sample.coresPerGbps[1] ?? 0)), coresPerGbps4: median(list.map((sample) => sample.coresPerGbps[4] ?? 0)),
+      gbps1: pick((s) => s.gbps[1] ?? 0), gbps4: pick((s) => s.gbps[4] ?? 0), rttP50: pick((s) => s.rttP50), rttP90: pick((s) => s.rttP90),
+      coldRttP50: pick((s) => s.coldRttP50), coldRttP90: pick((s) => s.coldRttP90),
+      coresPerGbps1: pick((s) => s.coresPerGbps[1] ?? 0), coresPerGbps4: pick((s) => s.coresPerGbps[4] ?? 0),
     };
   };
-  const [ours, upstream] = [summary('ours'), summary('upstream')];
-  const spread = (kind: Kind, pick: (sample: Sample) => number, digits = 2) => `[${samples[kind].map((sample) => pick(sample).toFixed(digits)).join(' ')}]`;
-  console.log('\nmedians [samples]                      ours                         upstream udp                 ours/upstream');
-  const row = (label: string, a: number, b: number, pick: (sample: Sample) => number, digits = 2) =>
-    console.log(`${label.padEnd(38)} ${`${a.toFixed(digits)} ${spread('ours', pick, digits)}`.padEnd(28)} ${`${b.toFixed(digits)} ${spread('upstream', pick, digits)}`.padEnd(28)} ${(a / b).toFixed(2)}×`);
-  row('TCP 1 stream, Gbit/s', ours.gbps1, upstream.gbps1, (sample) => sample.gbps[1] ?? 0);
-  row('TCP 4 streams, Gbit/s', ours.gbps4, upstream.gbps4, (sample) => sample.gbps[4] ?? 0);
-  row('ping RTT p50, ms', ours.rttP50, upstream.rttP50, (sample) => sample.rttP50, 3);
-  row('ping RTT p90, ms', ours.rttP90, upstream.rttP90, (sample) => sample.rttP90, 3);
-  row('ping RTT p50 right after start, ms', ours.coldRttP50, upstream.coldRttP50, (sample) => sample.coldRttP50, 3);
-  row('CPU, both forwarders, cores/Gbit/s, 1', ours.coresPerGbps1, upstream.coresPerGbps1, (sample) => sample.coresPerGbps[1] ?? 0, 3);
-  row('CPU, both forwarders, cores/Gbit/s, 4', ours.coresPerGbps4, upstream.coresPerGbps4, (sample) => sample.coresPerGbps[4] ?? 0, 3);
-  const plain = values.plain ? summary('ours-plain') : undefined;
-  if (plain) {
-    console.log(`\nours without offloads (batched syscalls only): 1 stream ${plain.gbps1.toFixed(2)} ${spread('ours-plain', (sample) => sample.gbps[1] ?? 0)} Gbit/s, ` +
-      `4 streams ${plain.gbps4.toFixed(2)} ${spread('ours-plain', (sample) => sample.gbps[4] ?? 0)}, ping p50 ${plain.rttP50.toFixed(3)} ms, ` +
-      `${plain.coresPerGbps1.toFixed(3)} cores/Gbit/s → offloads bring ${(ours.gbps1 / plain.gbps1).toFixed(2)}× on one stream, ${(ours.gbps4 / plain.gbps4).toFixed(2)}× on four`);
-  }
-  const budgetOf = (kind: Kind) => {
-    const last = samples[kind].at(-1);
-    return last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
+  const summaries = Object.fromEntries(kinds.map((kind) => [kind, summary(kind)])) as Record<Kind, ReturnType<typeof summary>>;
+  const spread = (kind: Kind, pick: (sample: Sample) => number, digits: number) => `[${samples[kind].map((sample) => pick(sample).toFixed(digits)).join(' ')}]`;
+  console.log(`\nmedians [samples]${kinds.map((kind) => kind.padStart(30)).join('')}${kinds.includes('ours') && kinds.includes('upstream') ? '   ours/upstream' : ''}`);
+  const row = (label: string, value: (s: ReturnType<typeof summary>) => number, pick: (sample: Sample) => number, digits = 2) => {
+    const cells = kinds.map((kind) => `${value(summaries[kind]).toFixed(digits)} ${spread(kind, pick, digits)}`.padStart(30)).join('');
+    const ratio = summaries.ours && summaries.upstream ? `   ${(value(summaries.ours) / value(summaries.upstream)).toFixed(2)}×` : '';
+    console.log(`${label.padEnd(34)}${cells}${ratio}`);
   };
-  const budget = budgetOf('ours');
-  const plainBudget = plain ? budgetOf('ours-plain') : undefined;
-  for (const [label, value] of [['ours', budget], ['ours without offloads', plainBudget]] as const) {
-    if (value) console.log(`\n${label}, 1 stream, last round — sender:   ${JSON.stringify(value.sender)}\n${' '.repeat(label.length + 22)}receiver: ${JSON.stringify(value.receiver)}`);
-  }
-  const wire = await mixed();
-  saveResult('udp-dataplane', { seconds, rounds, pings, ours, upstream, ...(plain ? { oursWithoutOffloads: plain, timeBudgetWithoutOffloads: plainBudget } : {}), samples, timeBudget: budget, mixed: wire });
+  row('TCP 1 stream, Gbit/s', (s) => s.gbps1, (s) => s.gbps[1] ?? 0);
+  row('TCP 4 streams, Gbit/s', (s) => s.gbps4, (s) => s.gbps[4] ?? 0);
+  row('ping RTT p50 warm, ms', (s) => s.rttP50, (s) => s.rttP50, 3);
+  row('ping RTT p90 warm, ms', (s) => s.rttP90, (s) => s.rttP90, 3);
+  row('ping RTT p50 after start, ms', (s) => s.coldRttP50, (s) => s.coldRttP50, 3);
+  row('ping RTT p90 after start, ms', (s) => s.coldRttP90, (s) => s.coldRttP90, 3);
+  row('daemons CPU, cores/Gbit/s, 1 str.', (s) => s.coresPerGbps1, (s) => s.coresPerGbps[1] ?? 0, 3);
+  row('daemons CPU, cores/Gbit/s, 4 str.', (s) => s.coresPerGbps4, (s) => s.coresPerGbps[4] ?? 0, 3);
+  const last = samples.ours.at(-1);
+  const budget = last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
+  if (budget) console.log(`\nours, 1 stream, last round — sender:   ${JSON.stringify(budget.sender)}\n                             receiver: ${JSON.stringify(budget.receiver)}`);
+  const wire = kinds.includes('upstream') ? await mixed() : undefined;
+  saveResult('udp-dataplane', { seconds, rounds, pings, medians: summaries, samples, timeBudget: budget, mixed: wire });
 } finally {
-  await tearDown(built);
+  await stopAll(lab);
+  await lab.down();
 }
