@@ -6,8 +6,8 @@
  * right after the daemons start (cold) and after the TCP runs (warm), iperf3 TCP with 1 and 4 streams, the
  * CPU time of both daemons per Gbit/s, and for ours where the time goes (syscalls per packet, packets per
  * call, offload use, from the counters the data path logs). Rounds alternate the order of the kinds; medians
- * and every sample are printed. Then a mixed cluster by hand: 4 hosts, ours on h1 and h3, upstream on h2 and
- * h4, a full ping matrix and TCP both ways. Writes bench/results/udp-dataplane.json.
+ * and every sample are printed, with the ratio ours/upstream. Writes bench/results/udp-dataplane.json. The
+ * mixed cluster (ours and upstream in one lab) is bench/udp-mixed-cluster.ts.
  *
  * Run as root after `npm run build`:
  *   FLANNEL_TS_LAB_TAG=<tag> node dist/bench/udp-dataplane.js [--seconds 8] [--rounds 4] [--pings 300] [--kinds ours,upstream,vxlan]
@@ -51,8 +51,8 @@ interface Sample {
   receiver?: Counters;
 }
 const samples: Record<Kind, Sample[]> = { ours: [], upstream: [], vxlan: [] };
-const lab = benchLab(4);
-const [h1, h2, h3, h4] = lab.layout.hosts as [LabHost, LabHost, LabHost, LabHost];
+const lab = benchLab(2);
+const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
 
 /** Our counters after the data path's next once-a-second log line. */
 async function countersNow(host: LabHost): Promise<Counters> {
@@ -113,29 +113,6 @@ function timeBudget(counters: Counters) {
   };
 }
 
-/** Ours on h1 and h3, upstream on h2 and h4: every pod pings every other; TCP between ours and upstream both ways. */
-async function mixed(): Promise<Record<string, unknown>> {
-  await startKinds(lab, [[h1, 'ours'], [h2, 'upstream'], [h3, 'ours'], [h4, 'upstream']]);
-  const label = (host: LabHost) => `${host.name}(${host === h1 || host === h3 ? 'ours' : 'upstream'})`;
-  const matrix: Record<string, string> = {};
-  for (const from of lab.layout.hosts) {
-    for (const to of lab.layout.hosts) {
-      if (from === to) continue;
-      const result = pingRtt(from.podNetns, lab.podIp(to) as string, 10, 0);
-      matrix[`${label(from)}→${label(to)}`] = `${10 - result.lost}/10 p50 ${result.p50} ms`;
-    }
-  }
-  const failed = Object.entries(matrix).filter(([, value]) => !value.startsWith('10/10'));
-  const result = {
-    layout: 'h1, h3: our flanneld (udp); h2, h4: upstream flanneld v0.20.2 (udp)', pingMatrix: matrix, failedPairs: failed.length,
-    tcpOursToUpstreamGbps: fixed(await iperf(lab, h1, h2, 1, Math.min(seconds, 5))), tcpUpstreamToOursGbps: fixed(await iperf(lab, h2, h1, 1, Math.min(seconds, 5))),
-  };
-  console.log(`\nmixed cluster (${result.layout}): ${Object.keys(matrix).length - failed.length}/${Object.keys(matrix).length} pod pairs answer every ping`);
-  for (const [pair, value] of Object.entries(matrix)) console.log(`  ${pair.padEnd(34)} ${value}`);
-  console.log(`  TCP ours→upstream ${result.tcpOursToUpstreamGbps} Gbit/s, upstream→ours ${result.tcpUpstreamToOursGbps} Gbit/s`);
-  return result;
-}
-
 try {
   await lab.down();
   await lab.up();
@@ -172,8 +149,7 @@ try {
   const last = samples.ours.at(-1);
   const budget = last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
   if (budget) console.log(`\nours, 1 stream, last round — sender:   ${JSON.stringify(budget.sender)}\n                             receiver: ${JSON.stringify(budget.receiver)}`);
-  const wire = kinds.includes('upstream') ? await mixed() : undefined;
-  saveResult('udp-dataplane', { seconds, rounds, pings, medians: summaries, samples, timeBudget: budget, mixed: wire });
+  saveResult('udp-dataplane', { seconds, rounds, pings, medians: summaries, samples, timeBudget: budget });
 } finally {
   await stopAll(lab);
   await lab.down();
