@@ -46,9 +46,9 @@ export async function stopAll(lab: Lab): Promise<void> {
 
 /**
  * Starts `kind` on each host of `assignment` (every daemon stopped first) and resolves once each host has its
- * subnet file and its device route, with the pods' MTU set to the kind's.
+ * subnet file and its device route, with the pods' MTU set to the kind's. Returns that MTU (the last host's).
  */
-export async function startKinds(lab: Lab, assignment: ReadonlyArray<[LabHost, Kind]>): Promise<void> {
+export async function startKinds(lab: Lab, assignment: ReadonlyArray<[LabHost, Kind]>): Promise<number> {
   await stopAll(lab);
   const backends = new Set(assignment.map(([, kind]) => BACKEND[kind]));
   if (backends.size !== 1) throw new Error('one backend per network config');
@@ -61,6 +61,7 @@ export async function startKinds(lab: Lab, assignment: ReadonlyArray<[LabHost, K
     else lab.startFlanneld(host);
     running.set(host.name, kind);
   }
+  let mtu = Number.NaN;
   for (const [host, kind] of assignment) {
     const env = await lab.waitForSubnetEnv(host, 30_000);
     const device = kind === 'vxlan' ? 'flannel.1' : 'flannel0';
@@ -68,8 +69,10 @@ export async function startKinds(lab: Lab, assignment: ReadonlyArray<[LabHost, K
       if (Date.now() > deadline) throw new Error(`${host.name}: no route on ${device} (${kind})`);
       await sleep(50);
     }
-    setPodMtu(host, Number(/FLANNEL_MTU=(\d+)/.exec(env)?.[1]));
+    mtu = Number(/FLANNEL_MTU=(\d+)/.exec(env)?.[1]);
+    setPodMtu(host, mtu);
   }
+  return mtu;
 }
 
 /**

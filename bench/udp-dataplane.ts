@@ -4,7 +4,7 @@
  * (its C proxy, one packet per syscall) vs our flanneld on vxlan (the kernel's data path, for scale). Pod →
  * pod across two hosts, same pods and subnets for every kind (udp-bench-lab.ts). Per round and kind: ping RTT
  * right after the daemons start (cold) and after the TCP runs (warm), iperf3 TCP with 1 and 4 streams, the
- * CPU time of both daemons per Gbit/s, and for ours where the time goes (syscalls per packet, packets per
+ * CPU time of both daemons per Gbit/s and per packet, and for ours where the time goes (syscalls per packet, packets per
  * call, offload use, from the counters the data path logs). Rounds alternate the order of the kinds; medians
  * and every sample are printed, with the ratio ours/upstream. Writes bench/results/udp-dataplane.json. The
  * mixed cluster (ours and upstream in one lab) is bench/udp-mixed-cluster.ts.
@@ -46,6 +46,11 @@ interface Sample {
   gbps: Record<number, number>;
   /** CPU of both daemons (all threads) over the iperf run, in cores per Gbit/s carried. */
   coresPerGbps: Record<number, number>;
+  /**
+   * The same CPU per inner packet, in µs (both daemons): full-sized TCP segments carry MTU − 52 bytes of payload
+   * (IP, TCP with timestamps), and each of them is one datagram on the wire for both udp kinds.
+   */
+  cpuMicrosPerPacket: Record<number, number>;
   /** Ours only, 1 stream: the sending and the receiving data path's counters over the run. */
   sender?: Counters;
   receiver?: Counters;
@@ -62,11 +67,11 @@ async function countersNow(host: LabHost): Promise<Counters> {
 }
 
 async function measure(kind: Kind): Promise<void> {
-  await startKinds(lab, [[h1, kind], [h2, kind]]);
+  const mtu = await startKinds(lab, [[h1, kind], [h2, kind]]);
   const podIp = lab.podIp(h2) as string;
   const cold = pingRtt(h1.podNetns, podIp, pings, 0);
   if (cold.lost === pings) throw new Error(`${kind}: pod ${lab.podIp(h1)} cannot reach ${podIp}`);
-  const sample: Sample = { coldRttP50: cold.p50, coldRttP90: cold.p90, rttP50: 0, rttP90: 0, gbps: {}, coresPerGbps: {} };
+  const sample: Sample = { coldRttP50: cold.p50, coldRttP90: cold.p90, rttP50: 0, rttP90: 0, gbps: {}, coresPerGbps: {}, cpuMicrosPerPacket: {} };
   const pids = [daemonPid(lab, h1), daemonPid(lab, h2)];
   for (const streams of [1, 4]) {
     const before = kind === 'ours' && streams === 1 ? [await countersNow(h1), await countersNow(h2)] : undefined;
@@ -76,6 +81,7 @@ async function measure(kind: Kind): Promise<void> {
     const cores = (pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore) / ((Date.now() - started) / 1000);
     sample.gbps[streams] = gbps;
     sample.coresPerGbps[streams] = cores / gbps;
+    sample.cpuMicrosPerPacket[streams] = (cores * 1e6) / ((gbps * 1e9) / 8 / (mtu - 52));
     if (before) {
       await sleep(1100);
       sample.sender = difference(await countersNow(h1), before[0] as Counters);
@@ -128,13 +134,14 @@ try {
       gbps1: pick((s) => s.gbps[1] ?? 0), gbps4: pick((s) => s.gbps[4] ?? 0), rttP50: pick((s) => s.rttP50), rttP90: pick((s) => s.rttP90),
       coldRttP50: pick((s) => s.coldRttP50), coldRttP90: pick((s) => s.coldRttP90),
       coresPerGbps1: pick((s) => s.coresPerGbps[1] ?? 0), coresPerGbps4: pick((s) => s.coresPerGbps[4] ?? 0),
+      cpuMicrosPerPacket1: pick((s) => s.cpuMicrosPerPacket[1] ?? 0), cpuMicrosPerPacket4: pick((s) => s.cpuMicrosPerPacket[4] ?? 0),
     };
   };
   const summaries = Object.fromEntries(kinds.map((kind) => [kind, summary(kind)])) as Record<Kind, ReturnType<typeof summary>>;
   const spread = (kind: Kind, pick: (sample: Sample) => number, digits: number) => `[${samples[kind].map((sample) => pick(sample).toFixed(digits)).join(' ')}]`;
-  console.log(`\nmedians [samples]${kinds.map((kind) => kind.padStart(30)).join('')}${kinds.includes('ours') && kinds.includes('upstream') ? '   ours/upstream' : ''}`);
+  console.log(`\nmedians [samples]${kinds.map((kind) => kind.padStart(34)).join('')}${kinds.includes('ours') && kinds.includes('upstream') ? '   ours/upstream' : ''}`);
   const row = (label: string, value: (s: ReturnType<typeof summary>) => number, pick: (sample: Sample) => number, digits = 2) => {
-    const cells = kinds.map((kind) => `${value(summaries[kind]).toFixed(digits)} ${spread(kind, pick, digits)}`.padStart(30)).join('');
+    const cells = kinds.map((kind) => ` ${value(summaries[kind]).toFixed(digits)} ${spread(kind, pick, digits)}`.padStart(34)).join('');
     const ratio = summaries.ours && summaries.upstream ? `   ${(value(summaries.ours) / value(summaries.upstream)).toFixed(2)}×` : '';
     console.log(`${label.padEnd(34)}${cells}${ratio}`);
   };
@@ -146,6 +153,8 @@ try {
   row('ping RTT p90 after start, ms', (s) => s.coldRttP90, (s) => s.coldRttP90, 3);
   row('daemons CPU, cores/Gbit/s, 1 str.', (s) => s.coresPerGbps1, (s) => s.coresPerGbps[1] ?? 0, 3);
   row('daemons CPU, cores/Gbit/s, 4 str.', (s) => s.coresPerGbps4, (s) => s.coresPerGbps[4] ?? 0, 3);
+  row('daemons CPU, µs/packet, 1 str.', (s) => s.cpuMicrosPerPacket1, (s) => s.cpuMicrosPerPacket[1] ?? 0, 2);
+  row('daemons CPU, µs/packet, 4 str.', (s) => s.cpuMicrosPerPacket4, (s) => s.cpuMicrosPerPacket[4] ?? 0, 2);
   const last = samples.ours.at(-1);
   const budget = last?.sender && last.receiver ? { sender: timeBudget(last.sender), receiver: timeBudget(last.receiver) } : undefined;
   if (budget) console.log(`\nours, 1 stream, last round — sender:   ${JSON.stringify(budget.sender)}\n                             receiver: ${JSON.stringify(budget.receiver)}`);
