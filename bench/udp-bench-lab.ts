@@ -148,3 +148,10 @@ export async function iperf(lab: Lab, from: LabHost, to: LabHost, streams: numbe
     if (server.exitCode === null) server.kill('SIGTERM');
   }
 }
+
+/** The median of `list` (the mean of the middle two when even). */
+export function median(list: readonly number[]): number {
+  const sorted = [...list].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return sorted.length % 2 ? (sorted[Math.floor(middle)] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import type { LabHost } from '../src/lab/lab-layout.js';
 import { sleep } from '../src/support/timing.js';
 import { saveResult } from './bench-namespace.js';
-import { type Kind, UPSTREAM_FLANNELD, benchLab, pingRtt, startKinds, stopAll } from './udp-bench-lab.js';
+import { type Kind, UPSTREAM_FLANNELD, benchLab, median, pingRtt, startKinds, stopAll } from './udp-bench-lab.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, pings: { type: 'string', default: '300' } } });
 const rounds = Number(values.rounds);
@@ -87,11 +87,7 @@ try {
     console.log(`round ${round + 1}`);
     for (const kind of round % 2 === 0 ? (['ours', 'upstream'] as const) : (['upstream', 'ours'] as const)) await measure(kind);
   }
-  const median = (kind: 'ours' | 'upstream', pick: (sample: Sample) => number) => {
-    const sorted = samples[kind].map(pick).sort((a, b) => a - b);
-    const middle = sorted.length / 2;
-    return sorted.length % 2 ? (sorted[Math.floor(middle)] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-  };
+  const middle = (kind: 'ours' | 'upstream', pick: (sample: Sample) => number) => median(samples[kind].map(pick));
   console.log(`\nmedians [samples]${'ours'.padStart(40)}${'upstream'.padStart(40)}   ours/upstream`);
   const medians: Record<string, Record<string, number>> = {};
   for (const [label, pick, digits] of [
@@ -99,9 +95,9 @@ try {
     ['UDP → TUN p50, µs', (s: Sample) => s.udpToTunP50, 1], ['UDP → TUN p90, µs', (s: Sample) => s.udpToTunP90, 1],
     ['ping RTT p50, ms', (s: Sample) => s.rttP50, 3],
   ] as const) {
-    const cell = (kind: 'ours' | 'upstream') => ` ${median(kind, pick).toFixed(digits)} [${samples[kind].map((s) => pick(s).toFixed(digits)).join(' ')}]`.padStart(40);
-    medians[label] = { ours: median('ours', pick), upstream: median('upstream', pick) };
-    console.log(`${label.padEnd(20)}${cell('ours')}${cell('upstream')}   ${(median('ours', pick) / median('upstream', pick)).toFixed(2)}×`);
+    const cell = (kind: 'ours' | 'upstream') => ` ${middle(kind, pick).toFixed(digits)} [${samples[kind].map((s) => pick(s).toFixed(digits)).join(' ')}]`.padStart(40);
+    medians[label] = { ours: middle('ours', pick), upstream: middle('upstream', pick) };
+    console.log(`${label.padEnd(20)}${cell('ours')}${cell('upstream')}   ${(middle('ours', pick) / middle('upstream', pick)).toFixed(2)}×`);
   }
   saveResult('udp-crossing-latency', { rounds, pings, medians, samples });
 } finally {

@@ -21,7 +21,7 @@ import type { LabHost } from '../src/lab/lab-layout.js';
 import { sleep } from '../src/support/timing.js';
 import { saveResult } from './bench-namespace.js';
 import {
-  type Counters, type Kind, UPSTREAM_FLANNELD, benchLab, cpuSeconds, daemonPid, difference, iperf, loggedCounters, pingRtt, startKinds, stopAll,
+  type Counters, type Kind, UPSTREAM_FLANNELD, benchLab, cpuSeconds, daemonPid, difference, iperf, loggedCounters, median, pingRtt, startKinds, stopAll,
 } from './udp-bench-lab.js';
 
 const { values } = parseArgs({
@@ -96,11 +96,6 @@ async function measure(kind: Kind): Promise<void> {
     `1 stream ${(sample.gbps[1] ?? 0).toFixed(2)} Gbit/s · 4 streams ${(sample.gbps[4] ?? 0).toFixed(2)} Gbit/s · daemons ${(sample.coresPerGbps[1] ?? 0).toFixed(3)} cores/Gbit/s`);
 }
 
-const median = (list: number[]) => {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return sorted.length % 2 ? (sorted[Math.floor(middle)] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 const fixed = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 /** Where our time went on one stream: syscalls per packet and packets per syscall, per data path. */
