@@ -136,12 +136,16 @@ export function pingRtt(from: string, to: string, count: number, warmUp: number)
 }
 
 /** One bounded iperf3 run (TCP) from pod `from` to pod `to`; returns Gbit/s received. */
-export async function iperf(lab: Lab, from: LabHost, to: LabHost, streams: number, seconds: number): Promise<number> {
-  const toIp = lab.podIp(to) as string;
-  const server = spawn('ip', ['netns', 'exec', to.podNetns, 'iperf3', '-s', '-1', '-B', toIp], { stdio: 'ignore' });
+export function iperf(lab: Lab, from: LabHost, to: LabHost, streams: number, seconds: number): Promise<number> {
+  return iperfBetween(from.podNetns, to.podNetns, lab.podIp(to) as string, streams, seconds);
+}
+
+/** One bounded iperf3 run (TCP) from namespace `fromNetns` to a server on `toIp` in `toNetns`; Gbit/s received. */
+export async function iperfBetween(fromNetns: string, toNetns: string, toIp: string, streams: number, seconds: number): Promise<number> {
+  const server = spawn('ip', ['netns', 'exec', toNetns, 'iperf3', '-s', '-1', '-B', toIp], { stdio: 'ignore' });
   await sleep(300);
   try {
-    const result = inNetns(from.podNetns, 'iperf3', ['-c', toIp, '-t', String(seconds), '-P', String(streams), '-J'], { timeoutMs: (seconds + 20) * 1000, allowFailure: true });
+    const result = inNetns(fromNetns, 'iperf3', ['-c', toIp, '-t', String(seconds), '-P', String(streams), '-J'], { timeoutMs: (seconds + 20) * 1000, allowFailure: true });
     const report = JSON.parse(result.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number } } };
     return (report.end?.sum_received?.bits_per_second ?? 0) / 1e9;
   } finally {

@@ -3,10 +3,6 @@
  * run: one 2-host lab per backend (real etcd, real flanneld, CNI pods), all up at once, rounds alternating the
  * order of backends. Per round and backend: iperf3 TCP, 1 stream, pod → pod (Gbit/s), and ping RTT p50/p90 over
  * 200 pings 5 ms apart (after 20 warm-up pings). Host → host over the underlay once per round for context.
- * udp: a lab like the others when this build registers the udp backend; until then (another slice wires it into
- * flanneld) our udp forwarder itself, in the udp bench's two-host topology (udp-bench-hosts.ts: same pods
- * behind a bridge, flannel0 configured by hand), measured in the same rounds. The output says which udp it was,
- * and the join time exists only for backends flanneld runs.
  *
  * Then, per backend, the time for a new lease to become a working peer: h2's flanneld is stopped and its lease
  * deleted (h1 drops the peer), a pinger in h1's pod sends every 10 ms, h2's flanneld starts again and creates a
@@ -20,13 +16,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { backendConfigProblems } from '../src/backend/backends.js';
-import { parseNetworkConfig } from '../src/config/network-config.js';
 import { Lab } from '../src/lab/lab.js';
 import type { LabHost } from '../src/lab/lab-layout.js';
 import { sleep } from '../src/support/timing.js';
 import { saveResult } from './bench-namespace.js';
-import { type BenchHost, type Forwarder, HOSTS, buildTopology, iperf, pingRtt, startOurs, tearDown } from './udp-bench-hosts.js';
+import { iperf, iperfBetween, median, pingRtt } from './udp-bench-lab.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '4' }, joins: { type: 'string', default: '5' } } });
 const seconds = Number(values.seconds);
@@ -36,51 +30,13 @@ const tag = process.env.FLANNEL_TS_LAB_TAG ?? '';
 const SUBNETS = '/coreos.com/network/subnets/';
 
 type Kind = 'wireguard' | 'vxlan' | 'udp';
-const udpSupported = !backendConfigProblems(parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}', { validate: false })).some((problem) => /not supported/.test(problem));
 const kinds: Kind[] = ['wireguard', 'vxlan', 'udp'];
-const labKinds: Kind[] = udpSupported ? kinds : ['wireguard', 'vxlan'];
-const labs = new Map<Kind, Lab>(labKinds.map((kind) => [kind, new Lab({
+const labs = new Map<Kind, Lab>(kinds.map((kind) => [kind, new Lab({
   prefix: `fb${kind.slice(0, 2)}${tag}`, hosts: 2, backend: kind, cniDelegate: { ipMasq: false }, flanneldArgs: ['--logging-format', 'json'],
   ...(kind === 'wireguard' ? { backendOptions: { Implementation: 'userspace' } } : {}),
 })]));
 
-const median = (list: readonly number[]) => {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return sorted.length === 0 ? NaN : sorted.length % 2 ? (sorted[Math.floor(middle)] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 const round2 = (value: number) => Number(value.toFixed(2));
-
-/** The lab's pod on `host` in the shape the udp bench helpers take. */
-function pod(lab: Lab, host: LabHost): BenchHost {
-  return { n: 0, netns: host.netns, pod: host.podNetns, underlay: host.underlayIp, podIp: lab.podIp(host) as string };
-}
-
-/** The pair of pods a backend is measured between. */
-interface PodPair {
-  readonly from: BenchHost;
-  readonly to: BenchHost;
-}
-
-function labPair(lab: Lab): PodPair {
-  const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
-  return { from: pod(lab, h1), to: pod(lab, h2) };
-}
-
-/** Our udp forwarder on both hosts of the udp bench topology (while flanneld has no udp backend). */
-let forwarderTopology: { etcd: Forwarder; dataDir: string } | undefined;
-const forwarders: Forwarder[] = [];
-async function startUdpForwarders(): Promise<PodPair> {
-  forwarderTopology = await buildTopology();
-  for (const host of HOSTS) forwarders.push(await startOurs(host));
-  const [from, to] = HOSTS as [BenchHost, BenchHost];
-  return { from, to };
-}
-
-/** Three pings from one pod to the other answered (the forwarders' pods are not a Lab's). */
-function inPodPings({ from, to }: PodPair): boolean {
-  return pingRtt(from.pod, to.podIp, 3).lost === 0;
-}
 
 interface JoinSample {
   readonly leaseToPingMs: number;
@@ -144,46 +100,40 @@ async function join(kind: Kind, lab: Lab): Promise<JoinSample> {
 
 try {
   for (const lab of labs.values()) await lab.down();
-  const pairs = new Map<Kind, PodPair>();
   for (const [kind, lab] of labs) {
     await lab.up();
     const [h1, h2] = lab.layout.hosts as [LabHost, LabHost];
     if (!lab.ping(h1.podNetns, lab.podIp(h2) as string, 3, 2)) throw new Error(`${kind}: pods do not reach each other`);
-    pairs.set(kind, labPair(lab));
   }
-  if (!udpSupported) {
-    const pair = await startUdpForwarders();
-    if (!inPodPings(pair)) throw new Error('udp forwarder: pods do not reach each other');
-    pairs.set('udp', pair);
-  }
-  console.log(`pod → pod over 2 hosts each: ${kinds.join(', ')}${udpSupported ? '' : ' (udp: flanneld has no udp backend in this build, so udp is our forwarder on its own, in the udp bench topology, flannel0 set by hand; no join time for it)'}`);
+  console.log(`pod → pod over 2 hosts each: ${kinds.join(', ')}`);
   console.log(`iperf3 TCP 1 stream ${seconds} s, ping 200 × 5 ms; ${rounds} rounds, order rotated each round`);
   const samples = new Map<Kind, { gbps: number[]; rttP50: number[]; rttP90: number[] }>(kinds.map((kind) => [kind, { gbps: [], rttP50: [], rttP90: [] }]));
   const underlay: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = kinds.map((_, index) => kinds[(index + round) % kinds.length] as Kind);
     for (const kind of order) {
-      const { from, to } = pairs.get(kind) as PodPair;
+      const lab = labs.get(kind) as Lab;
+      const [from, to] = lab.layout.hosts as [LabHost, LabHost];
       const sample = samples.get(kind) as { gbps: number[]; rttP50: number[]; rttP90: number[] };
-      sample.gbps.push(await iperf(from, to, 1, seconds));
-      const rtt = pingRtt(from.pod, to.podIp, 200);
+      sample.gbps.push(await iperf(lab, from, to, 1, seconds));
+      const rtt = pingRtt(from.podNetns, lab.podIp(to) as string, 200, 20);
       sample.rttP50.push(rtt.p50);
       sample.rttP90.push(rtt.p90);
     }
     const vxlan = labs.get('vxlan') as Lab;
     const [u1, u2] = vxlan.layout.hosts as [LabHost, LabHost];
-    underlay.push(await iperf({ n: 0, netns: u1.netns, pod: u1.netns, underlay: u1.underlayIp, podIp: u1.underlayIp }, { n: 0, netns: u2.netns, pod: u2.netns, underlay: u2.underlayIp, podIp: u2.underlayIp }, 1, seconds));
+    underlay.push(await iperfBetween(u1.netns, u2.netns, u2.underlayIp, 1, seconds));
     console.log(`round ${round + 1}: ${order.map((kind) => `${kind} ${samples.get(kind)?.gbps.at(-1)?.toFixed(2)} Gbit/s ${samples.get(kind)?.rttP50.at(-1)?.toFixed(3)} ms`).join(', ')}, underlay ${underlay.at(-1)?.toFixed(2)} Gbit/s`);
   }
 
   const joinSamples = new Map<Kind, JoinSample[]>(kinds.map((kind) => [kind, []]));
   for (let index = 0; index < joins; index++) {
-    for (const kind of index % 2 === 0 ? labKinds : [...labKinds].reverse()) joinSamples.get(kind)?.push(await join(kind, labs.get(kind) as Lab));
+    for (const kind of index % 2 === 0 ? kinds : [...kinds].reverse()) joinSamples.get(kind)?.push(await join(kind, labs.get(kind) as Lab));
   }
 
   const vxlanGbps = median(samples.get('vxlan')?.gbps ?? []);
   const vxlanRtt = median(samples.get('vxlan')?.rttP50 ?? []);
-  const result: Record<string, unknown> = { seconds, rounds, joins, udp: udpSupported ? 'flanneld udp backend' : 'our udp forwarder, flannel0 by hand (no udp backend in flanneld yet)', underlayGbps: underlay.map(round2), underlayMedianGbps: round2(median(underlay)) };
+  const result: Record<string, unknown> = { seconds, rounds, joins, underlayGbps: underlay.map(round2), underlayMedianGbps: round2(median(underlay)) };
   console.log('\nmedians [samples]');
   for (const kind of kinds) {
     const sample = samples.get(kind) as { gbps: number[]; rttP50: number[]; rttP90: number[] };
@@ -195,19 +145,15 @@ try {
     result[kind] = {
       gbps: round2(gbps), gbpsSamples: sample.gbps.map(round2), toVxlanGbps: round2(gbps / vxlanGbps),
       rttP50Ms: Number(rtt.toFixed(3)), rttP90Ms: Number(median(sample.rttP90).toFixed(3)), rttP50Samples: sample.rttP50, toVxlanRtt: round2(rtt / vxlanRtt),
-      ...(labKinds.includes(kind) ? {
-        newLeaseToFirstPingMs: { median: median(leaseToPing), min: Math.min(...leaseToPing), max: Math.max(...leaseToPing), samples: leaseToPing },
-        newLeaseToPeerProgrammedMs: { median: median(leaseToProgrammed), samples: leaseToProgrammed },
-      } : {}),
+      newLeaseToFirstPingMs: { median: median(leaseToPing), min: Math.min(...leaseToPing), max: Math.max(...leaseToPing), samples: leaseToPing },
+      newLeaseToPeerProgrammedMs: { median: median(leaseToProgrammed), samples: leaseToProgrammed },
     };
     console.log(`${kind.padEnd(9)} ${gbps.toFixed(2)} Gbit/s [${sample.gbps.map((v) => v.toFixed(2)).join(' ')}] (×${(gbps / vxlanGbps).toFixed(2)} of vxlan), ` +
       `RTT p50 ${rtt.toFixed(3)} ms [${sample.rttP50.map((v) => v.toFixed(3)).join(' ')}] p90 ${median(sample.rttP90).toFixed(3)} (×${(rtt / vxlanRtt).toFixed(2)} of vxlan); ` +
-      (labKinds.includes(kind) ? `new lease → first ping ${median(leaseToPing)} ms [${leaseToPing.join(' ')}], → peer programmed on h1 ${median(leaseToProgrammed)} ms [${leaseToProgrammed.join(' ')}]` : 'no join time (not run by flanneld)'));
+      `new lease → first ping ${median(leaseToPing)} ms [${leaseToPing.join(' ')}], → peer programmed on h1 ${median(leaseToProgrammed)} ms [${leaseToProgrammed.join(' ')}]`);
   }
   console.log(`underlay host → host ${median(underlay).toFixed(2)} Gbit/s [${underlay.map((v) => v.toFixed(2)).join(' ')}]`);
   saveResult('wireguard-dataplane', result);
 } finally {
   for (const lab of labs.values()) await lab.down();
-  for (const forwarder of forwarders) await forwarder.stop();
-  await tearDown(forwarderTopology);
 }
