@@ -14,8 +14,8 @@
  * and keeps both logs in /tmp/flanneld-kube-bench-*.log). Writes bench/results/kube-scale.json.
  * Everything stays inside a namespace it makes (ftbenchk).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +27,8 @@ import { LabKubeAdmin } from '../src/lab/lab-kube-admin.js';
 import { makeLabPki } from '../src/lab/lab-pki.js';
 import { run } from '../src/lab/shell.js';
 import { sleep } from '../src/support/timing.js';
-import { benchPeer, prepareUplink, reExecInNamespace, rssMb, saveResult, stopProcess } from './bench-namespace.js';
+import { benchPeer, percentile, prepareUplink, reExecInNamespace, rssMb, saveResult, stopProcess } from './bench-namespace.js';
+import { cpuSeconds, peakRssMbOf, round2, spreadOf, startProcess } from './bench-process.js';
 import { benchNode, ownNode } from './kube-bench-nodes.js';
 
 const { values } = parseArgs({
@@ -179,24 +180,8 @@ function newRoutes(monitor: NetlinkSocket): string[] {
   return routes;
 }
 
-function startProcess(command: string, args: readonly string[], logPath: string, env: Record<string, string>): ChildProcess {
-  // Output to a file: a pipe nobody drains while the bench blocks on netlink would stall the process.
-  const out = openSync(logPath, 'a');
-  const child = spawn(command, args, { stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
-  closeSync(out);
-  return child;
-}
 
-function cpuSeconds(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 (11 and 12 after the command), in clock ticks (100 per second).
-  return round2((Number(fields[11]) + Number(fields[12])) / 100);
-}
 
-function peakRssMbOf(pid: number | undefined): number {
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return Number((kb / 1024).toFixed(1));
-}
 
 /** Each request of flanneld's user as `METHOD path?query-names` (values dropped but limit and RV 0), with its status. */
 function shapes(log: string): string[] {
@@ -211,10 +196,7 @@ function shapes(log: string): string[] {
 function report(results: Record<Implementation, RoundResult[]>, requests: Record<Implementation, string[]>): void {
   const summary = (implementation: Implementation) => {
     const rows = results[implementation];
-    const stat = (pick: (row: RoundResult) => number) => {
-      const sorted = rows.map(pick).sort((a, b) => a - b);
-      return { median: round2(percentile(sorted, 0.5)), min: sorted[0] ?? NaN, max: sorted.at(-1) ?? NaN };
-    };
+    const stat = (pick: (row: RoundResult) => number) => spreadOf(rows.map(pick));
     return {
       startToAllRoutesMs: stat((row) => row.startToAllRoutesMs), rssAfterSyncMb: stat((row) => row.rssAfterSyncMb), peakRssMb: stat((row) => row.peakRssMb),
       cpuSecondsToSync: stat((row) => row.cpuSecondsToSync), nodeToRouteP50Ms: stat((row) => row.nodeToRouteMs.p50), nodeToRouteP99Ms: stat((row) => row.nodeToRouteMs.p99),
@@ -245,10 +227,3 @@ function report(results: Record<Implementation, RoundResult[]>, requests: Record
   saveResult('kube-scale', { nodes: nodeCount, latencySamples, rounds, ours, upstream, rounds_: results, requests: { ours: count(requests['flannel-ts']), upstream: count(requests['upstream-v0.20.2']) } });
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? NaN;
-}
-
-function round2(value: number): number {
-  return Number(value.toFixed(2));
-}

@@ -11,8 +11,7 @@
  * its debug log, which records RSS and heap on every pass, to /tmp/flanneld-bench.log.)
  * Writes bench/results/vxlan-scale.json. Everything stays inside a namespace it makes.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
 import * as C from '../src/adapters/netlink/constants.js';
@@ -20,9 +19,9 @@ import { decodeNeighbour, decodeRoute } from '../src/adapters/netlink/messages.j
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import { NetlinkSocket } from '../src/adapters/netlink/netlink-socket.js';
 import { NUD_PERMANENT, type Neighbour, neighbourKey } from '../src/dataplane/kernel-objects.js';
-import { run } from '../src/lab/shell.js';
 import { sleep } from '../src/support/timing.js';
 import { benchPeer, inBenchEnvironment, reExecInNamespace, reconciledAt, rssMb, saveResult, summary, timeUntil, writeLeases } from './bench-namespace.js';
+import { vxlanBatchBaselineMs } from './bench-process.js';
 
 const { values } = parseArgs({ options: { leases: { type: 'string', default: '5000' }, latency: { type: 'string', default: '200' }, inside: { type: 'boolean', default: false }, 'gc-thresh3': { type: 'string', default: '' } } });
 const leaseCount = Number(values.leases);
@@ -53,27 +52,7 @@ async function inside(): Promise<void> {
   const gcThresh3 = Number(values['gc-thresh3']);
   await inBenchEnvironment(async ({ work, etcd, kernel, startFlanneld }) => {
     // Baseline: the classic commands for the same entries, batched (the kernel's limit), on a hand-made device.
-    run('ip', ['link', 'add', 'vxb', 'type', 'vxlan', 'id', '99', 'dstport', '8473', 'local', '198.18.0.1', 'dev', 'eth0', 'nolearning']);
-    run('ip', ['link', 'set', 'vxb', 'up']);
-    const ipBatch = [];
-    const fdbBatch = [];
-    for (let index = 0; index < leaseCount; index++) {
-      const peer = benchPeer(index);
-      const gateway = peer.subnet.split('/')[0];
-      ipBatch.push(`neigh replace ${gateway} lladdr ${peer.mac} dev vxb nud permanent`, `route add ${peer.subnet} via ${gateway} dev vxb onlink proto 112`);
-      fdbBatch.push(`fdb append ${peer.mac} dev vxb dst ${peer.publicIP} self permanent`);
-    }
-    writeFileSync(join(work, 'ip.batch'), ipBatch.join('\n') + '\n');
-    writeFileSync(join(work, 'fdb.batch'), fdbBatch.join('\n') + '\n');
-    const baselineStart = process.hrtime.bigint();
-    run('ip', ['-batch', join(work, 'ip.batch')]);
-    run('bridge', ['-batch', join(work, 'fdb.batch')]);
-    const baselineMs = Number(process.hrtime.bigint() - baselineStart) / 1e6;
-    const baselineCounts = await entriesOn(kernel, 'vxb', 112);
-    if (baselineCounts.routes !== leaseCount || baselineCounts.neighbours !== leaseCount || baselineCounts.fdb !== leaseCount) {
-      throw new Error(`baseline incomplete: ${JSON.stringify(baselineCounts)}`);
-    }
-    run('ip', ['link', 'del', 'vxb']);
+    const baselineMs = await vxlanBatchBaselineMs(work, leaseCount, kernel);
 
     const client = new EtcdClient({ endpoints: [etcd.url] });
     const leaseId = await writeLeases(client, 'vxlan', leaseCount, leaseValue);

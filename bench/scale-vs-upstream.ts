@@ -1,0 +1,309 @@
+/**
+ * Benchmark, vxlan control plane at scale, side by side with upstream flanneld v0.20.2 (issue 13): one host
+ * namespace, a real etcd, N peer vxlan leases; our flanneld and upstream's alternate in rounds (the order flips
+ * every round), each round from scratch (no flannel.1, leases written again, no subnet.env), everything timed
+ * by the same kernel-notification poller. Per round and implementation:
+ *  - start → all N peer routes seen (flanneld writes a peer's neighbour and FDB entry before its route; both
+ *    do), next to `ip -batch` + `bridge -batch` installing the same 3N entries in the same round;
+ *  - RSS 2 s after sync; CPU seconds over `--idle` seconds of idling;
+ *  - new lease in etcd → its route (p50/p99 over `--latency` leases, one at a time);
+ *  - a route / neighbour / FDB entry deleted by someone else → back (p50/p99 over `--drift` each; a kind that
+ *    is not back within 1 s twice is reported as not repaired, not waited for);
+ *  - peak RSS during a burst of `--burst` lease changes (new VtepMACs, one put each, 50 in flight), until every
+ *    changed neighbour is in.
+ * Prints per-round lines, then medians [min–max] ours | upstream | ratio per peer count.
+ * Run as root after `npm run build`, by hand (not in CI):
+ *   node dist/bench/scale-vs-upstream.js [--peers 1000,5000] [--rounds 3] [--latency 100] [--drift 20]
+ *     [--burst 500] [--idle 30] [--upstream /work/upstream/flanneld-v0.20.2]
+ * FLANNEL_TS_NODE_ARGS overrides our Node flags. Writes bench/results/scale-vs-upstream.json. Everything stays in
+ * a namespace it makes (ftbenchsu<FLANNEL_TS_LAB_TAG>), deleted by name at the end.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EtcdClient } from '../src/adapters/etcd/etcd-client.js';
+import * as C from '../src/adapters/netlink/constants.js';
+import { decodeNeighbour, decodeRoute } from '../src/adapters/netlink/messages.js';
+import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
+import type { NetlinkMessage } from '../src/adapters/netlink/codec.js';
+import { NetlinkSocket } from '../src/adapters/netlink/netlink-socket.js';
+import { NUD_PERMANENT, type Neighbour, type Route, neighbourKey } from '../src/dataplane/kernel-objects.js';
+import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
+import { run } from '../src/lab/shell.js';
+import { sleep } from '../src/support/timing.js';
+import { benchPeer, prepareNamespace, reExecInNamespace, rssMb, saveResult, stopProcess, summary, writeLeases } from './bench-namespace.js';
+import { type Spread, cpuSeconds, peakRssMbOf, resetPeakRss, round2, spreadOf, startProcess, vxlanBatchBaselineMs } from './bench-process.js';
+
+const { values } = parseArgs({
+  options: {
+    peers: { type: 'string', default: '1000,5000' }, rounds: { type: 'string', default: '3' }, latency: { type: 'string', default: '100' },
+    drift: { type: 'string', default: '20' }, burst: { type: 'string', default: '500' }, idle: { type: 'string', default: '30' },
+    upstream: { type: 'string', default: '/work/upstream/flanneld-v0.20.2' }, inside: { type: 'boolean', default: false },
+  },
+});
+const peerCounts = values.peers.split(',').map(Number);
+const rounds = Number(values.rounds);
+const latencySamples = Number(values.latency);
+const driftSamples = Number(values.drift);
+const burstSize = Number(values.burst);
+const idleSeconds = Number(values.idle);
+
+if (!existsSync(values.upstream)) {
+  console.error(`scale-vs-upstream: no upstream flanneld at ${values.upstream}; build it with /work/shared/tools/build-upstream-flanneld.sh or pass --upstream PATH`);
+  process.exit(2);
+}
+if (peerCounts.some((count) => !Number.isInteger(count) || count < 1 || count > 60_000)) {
+  console.error(`scale-vs-upstream: --peers wants counts between 1 and 60000 separated by commas, not ${JSON.stringify(values.peers)}`);
+  process.exit(2);
+}
+type Implementation = 'ours' | 'upstream';
+const REPAIR_KINDS = ['route', 'neighbour', 'fdb'] as const;
+const REPAIR_WAIT_MS = 1000;
+
+// FLANNEL_TS_LAB_TAG keeps this bench's namespace apart from other checkouts' labs and benches.
+if (!reExecInNamespace(`ftbenchsu${process.env.FLANNEL_TS_LAB_TAG ?? ''}`)) await inside();
+
+
+interface RoundResult {
+  readonly startToAllMs: number;
+  readonly batchBaselineMs: number;
+  readonly rssAfterSyncMb: number;
+  readonly burstPeakRssMb: number;
+  readonly idleCpuSeconds: number;
+  readonly newLease: { readonly p50: number; readonly p99: number };
+  /** p50/p99 of the repairs seen; `missed` counts deletions not back within REPAIR_WAIT_MS. */
+  readonly repair: Record<(typeof REPAIR_KINDS)[number], { readonly p50: number; readonly p99: number; readonly missed: number }>;
+}
+
+function leaseValue(index: number, mac = benchPeer(index).mac): string {
+  return `{"PublicIP":"${benchPeer(index).publicIP}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
+}
+
+/** The VtepMAC peer `index` publishes after the burst (another OUI byte, so it differs from every original). */
+function burstMac(index: number): string {
+  return benchPeer(index).mac.replace(/^02:00/, '02:01');
+}
+
+async function inside(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'flannel-ts-scale-bench-'));
+  const etcd = await prepareNamespace();
+  const kernel = NetlinkKernel.open();
+  const client = new EtcdClient({ endpoints: [etcd.url] });
+  const results: Record<number, Record<Implementation, RoundResult[]>> = {};
+  try {
+    for (const peers of peerCounts) {
+      results[peers] = { ours: [], upstream: [] };
+      console.log(`vxlan, ${peers} peers: ${rounds} rounds, ours and upstream v0.20.2 alternating`);
+      for (let round = 0; round < rounds; round++) {
+        for (const implementation of (round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours']) as Implementation[]) {
+          const result = await oneRound({ work, etcdUrl: etcd.url, kernel, client }, implementation, peers, round);
+          results[peers]?.[implementation].push(result);
+          const r = result.repair;
+          console.log(`  round ${round + 1} ${implementation.padEnd(8)} start→all ${result.startToAllMs} ms (batch ${result.batchBaselineMs} ms), RSS ${result.rssAfterSyncMb} MB, ` +
+            `burst peak ${result.burstPeakRssMb} MB, idle CPU ${result.idleCpuSeconds} s, lease→route p50 ${result.newLease.p50} p99 ${result.newLease.p99} ms, ` +
+            `repair p99 route ${r.route.p99} neigh ${r.neighbour.p99} fdb ${r.fdb.p99} ms (missed ${r.route.missed}/${r.neighbour.missed}/${r.fdb.missed})`);
+        }
+      }
+    }
+    report(results);
+  } finally {
+    client.close();
+    kernel.close();
+    await etcd.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+interface Environment {
+  readonly work: string;
+  readonly etcdUrl: string;
+  readonly kernel: NetlinkKernel;
+  readonly client: EtcdClient;
+}
+
+async function oneRound({ work, etcdUrl, kernel, client }: Environment, implementation: Implementation, peers: number, round: number): Promise<RoundResult> {
+  const batchBaselineMs = round2(await vxlanBatchBaselineMs(work, peers, kernel));
+  const leaseId = await writeLeases(client, 'vxlan', peers, (index) => leaseValue(index));
+  const logPath = join(work, `flanneld-${implementation}-${peers}-${round}.log`);
+  const args = ['--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', join(work, 'subnet.env'), '--iptables-forward-rules=false'];
+  const nodeArgs = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
+  const monitor = NetlinkSocket.open({ groups: C.RTMGRP_IPV4_ROUTE | C.RTMGRP_NEIGH, receiveBufferBytes: 64 << 20, receiveTimeoutMs: 200 });
+  let flanneld: ChildProcess | undefined;
+  try {
+    const started = process.hrtime.bigint();
+    flanneld = implementation === 'ours'
+      ? startProcess(process.execPath, [...nodeArgs, FLANNELD_JS, ...args], logPath)
+      : startProcess(values.upstream, args, logPath);
+    const child = flanneld;
+    const failed = (what: string) => new Error(`${implementation}, ${peers} peers: ${what}; log:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
+    const poll = (match: (message: NetlinkMessage) => boolean, timeoutMs: number) => pollUntil(monitor, child, match, timeoutMs, failed);
+
+    const wanted = new Set(Array.from({ length: peers }, (_, index) => benchPeer(index).subnet));
+    const seen = new Set<string>();
+    const routeOf = (message: NetlinkMessage): Route | undefined => (message.type === C.RTM_NEWROUTE ? decodeRoute(message.payload) : undefined);
+    for (let synced: number | undefined; synced === undefined;) {
+      try {
+        synced = poll((message) => {
+          const dst = routeOf(message)?.dst.toString();
+          if (dst !== undefined && wanted.has(dst)) seen.add(dst);
+          return seen.size === wanted.size;
+        }, 300_000);
+        if (synced === undefined) throw failed(`${seen.size} of ${peers} routes`);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ENOBUFS') throw error;
+        // The monitor overflowed: what it missed is in the kernel's table (a dump costs both the same).
+        for (const route of await kernel.listRoutes()) if (wanted.has(route.dst.toString())) seen.add(route.dst.toString());
+        if (seen.size === wanted.size) synced = 0;
+      }
+    }
+    const startToAllMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+    await sleep(2000);
+    const rssAfterSyncMb = rssMb(child.pid);
+
+    const cpuBefore = cpuSeconds(child.pid);
+    await sleep(idleSeconds * 1000);
+    const idleCpuSeconds = round2(cpuSeconds(child.pid) - cpuBefore);
+    drain(monitor);
+
+    const latencies: number[] = [];
+    for (let sample = 0; sample < latencySamples; sample++) {
+      const index = peers + sample;
+      const subnet = benchPeer(index).subnet;
+      const written = process.hrtime.bigint();
+      await client.put(`/coreos.com/network/subnets/${benchPeer(index).key}`, leaseValue(index), leaseId);
+      if (poll((message) => routeOf(message)?.dst.toString() === subnet, 5000) === undefined) throw failed(`lease ${subnet} got no route`);
+      latencies.push(Number(process.hrtime.bigint() - written) / 1e6);
+      await sleep(10);
+    }
+
+    const repair = await repairs(kernel, poll);
+
+    drain(monitor);
+    resetPeakRss(child.pid);
+    const changed = new Set<string>();
+    const puts = Array.from({ length: Math.min(burstSize, peers) }, (_, index) => [`/coreos.com/network/subnets/${benchPeer(index).key}`, leaseValue(index, burstMac(index))] as const);
+    // One put per lease, 50 in flight: upstream v0.20.2 reads only the first event of each watch response, so
+    // changes written in one transaction (one revision) would be lost on its side, not merely slow.
+    for (let start = 0; start < puts.length; start += 50) await Promise.all(puts.slice(start, start + 50).map(([key, value]) => client.put(key, value, leaseId)));
+    const newMacs = new Set(puts.map((_, index) => burstMac(index)));
+    const burstDone = poll((message) => {
+      const entry = message.type === C.RTM_NEWNEIGH ? decodeNeighbour(message.payload) : undefined;
+      if (entry?.kind === 'neigh' && entry.mac !== undefined && newMacs.has(entry.mac.toString())) changed.add(entry.mac.toString());
+      return changed.size === newMacs.size;
+    }, 60_000);
+    if (burstDone === undefined) throw failed(`${changed.size} of ${newMacs.size} changed neighbours after the burst`);
+    await sleep(1000);
+    const burstPeakRssMb = peakRssMbOf(child.pid);
+
+    const sorted = summary(latencies);
+    return { startToAllMs, batchBaselineMs, rssAfterSyncMb, burstPeakRssMb, idleCpuSeconds, newLease: { p50: sorted.p50, p99: sorted.p99 }, repair };
+  } finally {
+    monitor.close();
+    await stopProcess(flanneld);
+    run('ip', ['link', 'del', 'flannel.1'], { allowFailure: true });
+    await client.revokeLease(leaseId);
+    // What is left under subnets/ is the flanneld's own lease: the next round starts without it.
+    for (const kv of (await client.getPrefix('/coreos.com/network/subnets/')).kvs) await client.delete(kv.key);
+    rmSync(join(work, 'subnet.env'), { force: true });
+  }
+}
+
+type Poll = (match: (message: NetlinkMessage) => boolean, timeoutMs: number) => number | undefined;
+
+/** Deletes `--drift` of flanneld's routes, neighbours and FDB entries one at a time; how long until each is back. */
+async function repairs(kernel: NetlinkKernel, poll: Poll): Promise<RoundResult['repair']> {
+  const device = (await kernel.listLinks()).find((link) => link.name === 'flannel.1')?.index;
+  const routes = (await kernel.listRoutes()).filter((route) => route.linkIndex === device && route.dst.prefixLength === 24).slice(0, driftSamples);
+  const entries = (await kernel.listNeighbours()).filter((entry) => entry.linkIndex === device && entry.state & NUD_PERMANENT && entry.ip !== undefined);
+  const result = {} as Record<(typeof REPAIR_KINDS)[number], { p50: number; p99: number; missed: number }>;
+  for (const kind of REPAIR_KINDS) {
+    const samples: number[] = [];
+    let missed = 0;
+    const targets: Array<Route | Neighbour> = kind === 'route' ? routes : entries.filter((entry) => entry.kind === (kind === 'fdb' ? 'fdb' : 'neigh')).slice(0, driftSamples);
+    for (const target of targets) {
+      // Two misses: this implementation does not repair this kind; the rest would only wait out the timeout.
+      if (missed >= 2) break;
+      const deleted = process.hrtime.bigint();
+      const failures = 'dst' in target ? await kernel.applyRouteOps([{ kind: 'delete', route: target }]) : await kernel.applyNeighbourOps([{ kind: 'delete', entry: target }]);
+      if (failures.length > 0) throw failures[0]?.error;
+      const back = poll((message) => {
+        if ('dst' in target) return message.type === C.RTM_NEWROUTE && decodeRoute(message.payload)?.dst.equals(target.dst) === true;
+        const entry = message.type === C.RTM_NEWNEIGH ? decodeNeighbour(message.payload) : undefined;
+        return entry !== undefined && neighbourKey(entry) === neighbourKey(target) && (entry.state & NUD_PERMANENT) !== 0;
+      }, REPAIR_WAIT_MS);
+      if (back === undefined) missed++;
+      else samples.push(Number(process.hrtime.bigint() - deleted) / 1e6);
+      await sleep(30);
+    }
+    const figures = summary(samples);
+    result[kind] = { p50: figures.p50, p99: figures.p99, missed: missed + Math.max(0, targets.length - samples.length - missed) };
+  }
+  return result;
+}
+
+/**
+ * Reads notifications until `match` says yes (returns ms waited) or `timeoutMs` passed (undefined); throws when
+ * the flanneld exited.
+ */
+function pollUntil(monitor: NetlinkSocket, child: ChildProcess, match: (message: NetlinkMessage) => boolean, timeoutMs: number, failed: (what: string) => Error): number | undefined {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw failed(`exited with ${child.exitCode}`);
+    let messages: NetlinkMessage[] = [];
+    try {
+      messages = monitor.read();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ETIMEDOUT' && (error as { code?: string }).code !== 'EAGAIN') throw error;
+    }
+    for (const message of messages) if (match(message)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) return undefined;
+  }
+}
+
+/** Drops notifications that queued up while the bench was not reading. */
+function drain(monitor: NetlinkSocket): void {
+  for (;;) {
+    try {
+      if (monitor.read().length === 0) return;
+    } catch {
+      return;
+    }
+  }
+}
+
+function report(results: Record<number, Record<Implementation, RoundResult[]>>): void {
+  const figures: Array<[string, string, (row: RoundResult) => number]> = [
+    ['start → all entries', 'ms', (row) => row.startToAllMs],
+    ['  ip -batch + bridge -batch', 'ms', (row) => row.batchBaselineMs],
+    ['RSS after sync', 'MB', (row) => row.rssAfterSyncMb],
+    [`RSS peak, burst of ${burstSize}`, 'MB', (row) => row.burstPeakRssMb],
+    [`idle CPU over ${idleSeconds} s`, 's', (row) => row.idleCpuSeconds],
+    [`new lease → route p50 (${latencySamples})`, 'ms', (row) => row.newLease.p50],
+    [`new lease → route p99`, 'ms', (row) => row.newLease.p99],
+    ...REPAIR_KINDS.flatMap((kind): Array<[string, string, (row: RoundResult) => number]> => [
+      [`${kind} deleted → back p50 (${driftSamples})`, 'ms', (row) => row.repair[kind].p50],
+      [`${kind} deleted → back p99`, 'ms', (row) => row.repair[kind].p99],
+      [`${kind} deletions not back in ${REPAIR_WAIT_MS} ms`, '', (row) => row.repair[kind].missed],
+    ]),
+  ];
+  const show = (spread: Spread, unit: string) => (Number.isNaN(spread.median) ? 'never' : `${spread.median}${unit ? ` ${unit}` : ''} [${spread.min}–${spread.max}]`);
+  const saved: Record<string, unknown> = {};
+  for (const [peers, byImplementation] of Object.entries(results)) {
+    console.log(`\nvxlan, ${peers} peers, medians over ${rounds} rounds [min–max]:`);
+    console.log(`  ${'figure'.padEnd(38)} ${'ours'.padEnd(26)} ${'upstream v0.20.2'.padEnd(26)} ours/upstream`);
+    const table: Record<string, { ours: Spread; upstream: Spread }> = {};
+    for (const [label, unit, pick] of figures) {
+      const ours = spreadOf(byImplementation.ours.map(pick));
+      const upstream = spreadOf(byImplementation.upstream.map(pick));
+      table[label] = { ours, upstream };
+      const ratio = ours.median / upstream.median;
+      console.log(`  ${label.padEnd(38)} ${show(ours, unit).padEnd(26)} ${show(upstream, unit).padEnd(26)} ${Number.isFinite(ratio) ? round2(ratio) : '—'}`);
+    }
+    const ours = spreadOf(byImplementation.ours.map((row) => row.startToAllMs / row.batchBaselineMs));
+    console.log(`  ${'ours start → all / batch baseline'.padEnd(38)} ${show(ours, '×')}`);
+    saved[peers] = { table, rounds: byImplementation };
+  }
+  saveResult('scale-vs-upstream', saved);
+}
