@@ -4,6 +4,7 @@
  * userspace data path also has a run hook (`runDataPath`, see data-path.ts).
  */
 import type { NetworkConfig } from '../config/network-config.js';
+import type { PeerPlanning } from './peer-group-planner.js';
 import type { DesiredState } from '../dataplane/desired-state.js';
 import type { Device } from '../dataplane/devices.js';
 import type { Link } from '../dataplane/kernel-objects.js';
@@ -58,6 +59,11 @@ export interface Backend {
   prepareLease?(context: { readonly adapters: DataPathAdapters; readonly logger: Logger }, signal: AbortSignal): Promise<LeaseAttrs>;
   /** Pure: same input, same output. */
   plan(own: Lease, peers: readonly Lease[]): DesiredState;
+  /**
+   * Present when the backend plans each peer on its own: the daemon then keeps the plan up to date per lease
+   * event in O(changed peers) (peer-group-planner.ts); `plan` must equal planPeers(peerPlanning, …).
+   */
+  readonly peerPlanning?: PeerPlanning;
   /**
    * Pure, O(1): why a peer lease (already checked against the network config) cannot work with this backend —
    * BackendType, BackendData — or undefined. Rejected peers never reach `plan`.

@@ -20,6 +20,7 @@
  * StatusProvider of flanneld's status socket (daemon-status.ts) and tells datapath health what to probe.
  */
 import type { Backend, BackendFactory, ExternalInterface } from '../backend/backend.js';
+import { PeerGroupPlanner } from '../backend/peer-group-planner.js';
 import type { DataPathHook, LeaseSnapshot } from '../backend/data-path.js';
 import type { DataPathAdapters } from '../backend/data-path-ports.js';
 import { backendFactory } from '../backend/backends.js';
@@ -300,14 +301,36 @@ export class Daemon implements StatusProvider {
   }
 
   private blackhole: { lease: Lease; group: DesiredGroup } | undefined;
+  /** The blackhole route's group among the peers' groups: no admission key looks like this. */
+  private static readonly BLACKHOLE_GROUP = '(blackhole route)';
+  /** The incremental plan, for a backend that plans peer by peer (its groups are what the reconciler follows). */
+  private peerPlanner: PeerGroupPlanner | undefined;
 
+  /**
+   * The desired state. A backend that plans peer by peer gets only the peers admission touched since the last
+   * plan re-planned (O(changed peers)); others plan in full. The blackhole route rides along as one more group.
+   */
   private plan(backend: Backend): DesiredState {
     const lease = this.lease as Lease;
-    const plan = backend.plan(lease, (this.admission as PeerAdmission).peers());
-    if (!this.deps.blackholeRoute) return plan;
     // The same group object while the lease is the same, so the reconciler sees no change.
-    if (this.blackhole?.lease !== lease) this.blackhole = { lease, group: blackholeGroup(lease) };
-    return { ...plan, groups: [...plan.groups, this.blackhole.group] };
+    if (this.deps.blackholeRoute && this.blackhole?.lease !== lease) this.blackhole = { lease, group: blackholeGroup(lease) };
+    const planning = backend.peerPlanning;
+    if (!planning) {
+      const plan = backend.plan(lease, (this.admission as PeerAdmission).peers());
+      return this.blackhole ? { ...plan, groups: [...plan.groups, this.blackhole.group] } : plan;
+    }
+    const admission = this.admission as PeerAdmission;
+    if (!this.peerPlanner) {
+      this.peerPlanner = new PeerGroupPlanner(planning);
+      this.peerPlanner.update(admission.admittedEntries());
+    } else {
+      this.peerPlanner.update([...this.replanPeers].map((key) => [key, admission.admittedLease(key)] as const));
+    }
+    // Cleared only once planned: a planner that threw sees the same keys again on the next attempt.
+    this.replanPeers.clear();
+    const groups = this.peerPlanner.groups;
+    groups.set(Daemon.BLACKHOLE_GROUP, this.blackhole?.group);
+    return { ...planning.base(lease), groups, warnings: this.peerPlanner.warnings() };
   }
 
   /** The backend's devices are in place (or not, listed): subnet.env is written once they are; readiness follows. */
@@ -388,8 +411,11 @@ export class Daemon implements StatusProvider {
       this.observation.rejected(problem.field);
     }
     for (const key of report.readmitted) logger.info({ key }, 'peer lease accepted after having been rejected');
+    const admission = this.admission as PeerAdmission;
+    const touched = new Set(report.touched);
+    for (const key of touched) this.replanPeers.add(key);
     if (report.changed) {
-      for (const change of this.peerChanges.update((this.admission as PeerAdmission).peers())) {
+      for (const change of this.peerChanges.apply([...touched].map((key) => [key, admission.admittedLease(key)] as const))) {
         const { attrs } = change.lease;
         logger.info({
           subnet: change.lease.subnet.toString(), ipv6Subnet: change.lease.ipv6Subnet?.toString(),
@@ -401,8 +427,10 @@ export class Daemon implements StatusProvider {
     return report.changed;
   }
 
-  /** The admitted peers as last logged. */
+  /** The admitted peers as last logged, by admission key. */
   private readonly peerChanges = new PeerChanges();
+  /** Admission keys whose admitted lease changed since the last plan (for a backend that plans peer by peer). */
+  private readonly replanPeers = new Set<string>();
 
   /**
    * Cleans up the firewall mode not selected, then installs our rules once (before ready, as upstream) and

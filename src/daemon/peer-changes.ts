@@ -13,24 +13,34 @@ export type PeerChange =
 export class PeerChanges {
   private known = new Map<string, Lease>();
 
-  /** The changes from the set given last time to `peers` (O(peers), object identity first). */
-  update(peers: readonly Lease[]): PeerChange[] {
-    const next = new Map<string, Lease>();
-    const changes: PeerChange[] = [];
-    for (const lease of peers) {
-      const key = leaseKey(lease);
-      next.set(key, lease);
+  /** The changes for `changes` (by key: the admitted lease now, or undefined when gone): O(changes). */
+  apply(changes: Iterable<readonly [string, Lease | undefined]>): PeerChange[] {
+    const out: PeerChange[] = [];
+    for (const [key, lease] of changes) {
       const previous = this.known.get(key);
       if (previous === lease) continue;
-      if (!previous) changes.push({ kind: 'added', lease });
+      if (!lease) {
+        this.known.delete(key);
+        if (previous) out.push({ kind: 'removed', lease: previous });
+        continue;
+      }
+      this.known.set(key, lease);
+      if (!previous) out.push({ kind: 'added', lease });
       else {
         const differences = leaseDifferences(previous, lease);
-        if (differences.length > 0) changes.push({ kind: 'changed', lease, changes: differences });
+        if (differences.length > 0) out.push({ kind: 'changed', lease, changes: differences });
       }
     }
-    for (const [key, lease] of this.known) if (!next.has(key)) changes.push({ kind: 'removed', lease });
-    this.known = next;
-    return changes;
+    return out;
+  }
+
+  /** The changes from the set given last time to `peers`, keyed by subnet (O(peers)); do not mix with `apply`'s keys. */
+  update(peers: readonly Lease[]): PeerChange[] {
+    const next = new Map(peers.map((lease) => [leaseKey(lease), lease] as const));
+    const gone = [...this.known.keys()].filter((key) => !next.has(key)).map((key) => [key, undefined] as const);
+    const changes = this.apply(next);
+    // Removals last, as before: a log reads added/changed first.
+    return [...changes, ...this.apply(gone)];
   }
 }
 

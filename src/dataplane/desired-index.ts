@@ -2,7 +2,8 @@
  * The desired routes and neighbour/FDB entries of the current plan, keyed like the kernel keys them, with the
  * device names resolved to indexes. Pure. `rebuild` indexes every group (a full pass); `update` takes the next
  * plan and indexes only the groups that are new, forgetting the ones that are gone, and returns the keys whose
- * desired entry may have changed — the only keys an incremental pass has to compare with the kernel.
+ * desired entry may have changed — the only keys an incremental pass has to compare with the kernel. Given the
+ * same DesiredGroups again, it asks it what changed instead of comparing every group: O(changed peers).
  *
  * Two groups may claim one key (a peer whose lease changed: old and new group, briefly; or two leases that
  * collide). A slot keeps every claim in the order the groups were indexed and holds the newest one's entry;
@@ -12,6 +13,7 @@
  * `routeSource` and `neighbourSource` are the desired sides of the reconciler's route and neighbour trackers.
  */
 import type { DesiredSource } from './delta-tracker.js';
+import { DesiredGroups } from './desired-groups.js';
 import type { DesiredGroup } from './desired-state.js';
 import { type Neighbour, type Route, neighbourKey, routeKey } from './kernel-objects.js';
 
@@ -33,6 +35,8 @@ export interface TouchedKeys {
 
 export class DesiredIndex {
   private groups = new Map<DesiredGroup, { routes: Route[]; neighbours: Neighbour[] }>();
+  private source: DesiredGroups | undefined;
+  private sourceVersion = 0;
   private readonly routeSlots = new Map<string, Slot<Route>>();
   private readonly neighbourSlots = new Map<string, Slot<Neighbour>>();
   /** Device names that could not be resolved when their group was indexed. */
@@ -42,25 +46,32 @@ export class DesiredIndex {
 
   constructor(private readonly resolveLink: (name: string) => number | undefined) {}
 
-  rebuild(groups: readonly DesiredGroup[]): void {
+  rebuild(groups: Iterable<DesiredGroup>): void {
     this.groups.clear();
     this.routeSlots.clear();
     this.neighbourSlots.clear();
     this.unresolved.clear();
     for (const group of groups) this.add(group, new Set(), new Set());
+    this.follow(groups);
   }
 
-  update(groups: readonly DesiredGroup[]): TouchedKeys {
+  /**
+   * Takes the next plan's groups. From a DesiredGroups this index was built from, only what changed since is
+   * indexed (O(changed groups)); from anything else, groups are diffed by identity (O(every group)).
+   */
+  update(groups: Iterable<DesiredGroup>): TouchedKeys {
     const routes = new Set<string>();
     const neighbours = new Set<string>();
-    const next = new Set(groups);
-    for (const [group, resolved] of this.groups) {
-      if (next.has(group)) continue;
-      this.groups.delete(group);
-      for (const route of resolved.routes) release(this.routeSlots, routeKey(route), group, routes);
-      for (const entry of resolved.neighbours) release(this.neighbourSlots, neighbourKey(entry), group, neighbours);
+    const changes = groups instanceof DesiredGroups && groups === this.source ? groups.changesSince(this.sourceVersion) : undefined;
+    if (changes) {
+      for (const group of changes.removed) this.remove(group, routes, neighbours);
+      for (const group of changes.added) if (!this.groups.has(group)) this.add(group, routes, neighbours);
+    } else {
+      const next = new Set(groups);
+      for (const group of this.groups.keys()) if (!next.has(group)) this.remove(group, routes, neighbours);
+      for (const group of next) if (!this.groups.has(group)) this.add(group, routes, neighbours);
     }
-    for (const group of groups) if (!this.groups.has(group)) this.add(group, routes, neighbours);
+    this.follow(groups);
     return { routes, neighbours };
   }
 
@@ -82,6 +93,20 @@ export class DesiredIndex {
 
   get routeCount(): number {
     return this.routeSlots.size;
+  }
+
+  /** Remembers the DesiredGroups (and its version) this index now reflects, to catch up from it next time. */
+  private follow(groups: Iterable<DesiredGroup>): void {
+    this.source = groups instanceof DesiredGroups ? groups : undefined;
+    this.sourceVersion = this.source?.version ?? 0;
+  }
+
+  private remove(group: DesiredGroup, routeKeys: Set<string>, neighbourKeys: Set<string>): void {
+    const resolved = this.groups.get(group);
+    if (!resolved) return;
+    this.groups.delete(group);
+    for (const route of resolved.routes) release(this.routeSlots, routeKey(route), group, routeKeys);
+    for (const entry of resolved.neighbours) release(this.neighbourSlots, neighbourKey(entry), group, neighbourKeys);
   }
 
   private add(group: DesiredGroup, routeKeys: Set<string>, neighbourKeys: Set<string>): void {

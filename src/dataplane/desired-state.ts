@@ -26,7 +26,8 @@ export interface DesiredState {
   readonly devices: readonly Device[];
   /** The complete set of (non-link-local) addresses each of our devices should carry. */
   readonly addresses: readonly DesiredAddress[];
-  readonly groups: readonly DesiredGroup[];
+  /** The per-peer groups: a list, or a DesiredGroups the reconciler can catch up from in O(changes). */
+  readonly groups: Iterable<DesiredGroup>;
   readonly warnings: readonly string[];
 }
 
@@ -40,9 +41,9 @@ export function desiredState(parts: Partial<Omit<DesiredState, 'groups'>> & Part
 
 /** Every desired route / neighbour of a state, flattened (for tests and tools; the reconciler keeps groups). */
 export function routesOf(state: DesiredState): Route[] {
-  return state.groups.flatMap((group) => group.routes);
+  return [...state.groups].flatMap((group) => group.routes);
 }
 
 export function neighboursOf(state: DesiredState): Neighbour[] {
-  return state.groups.flatMap((group) => group.neighbours);
+  return [...state.groups].flatMap((group) => group.neighbours);
 }

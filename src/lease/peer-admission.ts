@@ -28,6 +28,8 @@ export interface AdmissionReport {
   readonly rejected: readonly Rejection[];
   /** Keys admitted that were rejected before. */
   readonly readmitted: readonly string[];
+  /** Keys whose admitted lease may have changed (admitted, replaced or taken out): what a planner re-plans. */
+  readonly touched: readonly string[];
 }
 
 /** The owner key of our own lease in the prefix index ('' is never a lease key). */
@@ -50,9 +52,19 @@ export class PeerAdmission {
 
   constructor(private readonly context: PeerCheckContext) {}
 
-  /** Admitted peers, in admission order. */
+  /** Admitted peers, in admission order (O(peers): per event, use the report's `touched` and `admittedLease`). */
   peers(): Lease[] {
     return [...this.admitted.values()];
+  }
+
+  /** Admitted peers with their keys, in admission order. */
+  admittedEntries(): Array<[string, Lease]> {
+    return [...this.admitted];
+  }
+
+  /** The admitted lease of `key`, if admitted. */
+  admittedLease(key: string): Lease | undefined {
+    return this.admitted.get(key);
   }
 
   /** Leases rejected right now. */
@@ -153,6 +165,7 @@ export class PeerAdmission {
     for (const prefix of prefixesOf(lease, this.context.config)) this.owners.add(key, prefix);
     if (this.rejected.delete(key)) report.readmitted.push(key);
     report.changed = true;
+    report.touched.push(key);
   }
 
   private reject(key: string, problem: LeaseProblem, blocker: string | undefined, report: MutableReport): void {
@@ -176,6 +189,7 @@ export class PeerAdmission {
       this.admitted.delete(key);
       for (const prefix of prefixesOf(lease, this.context.config)) this.owners.remove(key, prefix);
       report.changed = true;
+      report.touched.push(key);
     }
     const blocker = this.blockedBy.get(key);
     if (blocker !== undefined) {
@@ -209,10 +223,11 @@ interface MutableReport {
   changed: boolean;
   rejected: Rejection[];
   readmitted: string[];
+  touched: string[];
 }
 
 function newReport(): MutableReport {
-  return { changed: false, rejected: [], readmitted: [] };
+  return { changed: false, rejected: [], readmitted: [], touched: [] };
 }
 
 /** The prefixes of a lease that matter under this config (the families it enables). */

@@ -24,7 +24,7 @@ const peerGroup = {
 };
 
 async function facts(kernel = vxlanHost(), extra: Partial<StatusFacts> = {}): Promise<StatusFacts> {
-  const groups = desiredState(peerGroup).groups;
+  const groups = [...desiredState(peerGroup).groups];
   return {
     version: '0.1.0', pid: 7, startedAtMs: NOW_MS - 5000, ready: true, subnetManager: 'etcd', lease: OWN, backend: { type: 'vxlan', mtu: 1450 },
     devices: [{ name: 'flannel.1', kind: 'vxlan', wanted: { vni: 1, mtu: 1450 }, actual: { vni: 1, mtu: 1450 } }],

@@ -4,12 +4,13 @@
  * is not on-link on our external interface cannot be reached this way: it gets a warning and no route,
  * instead of a route the kernel would refuse or that would blackhole traffic.
  */
-import { type DesiredGroup, type DesiredState, EMPTY_DESIRED_STATE } from '../../dataplane/desired-state.js';
+import type { DesiredState } from '../../dataplane/desired-state.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, UNSET_IPV4 } from '../../lease/lease.js';
 import type { Cidr, IpAddress } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
 import type { Backend, BackendContext } from '../backend.js';
+import { type PeerPlan, type PeerPlanning, planPeers } from '../peer-group-planner.js';
 
 export const HOST_GW = 'host-gw';
 
@@ -20,7 +21,17 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
       `host-gw: your PublicIP (${ext.extAddr}) differs from the interface IP (${ext.ifaceAddr.ip}), meaning that probably you're on a NAT, which is not supported by the host-gw backend`,
     );
   }
-  const perPeer = new WeakMap<Lease, DesiredGroup & { warnings: string[] }>();
+  const perPeer = new WeakMap<Lease, PeerPlan>();
+  const peerPlanning: PeerPlanning = {
+    base: () => ({ devices: [], addresses: [] }),
+    planPeer(peer: Lease) {
+      let planned = perPeer.get(peer);
+      if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
+      return planned;
+    },
+    // host-gw has no exclusive keys: no peer is ever skipped for another.
+    clash: (holder, skipped) => `host-gw: peers ${holder.subnet} and ${skipped.subnet} clash`,
+  };
   return {
     type: HOST_GW,
     mtu: ext.mtu,
@@ -32,26 +43,19 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
     checkPeer(peer: Lease) {
       return peer.attrs.backendType === HOST_GW ? undefined : { field: 'BackendType', value: JSON.stringify(peer.attrs.backendType), reason: 'not host-gw' };
     },
-    plan(_own: Lease, peers: readonly Lease[]): DesiredState {
-      const groups: DesiredGroup[] = [];
-      const warnings: string[] = [];
-      for (const peer of peers) {
-        let planned = perPeer.get(peer);
-        if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
-        warnings.push(...planned.warnings);
-        if (planned.routes.length > 0) groups.push(planned);
-      }
-      return { ...EMPTY_DESIRED_STATE, groups, warnings };
+    plan(own: Lease, peers: readonly Lease[]): DesiredState {
+      return planPeers(peerPlanning, own, peers);
     },
+    peerPlanning,
   };
 
   /** One peer's route(s); memoized by lease object (unchanged leases stay the same objects). */
-  function planPeer(peer: Lease): DesiredGroup & { warnings: string[] } {
+  function planPeer(peer: Lease): PeerPlan {
     const routes: Route[] = [];
     const warnings: string[] = [];
     if (peer.attrs.backendType !== HOST_GW) {
       warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not host-gw`);
-      return { routes, neighbours: [], warnings };
+      return { routes, neighbours: [], warnings, exclusive: [] };
     }
     const families: Array<[Cidr | undefined, IpAddress | undefined]> = [];
     if (config.enableIPv4) families.push([peer.subnet, peer.attrs.publicIP]);
@@ -67,6 +71,6 @@ export function createHostGwBackend({ config, externalInterface: ext }: BackendC
         type: 'unicast', onlink: false,
       });
     }
-    return { routes, neighbours: [], warnings };
+    return { routes, neighbours: [], warnings, exclusive: [] };
   }
 }

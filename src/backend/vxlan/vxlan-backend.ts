@@ -11,7 +11,7 @@
  * reporting ready while its device cannot exist. `checkPeer` rejects peers whose BackendData cannot work with
  * ours: another VNI, a VtepMAC that is not a unicast MAC, or our own.
  */
-import type { DesiredAddress, DesiredGroup, DesiredState } from '../../dataplane/desired-state.js';
+import type { DesiredAddress, DesiredState } from '../../dataplane/desired-state.js';
 import { type VxlanDevice, incompatibilities } from '../../dataplane/devices.js';
 import { FLANNEL_ROUTE_PROTOCOL, MAIN_TABLE, NUD_PERMANENT, type Neighbour, type Route } from '../../dataplane/kernel-objects.js';
 import { type Lease, type LeaseAttrs, UNSET_IPV4 } from '../../lease/lease.js';
@@ -21,6 +21,7 @@ import { MacAddress } from '../../net/mac.js';
 import { ValidationError } from '../../support/errors.js';
 import { isJsonObject, pickFields } from '../../support/json-fields.js';
 import type { Backend, BackendContext, ExternalInterface } from '../backend.js';
+import { type PeerPlan, type PeerPlanning, planPeers } from '../peer-group-planner.js';
 import { VXLAN_OVERHEAD, checkVxlanConfig, parseVxlanOptions, vxlanDeviceName } from './vxlan-options.js';
 import { vtepMac } from './vtep-mac.js';
 
@@ -52,7 +53,21 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [],
     ...(v4 ? { backendData: data(v4) } : {}),
     ...(v6 ? { backendV6Data: data(v6) } : {}),
   };
-  const perPeer = new WeakMap<Lease, PeerPlan>();
+  const perPeer = new WeakMap<Lease, VxlanPeerPlan>();
+  const peerPlanning: PeerPlanning = {
+    base(own: Lease) {
+      const addresses: DesiredAddress[] = [];
+      if (v4) addresses.push({ linkName: v4.name, address: Cidr.of(own.subnet.ip, 32) });
+      if (v6 && own.ipv6Subnet) addresses.push({ linkName: v6.name, address: Cidr.of(own.ipv6Subnet.ip, 128) });
+      return { devices, addresses };
+    },
+    planPeer(peer: Lease) {
+      let planned = perPeer.get(peer);
+      if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
+      return planned;
+    },
+    clash: (holder, skipped) => `vxlan: peers ${holder.subnet} and ${skipped.subnet} publish the same VtepMAC; ${skipped.subnet} skipped`,
+  };
   return {
     type: VXLAN,
     mtu: Math.min(...devices.map((d) => d.mtu), baseMtu),
@@ -60,26 +75,9 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [],
     devices,
     options,
     plan(own: Lease, peers: readonly Lease[]): DesiredState {
-      const addresses: DesiredAddress[] = [];
-      if (v4) addresses.push({ linkName: v4.name, address: Cidr.of(own.subnet.ip, 32) });
-      if (v6 && own.ipv6Subnet) addresses.push({ linkName: v6.name, address: Cidr.of(own.ipv6Subnet.ip, 128) });
-      const groups: PeerPlan[] = [];
-      const warnings: string[] = [];
-      const macHolders = new Map<string, string>();
-      for (const peer of peers) {
-        let planned = perPeer.get(peer);
-        if (!planned) perPeer.set(peer, (planned = planPeer(peer)));
-        if (planned.warnings.length > 0) warnings.push(...planned.warnings);
-        const clash = planned.macKeys.map((key) => macHolders.get(key)).find((holder) => holder !== undefined);
-        if (clash) {
-          warnings.push(`vxlan: peers ${clash} and ${peer.subnet} publish the same VtepMAC; ${peer.subnet} skipped`);
-          continue;
-        }
-        for (const key of planned.macKeys) macHolders.set(key, peer.subnet.toString());
-        groups.push(planned);
-      }
-      return { devices, addresses, groups, warnings };
+      return planPeers(peerPlanning, own, peers);
     },
+    peerPlanning,
     checkPeer(peer: Lease): LeaseProblem | undefined {
       if (peer.attrs.backendType !== VXLAN) return { field: 'BackendType', value: JSON.stringify(peer.attrs.backendType), reason: 'not vxlan' };
       const families: Array<[VxlanDevice | undefined, Cidr | undefined, unknown, string]> = [
@@ -111,8 +109,8 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [],
   }
 
   /** One peer's entries; memoized by lease object (the tracker keeps unchanged leases as the same objects). */
-  function planPeer(peer: Lease): PeerPlan {
-    const planned: PeerPlan = { neighbours: [], routes: [], warnings: [], macKeys: [] };
+  function planPeer(peer: Lease): VxlanPeerPlan {
+    const planned: VxlanPeerPlan = { neighbours: [], routes: [], warnings: [], exclusive: [] };
     if (peer.attrs.backendType !== VXLAN) {
       planned.warnings.push(`ignoring peer ${peer.subnet}: backend type ${JSON.stringify(peer.attrs.backendType)} is not vxlan`);
       return planned;
@@ -132,7 +130,7 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [],
         planned.warnings.push(`vxlan: peer ${subnet} has no usable ${field}.VtepMAC (${JSON.stringify(backendData)}); no entries installed`);
         continue;
       }
-      planned.macKeys.push(`${dev.name}|${mac}`);
+      planned.exclusive.push(`${dev.name}|${mac}`);
       planned.neighbours.push(
         { kind: 'neigh', linkName: dev.name, ip: subnet.ip, mac, state: NUD_PERMANENT },
         { kind: 'fdb', linkName: dev.name, ip: publicIP, mac, state: NUD_PERMANENT },
@@ -143,13 +141,12 @@ export function createVxlanBackend({ config, externalInterface: ext, links = [],
   }
 }
 
-/** One peer's group of entries (a DesiredGroup), with what the planner needs to check across peers. */
-interface PeerPlan extends DesiredGroup {
+/** One peer's entries; its exclusive keys are `device|VtepMAC` of each FDB entry (two peers may not share one). */
+interface VxlanPeerPlan extends PeerPlan {
   readonly neighbours: Neighbour[];
   readonly routes: Route[];
   readonly warnings: string[];
-  /** `device|mac` of each FDB entry (two peers may not share one). */
-  readonly macKeys: string[];
+  readonly exclusive: string[];
 }
 
 function route(dst: Cidr, gateway: IpAddress, device: { linkName: string } | { linkIndex: number }, onlink: boolean): Route {
