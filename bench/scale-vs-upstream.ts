@@ -309,7 +309,7 @@ function report(results: Record<number, Record<Implementation, RoundResult[]>>):
       const ratio = ours.median / upstream.median;
       console.log(`  ${label.padEnd(38)} ${show(ours, unit).padEnd(26)} ${show(upstream, unit).padEnd(26)} ${Number.isFinite(ratio) ? round2(ratio) : '—'}`);
     }
-    const ours = spreadOf(byImplementation.ours.map((row) => row.startToAllMs / row.batchBaselineMs));
+    const ours = spreadOf(byImplementation.ours.map((row) => round2(row.startToAllMs / row.batchBaselineMs)));
     console.log(`  ${'ours start → all / batch baseline'.padEnd(38)} ${show(ours, '×')}`);
     saved[peers] = { table, rounds: byImplementation };
   }
