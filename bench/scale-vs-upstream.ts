@@ -16,7 +16,8 @@
  * Run as root after `npm run build`, by hand (not in CI):
  *   node dist/bench/scale-vs-upstream.js [--peers 1000,5000] [--rounds 3] [--latency 100] [--drift 20]
  *     [--burst 500] [--idle 30] [--upstream /work/upstream/flanneld-v0.20.2]
- * FLANNEL_TS_NODE_ARGS overrides our Node flags. Writes bench/results/scale-vs-upstream.json. Everything stays in
+ * FLANNEL_TS_NODE_ARGS overrides our Node flags; `--ours-variant label='node flags'[@/path/to/flanneld.js]` (repeatable)
+ * adds another of ours to the rotation, e.g. other V8 flags or another build, measured before/after in one run. Writes bench/results/scale-vs-upstream.json. Everything stays in
  * a namespace it makes (ftbenchsu<FLANNEL_TS_LAB_TAG>), deleted by name at the end.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     peers: { type: 'string', default: '1000,5000' }, rounds: { type: 'string', default: '3' }, latency: { type: 'string', default: '100' },
     drift: { type: 'string', default: '20' }, burst: { type: 'string', default: '500' }, idle: { type: 'string', default: '30' },
     upstream: { type: 'string', default: '/work/upstream/flanneld-v0.20.2' }, inside: { type: 'boolean', default: false },
+    'ours-variant': { type: 'string', multiple: true, default: [] },
   },
 });
 const peerCounts = values.peers.split(',').map(Number);
@@ -59,7 +61,20 @@ if (peerCounts.some((count) => !Number.isInteger(count) || count < 1 || count > 
   console.error(`scale-vs-upstream: --peers wants counts between 1 and 60000 separated by commas, not ${JSON.stringify(values.peers)}`);
   process.exit(2);
 }
-type Implementation = 'ours' | 'upstream';
+/** 'ours', 'upstream', or the label of an --ours-variant. */
+type Implementation = string;
+const DEFAULT_NODE_ARGS = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
+/** Our flanneld's variants by label: Node flags and the flanneld script (`label=flags[@path/to/flanneld.js]`). */
+const variants = new Map<string, { nodeArgs: string[]; script: string }>([['ours', { nodeArgs: DEFAULT_NODE_ARGS, script: FLANNELD_JS }]]);
+for (const text of values['ours-variant']) {
+  const match = /^([\w.-]+)=([^@]*)(?:@(.+))?$/.exec(text);
+  if (!match || match[1] === 'upstream' || match[1] === 'ours') {
+    console.error(`scale-vs-upstream: --ours-variant wants label=node flags[@flanneld.js] (label not ours/upstream), not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  variants.set(match[1] as string, { nodeArgs: (match[2] ?? '').split(' ').filter(Boolean), script: match[3] ?? FLANNELD_JS });
+}
+const implementations: Implementation[] = [...variants.keys(), 'upstream'];
 const REPAIR_KINDS = ['route', 'neighbour', 'fdb'] as const;
 const REPAIR_WAIT_MS = 1000;
 
@@ -95,14 +110,17 @@ async function inside(): Promise<void> {
   const kernel = NetlinkKernel.open();
   const client = new EtcdClient({ endpoints: [etcd.url] });
   const results: Record<number, Record<Implementation, RoundResult[]>> = {};
+  if (variants.size > 1) console.log(`ours: ${[...variants].map(([label, variant]) => `${label} = node ${variant.nodeArgs.join(' ')} ${variant.script}`).join('; ')}`);
   try {
     for (const peers of peerCounts) {
-      results[peers] = { ours: [], upstream: [] };
+      results[peers] = Object.fromEntries(implementations.map((implementation) => [implementation, []]));
       console.log(`vxlan, ${peers} peers: ${rounds} rounds, ours and upstream v0.20.2 alternating`);
       for (let round = 0; round < rounds; round++) {
-        for (const implementation of (round % 2 === 0 ? ['ours', 'upstream'] : ['upstream', 'ours']) as Implementation[]) {
+        // The order turns every round, so no implementation always runs first (or right after the same one).
+        const order = implementations.map((_, index) => implementations[(index + round) % implementations.length] as Implementation);
+        for (const implementation of round % 2 === 0 ? order : order.reverse()) {
           const result = await oneRound({ work, etcdUrl: etcd.url, kernel, client }, implementation, peers, round);
-          results[peers]?.[implementation].push(result);
+          results[peers]?.[implementation]?.push(result);
           const r = result.repair;
           console.log(`  round ${round + 1} ${implementation.padEnd(8)} start→all ${result.startToAllMs} ms (batch ${result.batchBaselineMs} ms), RSS ${result.rssAfterSyncMb} MB, ` +
             `burst peak ${result.burstPeakRssMb} MB (${result.burstApplied} applied), idle CPU ${result.idleCpuSeconds} s, lease→route p50 ${result.newLease.p50} p99 ${result.newLease.p99} ms, ` +
@@ -131,13 +149,13 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
   const leaseId = await writeLeases(client, 'vxlan', peers, (index) => leaseValue(index));
   const logPath = join(work, `flanneld-${implementation}-${peers}-${round}.log`);
   const args = ['--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', join(work, 'subnet.env'), '--iptables-forward-rules=false'];
-  const nodeArgs = process.env.FLANNEL_TS_NODE_ARGS !== undefined ? process.env.FLANNEL_TS_NODE_ARGS.split(' ').filter(Boolean) : FLANNELD_NODE_FLAGS;
   const monitor = NetlinkSocket.open({ groups: C.RTMGRP_IPV4_ROUTE | C.RTMGRP_NEIGH, receiveBufferBytes: 64 << 20, receiveTimeoutMs: 200 });
   let flanneld: ChildProcess | undefined;
   try {
     const started = process.hrtime.bigint();
-    flanneld = implementation === 'ours'
-      ? startProcess(process.execPath, [...nodeArgs, FLANNELD_JS, ...args], logPath)
+    const variant = variants.get(implementation);
+    flanneld = variant
+      ? startProcess(process.execPath, [...variant.nodeArgs, variant.script, ...args], logPath)
       : startProcess(values.upstream, args, logPath);
     const child = flanneld;
     const failed = (what: string) => new Error(`${implementation}, ${peers} peers: ${what}; log:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
@@ -299,18 +317,24 @@ function report(results: Record<number, Record<Implementation, RoundResult[]>>):
   const show = (spread: Spread, unit: string) => (Number.isNaN(spread.median) ? 'never' : `${spread.median}${unit ? ` ${unit}` : ''} [${spread.min}–${spread.max}]`);
   const saved: Record<string, unknown> = {};
   for (const [peers, byImplementation] of Object.entries(results)) {
+    const columns = [...variants.keys()];
     console.log(`\nvxlan, ${peers} peers, medians over ${rounds} rounds [min–max]:`);
-    console.log(`  ${'figure'.padEnd(38)} ${'ours'.padEnd(26)} ${'upstream v0.20.2'.padEnd(26)} ours/upstream`);
-    const table: Record<string, { ours: Spread; upstream: Spread }> = {};
+    console.log(`  ${'figure'.padEnd(38)} ${columns.map((label) => label.padEnd(26)).join(' ')} ${'upstream v0.20.2'.padEnd(26)} ${columns.map((label) => `${label}/upstream`).join('  ')}`);
+    const table: Record<string, Record<string, Spread>> = {};
     for (const [label, unit, pick] of figures) {
-      const ours = spreadOf(byImplementation.ours.map(pick));
-      const upstream = spreadOf(byImplementation.upstream.map(pick));
-      table[label] = { ours, upstream };
-      const ratio = ours.median / upstream.median;
-      console.log(`  ${label.padEnd(38)} ${show(ours, unit).padEnd(26)} ${show(upstream, unit).padEnd(26)} ${Number.isFinite(ratio) ? round2(ratio) : '—'}`);
+      const spreads = Object.fromEntries(implementations.map((implementation) => [implementation, spreadOf((byImplementation[implementation] ?? []).map(pick))]));
+      table[label] = spreads;
+      const upstream = spreads.upstream as Spread;
+      const ratios = columns.map((column) => {
+        const ratio = (spreads[column] as Spread).median / upstream.median;
+        return String(Number.isFinite(ratio) ? round2(ratio) : '—').padEnd(column.length + 10);
+      });
+      console.log(`  ${label.padEnd(38)} ${columns.map((column) => show(spreads[column] as Spread, unit).padEnd(26)).join(' ')} ${show(upstream, unit).padEnd(26)} ${ratios.join(' ')}`);
     }
-    const ours = spreadOf(byImplementation.ours.map((row) => round2(row.startToAllMs / row.batchBaselineMs)));
-    console.log(`  ${'ours start → all / batch baseline'.padEnd(38)} ${show(ours, '×')}`);
+    for (const column of columns) {
+      const ratio = spreadOf((byImplementation[column] ?? []).map((row) => round2(row.startToAllMs / row.batchBaselineMs)));
+      console.log(`  ${`${column} start → all / batch baseline`.padEnd(38)} ${show(ratio, '×')}`);
+    }
     saved[peers] = { table, rounds: byImplementation };
   }
   saveResult('scale-vs-upstream', saved);

@@ -38,7 +38,7 @@ describe('install from the npm tarball and from the release tarball', { timeout:
   it('npm pack ships the compiled commands, deploy files and docs, and no tests', () => {
     const packed = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: { ...process.env, npm_config_loglevel: 'error' } });
     const files = (JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((file) => file.path) ?? [];
-    for (const expected of ['dist/src/cmd/flanneld.js', 'dist/src/cmd/flannelctl.js', 'dist/src/cmd/flannel-cni.js', 'dist/src/adapters/netlink/watcher-worker.js',
+    for (const expected of ['dist/src/cmd/flanneld.js', 'dist/src/cmd/flannelctl.js', 'dist/src/cmd/flannel-cni.js', 'dist/src/adapters/netlink/kernel-watcher.js',
       'deploy/systemd/flanneld.service', 'deploy/sysconfig/flanneld', 'deploy/default/flanneld', 'deploy/docker/mk-docker-opts.sh', 'deploy/cni/10-flannel.conflist', 'docs/install.md']) {
       assert.ok(files.includes(expected), `${expected} is in the package`);
     }

@@ -4,7 +4,7 @@
  * loop is cheaper than any async hand-off (reference: netlink-spike.md). A receive timeout guards against a
  * lost reply. Kernel errors become FlannelErrors whose code is the errno name, with the extended-ack text.
  */
-import { readSync, writeSync } from 'node:fs';
+import { read, readSync, writeSync } from 'node:fs';
 import { FlannelError } from '../../support/errors.js';
 import { type NetlinkMessage, decodeAck, decodeMessages, encodeMessage, kernelError } from './codec.js';
 import * as C from './constants.js';
@@ -109,18 +109,29 @@ export class NetlinkSocket {
     return results;
   }
 
-  /** Blocking read of whatever the kernel has queued (used by the notification worker too). */
+  /** Blocking read of whatever the kernel has queued (one datagram; throws ETIMEDOUT after the receive timeout). */
   read(): NetlinkMessage[] {
     let length: number;
     try {
       length = readSync(this.fd, this.receiveBuffer, 0, this.receiveBuffer.length, null);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      if (code === 'EAGAIN') throw new FlannelError('ETIMEDOUT', 'netlink: no reply from the kernel', { retryable: true });
-      throw new FlannelError(code, `netlink read: ${(error as Error).message}`, { retryable: code === 'ENOBUFS' });
+      throw readError(error);
     }
     // Copy: the receive buffer is reused by the next read, and dumps span many reads.
     return decodeMessages(Buffer.from(this.receiveBuffer.subarray(0, length)));
+  }
+
+  /**
+   * `read()` on libuv's thread pool: the event loop stays free while the read blocks (at most the receive
+   * timeout). One at a time per socket (they share the receive buffer).
+   */
+  readAsync(): Promise<NetlinkMessage[]> {
+    return new Promise((resolve, reject) => {
+      read(this.fd, this.receiveBuffer, 0, this.receiveBuffer.length, null, (error, length) => {
+        if (error) reject(readError(error));
+        else resolve(decodeMessages(Buffer.from(this.receiveBuffer.subarray(0, length))));
+      });
+    });
   }
 
   close(): void {
@@ -137,4 +148,11 @@ export class NetlinkSocket {
     this.seq = (this.seq + 1) >>> 0;
     return this.seq;
   }
+}
+
+/** A failed read as a FlannelError: ETIMEDOUT for the receive timeout, ENOBUFS (retryable) for lost notifications. */
+function readError(error: unknown): FlannelError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+  if (code === 'EAGAIN') return new FlannelError('ETIMEDOUT', 'netlink: no reply from the kernel', { retryable: true });
+  return new FlannelError(code, `netlink read: ${(error as Error).message}`, { retryable: code === 'ENOBUFS' });
 }
