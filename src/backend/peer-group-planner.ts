@@ -54,15 +54,24 @@ export class PeerGroupPlanner {
   /** `groups` receives one group per planned peer, by peer key (other keys in it are left alone). */
   constructor(private readonly planning: PeerPlanning, readonly groups: DesiredGroups = new DesiredGroups()) {}
 
-  /** Applies changed peers (a lease: added or replaced, moved last in admission order; undefined: gone), by key. */
+  /**
+   * Applies changed peers (a lease: added or replaced, moved last in admission order; undefined: gone), by key.
+   * Every peer is planned before anything changes: when `planPeer` throws, the planner is as it was.
+   */
   update(changes: Iterable<readonly [string, Lease | undefined]>): void {
-    const queue = new EvaluationQueue((key) => this.peers.get(key)?.order ?? -1);
+    const planned: Array<readonly [string, { lease: Lease; plan: PeerPlan } | undefined]> = [];
+    /** Each key's lease as of the changes so far (a key may change twice in one batch). */
+    const latest = new Map<string, Lease | undefined>();
     for (const [key, lease] of changes) {
-      const previous = this.peers.get(key);
-      if (previous?.lease === lease) continue;
+      if ((latest.has(key) ? latest.get(key) : this.peers.get(key)?.lease) === lease) continue;
+      latest.set(key, lease);
+      planned.push([key, lease && { lease, plan: this.planning.planPeer(lease) }]);
+    }
+    const queue = new EvaluationQueue((key) => this.peers.get(key)?.order ?? -1);
+    for (const [key, peer] of planned) {
       for (const freed of this.detach(key)) queue.add(freed);
       this.peers.delete(key);
-      if (lease) this.peers.set(key, { lease, plan: this.planning.planPeer(lease), order: this.admissions++ });
+      if (peer) this.peers.set(key, { ...peer, order: this.admissions++ });
       queue.add(key);
     }
     // Earliest-admitted first, as a walk in admission order would decide; evaluating may queue more.

@@ -316,6 +316,7 @@ export class Daemon implements StatusProvider {
     if (this.deps.blackholeRoute && this.blackhole?.lease !== lease) this.blackhole = { lease, group: blackholeGroup(lease) };
     const planning = backend.peerPlanning;
     if (!planning) {
+      this.replanPeers.clear();
       const plan = backend.plan(lease, (this.admission as PeerAdmission).peers());
       return this.blackhole ? { ...plan, groups: [...plan.groups, this.blackhole.group] } : plan;
     }
@@ -324,9 +325,9 @@ export class Daemon implements StatusProvider {
       this.peerPlanner = new PeerGroupPlanner(planning);
       this.peerPlanner.update(admission.admittedEntries());
     } else {
+      // A planner that throws leaves its state as it was (see update): the same keys are tried again next time.
       this.peerPlanner.update([...this.replanPeers].map((key) => [key, admission.admittedLease(key)] as const));
     }
-    // Cleared only once planned: a planner that threw sees the same keys again on the next attempt.
     this.replanPeers.clear();
     const groups = this.peerPlanner.groups;
     groups.set(Daemon.BLACKHOLE_GROUP, this.blackhole?.group);

@@ -89,3 +89,26 @@ describe('PeerGroupPlanner: incremental equals full', () => {
     assert.equal(planner.groups.size, 1);
   });
 });
+
+describe('PeerGroupPlanner when planning a peer throws', () => {
+  it('is left as it was, and the same changes applied again end where a full plan would', () => {
+    let failOn: Lease | undefined;
+    const flaky = { ...planning, planPeer: (peer: Lease) => {
+      if (peer === failOn) throw new Error('planner bug');
+      return planning.planPeer(peer);
+    } };
+    const planner = new PeerGroupPlanner(flaky);
+    const [a, b, c] = [peerLease(0, 1), peerLease(1, 1), peerLease(2, 2)];
+    planner.update([['k0', a], ['k1', b]]);
+    const before = new Set(planner.groups);
+    // k0 leaves (freeing MAC 1 for k1) and k2 comes, whose planning throws: nothing may have happened.
+    failOn = c;
+    assert.throws(() => planner.update([['k0', undefined], ['k2', c]]), /planner bug/);
+    assert.deepEqual(new Set(planner.groups), before);
+    failOn = undefined;
+    planner.update([['k0', undefined], ['k2', c]]);
+    const full = planPeers(planning, own, [b, c]);
+    assert.deepEqual(new Set(planner.groups), new Set(full.groups));
+    assert.deepEqual(planner.warnings().sort(), [...full.warnings].sort());
+  });
+});
