@@ -43,7 +43,7 @@ function drainControl(): void {
 const OFFLOAD_BATCH_BYTES = 16 * 65536;
 const OFFLOAD_BATCH_PACKETS = 2048;
 
-function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener } | undefined {
+function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener; batchPackets: number } | undefined {
   let udp: KernelUdpSocket | undefined;
   let opener: KernelTunOpener | undefined;
   let icmpSender: KernelIcmpSender | undefined;
@@ -63,7 +63,7 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
       onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
     });
-    return { forwarder, udp, opener };
+    return { forwarder, udp, opener, batchPackets };
   } catch (error) {
     udp?.close();
     opener?.close();
@@ -82,7 +82,7 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
 const pollSet = Buffer.alloc(8192);
 const wakeBuffer = Buffer.alloc(8192);
 
-function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
+function run(forwarder: UdpForwarder, udp: KernelUdpSocket, batchPackets: number): void {
   const pollWords = new Int32Array(pollSet.buffer, pollSet.byteOffset, 6);
   const pollAddress = S.addressOf(pollSet);
   const wakeAddress = S.addressOf(wakeBuffer);
@@ -91,16 +91,26 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
   // While packets flow, pump both sides every round (a read that finds nothing is cheaper than poll). Once both
   // ports report themselves drained, sleep in poll and wake only the side that became readable: an idle
   // wake-up that carries one packet costs the poll and the calls that move it, no reads that return EAGAIN.
+  // The first round after a wake-up reads one packet from the TUN and sends it before looking for more (as
+  // upstream does): a lone packet leaves without waiting for the read that finds the TUN empty; a burst is
+  // pumped in full batches from the next round on.
   let tunReady = true;
   let udpReady = true;
+  let woken = false;
   while (Atomics.load(flags, FLAG_STOP) === 0) {
     if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
       Atomics.store(flags, FLAG_CONTROL, 0);
       drainControl();
     }
-    if (tunReady) forwarder.fromTun();
+    if (tunReady) forwarder.fromTun(woken ? 1 : batchPackets);
     if (udpReady) forwarder.fromUdp();
-    if ((tunReady && !forwarder.tunDrained) || (udpReady && !forwarder.udpDrained)) {
+    if (woken) {
+      // Only the side that woke us and was not read empty needs another round.
+      woken = false;
+      tunReady = tunReady && !forwarder.tunDrained;
+      udpReady = udpReady && !forwarder.udpDrained;
+      if (tunReady || udpReady) continue;
+    } else if ((tunReady && !forwarder.tunDrained) || (udpReady && !forwarder.udpDrained)) {
       tunReady = true;
       udpReady = true;
       continue;
@@ -119,6 +129,7 @@ function run(forwarder: UdpForwarder, udp: KernelUdpSocket): void {
     udpReady = ready > 0 && (pollWords[3] as number) >>> 16 !== 0;
     if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, wakeAddress, 8);
     if (!device) tunReady = forwarder.ensureDevice();
+    woken = tunReady || udpReady;
   }
 }
 
@@ -126,7 +137,7 @@ const started = start();
 if (started) {
   report({ type: 'ready' });
   try {
-    run(started.forwarder, started.udp);
+    run(started.forwarder, started.udp, started.batchPackets);
   } finally {
     started.forwarder.close();
     started.opener.close();

@@ -94,14 +94,17 @@ export class UdpForwarder {
     return this.#device;
   }
 
-  /** Moves one batch from the TUN to peers; returns how many packets it read (0: the TUN had none). */
-  fromTun(): number {
+  /**
+   * Moves one batch of at most `limit` packets from the TUN to peers; returns how many packets it read (0: the
+   * TUN had none). A limit below the batch size sends what was read without first reading the TUN empty.
+   */
+  fromTun(limit = this.#options.batchPackets): number {
     const device = this.#device;
     if (!device) return 0;
     const batch = this.#fromTun;
     let count: number;
     try {
-      count = device.readBatch(batch, this.#options.batchPackets);
+      count = device.readBatch(batch, Math.min(limit, this.#options.batchPackets));
     } catch (error) {
       this.#lost(device, error);
       return 0;
