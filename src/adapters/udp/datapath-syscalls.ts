@@ -32,11 +32,14 @@ export const sys = {
   sendmmsg: libc.func('int sendmmsg(int fd, intptr_t messages, uint32_t count, int flags)'),
   sendto: libc.func('intptr_t sendto(int fd, intptr_t buffer, uintptr_t length, int flags, void *address, uint32_t addressLength)'),
   eventfd: libc.func('int eventfd(uint32_t initial, int flags)'),
+  socketpair: libc.func('int socketpair(int domain, int type, int protocol, intptr_t fds)'),
+  getsockname: libc.func('int getsockname(int fd, intptr_t address, intptr_t length)'),
 } as const;
 
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;

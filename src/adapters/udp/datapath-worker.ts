@@ -14,10 +14,12 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Counter, DatapathCounters } from '../../backend/udp/datapath-counters.js';
+import type { TunOpener } from '../../backend/udp/packet-ports.js';
 import { type DatapathWorkerData, FLAG_CONTROL, FLAG_STOP, type WorkerControl, type WorkerReport } from './datapath-protocol.js';
 import { UdpRouteTable } from '../../backend/udp/route-table.js';
 import { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
+import { warmUp } from './datapath-warm-up.js';
 import { KernelIcmpSender } from './kernel-icmp-sender.js';
 import { KernelTunOpener } from './kernel-tun.js';
 import { KernelUdpSocket } from './kernel-udp-socket.js';
@@ -42,6 +44,8 @@ function drainControl(): void {
 /** With offloads a batch holds 16 GRO buffers of 64 KiB on receive, or the segments of ~14 superpackets. */
 const OFFLOAD_BATCH_BYTES = 16 * 65536;
 const OFFLOAD_BATCH_PACKETS = 2048;
+/** The warm-up socket's buffers: it never holds more than one datagram. */
+const WARM_UP_BUFFER_BYTES = 256 * 1024;
 
 function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: KernelTunOpener; batchPackets: number } | undefined {
   let udp: KernelUdpSocket | undefined;
@@ -51,18 +55,23 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
     routes.apply(data.routes);
     opener = new KernelTunOpener({ counters, packetBytes: data.packetBytes, offload: data.offload });
     const batchPackets = data.offload ? OFFLOAD_BATCH_PACKETS : data.batchSize;
-    udp = new KernelUdpSocket({
-      address: data.bindAddress, port: data.port, bufferBytes: data.socketBufferBytes, batchPackets, packetBytes: data.packetBytes,
-      offload: data.offload, counters,
-    });
+    const udpOptions = { bufferBytes: data.socketBufferBytes, batchPackets, packetBytes: data.packetBytes, offload: data.offload };
+    udp = new KernelUdpSocket({ ...udpOptions, address: data.bindAddress, port: data.port, counters });
     const batchBytes = Math.max(udp.receiveBufferBytes, data.offload ? OFFLOAD_BATCH_BYTES : batchPackets * (data.packetBytes + 16));
     icmpSender = KernelIcmpSender.open();
-    const forwarder = new UdpForwarder({
-      tunOpener: opener, tunName: data.tunName, udp, routes, counters, tunAddress: data.tunAddress, batchPackets, batchBytes,
-      ...(icmpSender ? { icmpSender } : {}),
-      onDevice: (device, reopened) => report({ type: 'device', name: device.name, index: device.index, reopened }),
-      onDeviceError: (error) => report({ type: 'device-error', code: error.code, message: error.message }),
+    const sender = icmpSender;
+    // One construction for the real forwarder and the warm-up's, so V8 sees objects of the same shapes in both.
+    const build = (tunOpener: TunOpener, parts: { udp: KernelUdpSocket; routes: UdpRouteTable; counters: DatapathCounters }, announce: boolean) => new UdpForwarder({
+      tunOpener, tunName: data.tunName, udp: parts.udp, routes: parts.routes, counters: parts.counters, tunAddress: data.tunAddress, batchPackets, batchBytes,
+      ...(sender ? { icmpSender: sender } : {}),
+      onDevice: (device, reopened) => announce && report({ type: 'device', name: device.name, index: device.index, reopened }),
+      onDeviceError: (error) => announce && report({ type: 'device-error', code: error.code, message: error.message }),
     });
+    warmUp({
+      bindAddress: data.bindAddress, packetBytes: data.packetBytes, offload: data.offload, udpOptions: { ...udpOptions, bufferBytes: WARM_UP_BUFFER_BYTES },
+      forwarder: (tunOpener, parts) => build(tunOpener, parts, false),
+    });
+    const forwarder = build(opener, { udp, routes, counters }, true);
     return { forwarder, udp, opener, batchPackets };
   } catch (error) {
     udp?.close();

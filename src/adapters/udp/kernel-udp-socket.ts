@@ -132,6 +132,15 @@ export class KernelUdpSocket implements UdpPort {
     this.#messageStarts = new Int32Array(options.batchPackets + 1);
   }
 
+  /** The port the socket is bound to (the kernel's pick when bound to port 0). */
+  get localPort(): number {
+    const address = Buffer.alloc(8192);
+    const length = Buffer.alloc(8192);
+    length.writeUInt32LE(S.SOCKADDR_IN_BYTES);
+    S.check(S.sys.getsockname(this.fd, S.addressOf(address), S.addressOf(length)) as number, 'getsockname');
+    return address.readUInt16BE(2);
+  }
+
   /** Bytes a batch's buffer needs for `receiveBatch`. */
   get receiveBufferBytes(): number {
     return this.#receive.messages * this.#regionBytes;
