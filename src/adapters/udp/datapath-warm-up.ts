@@ -26,6 +26,8 @@ import * as S from './datapath-syscalls.js';
 
 /** Enough rounds for V8 to optimize every function on the way (each round is one packet out, one in). */
 const ROUNDS = 3000;
+/** Sets of warm-up objects the rounds are spread over (see warmGeneration). */
+const GENERATIONS = 10;
 /** 192.0.2.0/24 (TEST-NET-1): the synthetic packets' addresses, known only to the warm-up's route table. */
 const SYNTHETIC_NETWORK = 0xc0000200;
 const PING_BYTES = 84;
@@ -47,12 +49,32 @@ export interface WarmUpSettings {
   readonly udpOptions: Omit<ConstructorParameters<typeof KernelUdpSocket>[0], 'address' | 'port' | 'counters'>;
   /** Builds a forwarder the way the worker builds the real one, over the warm-up's parts. */
   readonly forwarder: (tunOpener: TunOpener, parts: WarmUpParts) => UdpForwarder;
+  /**
+   * The real forwarder, already built: pumped every round as the worker's loop pumps it (it forwards whatever
+   * real packet is waiting, usually none), so that V8 optimizes for both sets of objects. Built first, because
+   * a second instance of a class that appears after optimization invalidates the optimized code.
+   */
+  readonly real: UdpForwarder;
 }
 
 /** Runs the warm-up rounds; best effort: a host that refuses any of it only misses the head start. */
 export function warmUp(settings: WarmUpSettings): void {
+  const packet = Buffer.alloc(8192);
+  const drain = Buffer.alloc(65536 + 64);
+  for (let generation = 0; generation < GENERATIONS; generation++) {
+    if (!warmGeneration(settings, packet, drain)) return;
+  }
+}
+
+/**
+ * One set of warm-up objects carrying ROUNDS / GENERATIONS packets each way. Several sets one after the other,
+ * because what happens once per object (its buffers' addresses looked up, its fields given their values) must
+ * happen often enough for V8 to have seen it; otherwise the real objects, new to the optimized code, throw it
+ * away at their first packet (seen with --trace-deopt: "insufficient type feedback", "code dependencies").
+ */
+function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer): boolean {
   const pair = Buffer.alloc(8192);
-  if ((S.sys.socketpair(S.AF_UNIX, S.SOCK_DGRAM | S.SOCK_NONBLOCK | S.SOCK_CLOEXEC, 0, S.addressOf(pair)) as number) < 0) return;
+  if ((S.sys.socketpair(S.AF_UNIX, S.SOCK_DGRAM | S.SOCK_NONBLOCK | S.SOCK_CLOEXEC, 0, S.addressOf(pair)) as number) < 0) return false;
   const tunFd = pair.readInt32LE(0);
   const feedFd = pair.readInt32LE(4);
   let tun: KernelTun | undefined;
@@ -62,25 +84,30 @@ export function warmUp(settings: WarmUpSettings): void {
     tun = new KernelTun(tunFd, 'warm-up', 0, { counters, packetBytes: settings.packetBytes, offload: settings.offload }, settings.offload);
     udp = new KernelUdpSocket({ ...settings.udpOptions, address: settings.bindAddress, port: 0, counters });
     const routes = new UdpRouteTable();
-    routes.apply({ set: [{ network: SYNTHETIC_NETWORK, prefixLength: 24, address: settings.bindAddress, port: udp.localPort }], remove: [] });
+    // Changed twice, as lease changes change the real table, so its optimized lookup does not assume it fixed.
+    const route = { network: SYNTHETIC_NETWORK, prefixLength: 24, address: settings.bindAddress, port: udp.localPort };
+    routes.apply({ set: [route, { ...route, network: SYNTHETIC_NETWORK + 0x100 }], remove: [] });
+    routes.apply({ set: [], remove: [{ network: SYNTHETIC_NETWORK + 0x100, prefixLength: 24 }] });
     const device = tun;
     const forwarder = settings.forwarder({ open: () => device }, { tun, udp, routes, counters });
     const header = settings.offload ? VIRTIO_NET_HEADER_BYTES : 0;
-    const packet = Buffer.alloc(8192);
     const feedAddress = S.addressOf(packet);
-    const drain = Buffer.alloc(65536 + 64);
     const drainAddress = S.addressOf(drain);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < ROUNDS / GENERATIONS; round++) {
       writePing(packet, header, round);
-      if ((S.sys.write(feedFd, feedAddress, header + PING_BYTES) as number) < 0) break;
+      if ((S.sys.write(feedFd, feedAddress, header + PING_BYTES) as number) < 0) return false;
       // As the worker's loop: one packet after a wake-up, then a read that finds the TUN empty.
       forwarder.fromTun(1);
       forwarder.fromTun();
       forwarder.fromUdp();
       while ((S.sys.read(feedFd, drainAddress, drain.length) as number) > 0);
+      settings.real.fromTun();
+      settings.real.fromUdp();
     }
+    return true;
   } catch {
     // Only the head start is lost.
+    return false;
   } finally {
     // Not forwarder.close(): that would also close the ICMP sender the real forwarder shares.
     if (tun) tun.close();

@@ -67,11 +67,11 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
       onDevice: (device, reopened) => announce && report({ type: 'device', name: device.name, index: device.index, reopened }),
       onDeviceError: (error) => announce && report({ type: 'device-error', code: error.code, message: error.message }),
     });
-    warmUp({
-      bindAddress: data.bindAddress, packetBytes: data.packetBytes, offload: data.offload, udpOptions: { ...udpOptions, bufferBytes: WARM_UP_BUFFER_BYTES },
-      forwarder: (tunOpener, parts) => build(tunOpener, parts, false),
-    });
     const forwarder = build(opener, { udp, routes, counters }, true);
+    warmUp({
+      bindAddress: data.bindAddress, packetBytes: data.packetBytes, offload: opener.lastOpenedWithOffload,
+      udpOptions: { ...udpOptions, bufferBytes: WARM_UP_BUFFER_BYTES }, forwarder: (tunOpener, parts) => build(tunOpener, parts, false), real: forwarder,
+    });
     return { forwarder, udp, opener, batchPackets };
   } catch (error) {
     udp?.close();

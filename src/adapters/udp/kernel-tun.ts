@@ -36,6 +36,8 @@ const SUPERPACKET_READ_BYTES = VIRTIO_NET_HEADER_BYTES + 65536;
 export class KernelTunOpener implements TunOpener {
   /** A socket for SIOCGIFINDEX (any socket of the namespace answers it). */
   readonly #querySocket: number;
+  /** Whether the last device opened got offloads (false when the kernel refused them, or none was asked for). */
+  lastOpenedWithOffload = false;
 
   constructor(private readonly options: KernelTunOptions) {
     S.assertSupportedPlatform();
@@ -71,7 +73,9 @@ export class KernelTunOpener implements TunOpener {
       const end = request.indexOf(0);
       const resolved = request.toString('ascii', 0, end < 0 || end > 16 ? 16 : end);
       disableIpv6(resolved);
-      return new KernelTun(fd, resolved, this.#indexOf(resolved), this.options, offload);
+      const device = new KernelTun(fd, resolved, this.#indexOf(resolved), this.options, offload);
+      this.lastOpenedWithOffload = offload;
+      return device;
     } catch (error) {
       S.sys.close(fd);
       throw error;
