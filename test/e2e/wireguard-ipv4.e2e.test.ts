@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LabHost } from '../../src/lab/lab-layout.js';
-import { labForSuite } from '../support/lab-suite.js';
+import { labForSuite, settledPingMatrix } from '../support/lab-suite.js';
 
 // `wg genpsk` output; the same on every host, as upstream requires.
 const PSK = 'u70T3IAJT2QOL31e23tNUzNKWE5m898u3eQfpPBfg2c=';
@@ -32,8 +32,10 @@ function publicKey(host: LabHost): string {
 }
 
 describe('wireguard lab, IPv4 only, ListenPort/PSK/PersistentKeepaliveInterval/MTU set (3 hosts, wireguard-go)', () => {
-  it('every pod reaches every pod over WireGuard', () => {
-    assert.deepEqual(lab.pingMatrix(4), []);
+  it('every pod reaches every pod over WireGuard', async (context) => {
+    const { failures, tookMs } = await settledPingMatrix(lab, 4);
+    assert.deepEqual(failures, []);
+    context.diagnostic(`ping matrix clean after ${tookMs} ms`);
   });
 
   it('the lease publishes the configured port; wireguard-go listens on it and reaches peers there', () => {

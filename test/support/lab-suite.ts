@@ -64,3 +64,19 @@ export function pingInBackground(netns: string, ip: string, count: number): Prom
   pinger.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return new Promise((resolve) => pinger.once('exit', (code) => resolve({ code: code ?? -1, output })));
 }
+
+/**
+ * The ping matrix once WireGuard sessions had their chance: right after a lab starts, a handshake initiation
+ * that reached a peer before that peer knew the sender is dropped, and WireGuard retries only after its 5 s
+ * rekey timeout. Repeats the matrix until it is clean or `timeoutMs` passed; returns the last failures and
+ * how long it took.
+ */
+export async function settledPingMatrix(lab: Lab, family: 4 | 6, timeoutMs = 12_000): Promise<{ failures: string[]; tookMs: number }> {
+  const started = Date.now();
+  let failures = lab.pingMatrix(family);
+  while (failures.length > 0 && Date.now() - started < timeoutMs) {
+    await sleep(500);
+    failures = lab.pingMatrix(family);
+  }
+  return { failures, tookMs: Date.now() - started };
+}
