@@ -122,13 +122,13 @@ describe('notifications decode into the objects that changed', () => {
   it('routes, neighbours/FDB, links and addresses, in order; local routes are not events', () => {
     const local = encodeRoute(route);
     local.writeUInt8(2 /* RTN_LOCAL */, 7);
-    const events = decodeKernelEvents(Buffer.concat([
+    const events = decodeKernelEvents(decodeMessages(Buffer.concat([
       frame(C.RTM_DELROUTE, encodeRoute(route)),
       frame(C.RTM_NEWROUTE, local),
       frame(C.RTM_NEWNEIGH, encodeNeighbour({ kind: 'fdb', linkIndex: 9, ip: IpAddress.parse('198.18.0.12'), mac: MacAddress.parse('02:00:00:00:00:12'), state: C.NUD_PERMANENT })),
       frame(C.RTM_DELLINK, encodeLinkCreate({ kind: 'wireguard', implementation: 'kernel', name: 'flannel-wg', mtu: 1420 })),
       frame(C.RTM_NEWADDR, encodeAddress({ linkIndex: 9, address: Cidr.parse('10.244.1.0/32') })),
-    ]));
+    ])));
     assert.deepEqual(events.map((event) => event.kind === 'overflow' ? 'overflow' : `${event.kind} ${event.deleted ? 'deleted' : 'new'}`),
       ['route deleted', 'neighbour new', 'link deleted', 'address new']);
     const [deleted] = events;
@@ -136,6 +136,17 @@ describe('notifications decode into the objects that changed', () => {
     assert.deepEqual({ ...deleted.route, scope: undefined }, { ...route, scope: undefined });
   });
   it('a message that does not decode becomes an overflow (re-read everything)', () => {
-    assert.deepEqual(decodeKernelEvents(frame(C.RTM_NEWROUTE, Buffer.from([C.AF_INET, 24, 0]))), [{ kind: 'overflow' }]);
+    assert.deepEqual(decodeKernelEvents(decodeMessages(frame(C.RTM_NEWROUTE, Buffer.from([C.AF_INET, 24, 0])))), [{ kind: 'overflow' }]);
+  });
+  it('echoes of our own writes (from our netlink port) and other message types are skipped', () => {
+    const from = (pid: number) => {
+      const message = frame(C.RTM_NEWROUTE, encodeRoute(route));
+      message.writeUInt32LE(pid, 12); // nlmsg_pid: the netlink port the change came from
+      return message;
+    };
+    const [ours, theirs] = [from(4242), from(77)];
+    const other = frame(32 /* RTM_NEWRULE */, Buffer.alloc(12));
+    assert.deepEqual(decodeKernelEvents(decodeMessages(Buffer.concat([ours, other, theirs])), 4242).map((event) => event.kind), ['route']);
+    assert.equal(decodeKernelEvents(decodeMessages(Buffer.concat([ours, theirs]))).length, 2, 'without a port to ignore, both count');
   });
 });

@@ -13,7 +13,7 @@ import type { KernelEvent, KernelEventSource } from '../../dataplane/kernel.js';
 import { FlannelError } from '../../support/errors.js';
 import * as C from './constants.js';
 import { NetlinkSocket } from './netlink-socket.js';
-import { NOTIFICATION_TYPES, decodeKernelEvent } from './notifications.js';
+import { decodeKernelEvents } from './notifications.js';
 
 const GROUPS = C.RTMGRP_LINK | C.RTMGRP_NEIGH | C.RTMGRP_IPV4_IFADDR | C.RTMGRP_IPV6_IFADDR | C.RTMGRP_IPV4_ROUTE | C.RTMGRP_IPV6_ROUTE;
 /** How long a read blocks before the loop looks at `stop()` again (the idle cost: a few wake-ups a second). */
@@ -43,17 +43,7 @@ export async function startKernelWatcher(options: {
           options.onEvents([{ kind: 'overflow' }]);
           continue;
         }
-        const events: KernelEvent[] = [];
-        for (const message of messages) {
-          if (!NOTIFICATION_TYPES.has(message.type) || (ignore !== 0 && message.pid === ignore)) continue;
-          try {
-            const event = decodeKernelEvent(message);
-            if (event) events.push(event);
-          } catch {
-            // Undecodable: what it changed is unknown, so the owner re-reads everything.
-            events.push({ kind: 'overflow' });
-          }
-        }
+        const events = decodeKernelEvents(messages, ignore);
         if (events.length > 0 && !stopping) options.onEvents(events);
       }
     } catch (error) {

@@ -14,13 +14,19 @@ export const NOTIFICATION_TYPES: ReadonlySet<number> = new Set([
   C.RTM_NEWLINK, C.RTM_DELLINK, C.RTM_NEWADDR, C.RTM_DELADDR, C.RTM_NEWROUTE, C.RTM_DELROUTE, C.RTM_NEWNEIGH, C.RTM_DELNEIGH,
 ]);
 
-export function decodeKernelEvents(frames: Buffer): KernelEvent[] {
+/**
+ * The events in a batch of messages read from the notification socket: other message types and, when
+ * `ignorePortId` is set, the echoes of our own writes (sent from that netlink port) are skipped.
+ */
+export function decodeKernelEvents(messages: Iterable<NetlinkMessage>, ignorePortId = 0): KernelEvent[] {
   const events: KernelEvent[] = [];
-  for (const message of decodeMessages(frames)) {
+  for (const message of messages) {
+    if (!NOTIFICATION_TYPES.has(message.type) || (ignorePortId !== 0 && message.pid === ignorePortId)) continue;
     try {
       const event = decodeKernelEvent(message);
       if (event) events.push(event);
     } catch {
+      // Undecodable: what it changed is unknown, so the owner re-reads everything.
       events.push({ kind: 'overflow' });
     }
   }
