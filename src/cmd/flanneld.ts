@@ -131,7 +131,7 @@ async function main(): Promise<number> {
           onEvents,
           onError: (error) => logger.error({ err: error.message }, 'kernel watcher failed'),
         }),
-      // Ports for backends with a userspace data path (data-path-ports.ts) are wired here as they are built.
+      // The ports of the backends with a userspace part (data-path-ports.ts): udp, wireguard, extension.
       dataPathAdapters: { udpForwarder: kernelUdpForwarder, wireguard: createWireguardPort(), extensionHooks: createExtensionHookPort() },
       metrics: observability.metrics,
       status: observability.statusInputs(),
