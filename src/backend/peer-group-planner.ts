@@ -71,7 +71,7 @@ export class PeerGroupPlanner {
     for (const [key, peer] of planned) {
       for (const freed of this.detach(key)) queue.add(freed);
       this.peers.delete(key);
-      if (peer) this.peers.set(key, { ...peer, order: this.admissions++ });
+      if (peer) this.peers.set(key, { lease: peer.lease, plan: peer.plan, order: this.admissions++ });
       queue.add(key);
     }
     // Earliest-admitted first, as a walk in admission order would decide; evaluating may queue more.

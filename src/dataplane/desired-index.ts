@@ -123,7 +123,8 @@ export class DesiredIndex {
       this.unresolved.add(entry.linkName);
       return [];
     }
-    return [{ ...entry, linkIndex }];
+    // Object.assign, not `{ ...entry, linkIndex }`: a literal starting with a spread gets a hidden class per object.
+    return [Object.assign({}, entry, { linkIndex })];
   }
 }
 

@@ -89,9 +89,9 @@ export function decodeLeaseAttrs(text: string): LeaseAttrs {
     }
     backendType = raw.BackendType;
   }
-  const attrs: LeaseAttrs = { publicIP, backendType };
   return {
-    ...attrs,
+    publicIP,
+    backendType,
     ...(publicIPv6 ? { publicIPv6 } : {}),
     ...(raw.BackendData !== undefined && raw.BackendData !== null ? { backendData: raw.BackendData } : {}),
     ...(raw.BackendV6Data !== undefined && raw.BackendV6Data !== null ? { backendV6Data: raw.BackendV6Data } : {}),

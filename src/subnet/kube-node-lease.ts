@@ -42,22 +42,31 @@ export function nodeToLease(node: KubeNode, context: NodeLeaseContext): NodeLeas
 function convert(node: KubeNode, { annotations, enableIPv4, enableIPv6 }: NodeLeaseContext): Lease {
   const get = (name: string) => node.annotations[name] ?? '';
   let subnet = NO_IPV4_SUBNET;
+  let publicIP = UNSET_IPV4;
+  let backendData: unknown;
   let ipv6Subnet: Cidr | undefined;
-  let attrs: LeaseAttrs = { publicIP: UNSET_IPV4, backendType: get(annotations.backendType) };
+  let publicIPv6: IpAddress | undefined;
+  let backendV6Data: unknown;
   if (enableIPv4) {
-    const publicIP = parseGoIp(get(annotations.backendPublicIP));
+    publicIP = parseGoIp(get(annotations.backendPublicIP));
     if (publicIP.family !== 4) throw new Error('invalid IPv4 address format');
-    const backendData = parseBackendData(get(annotations.backendData), annotations.backendData);
-    attrs = { ...attrs, publicIP, ...(backendData === undefined ? {} : { backendData }) };
+    backendData = parseBackendData(get(annotations.backendData), annotations.backendData);
     subnet = firstPodCidr(node, 4) ?? fail('missing IPv4 address on n.Spec.PodCIDRs');
   }
   if (enableIPv6) {
-    const publicIPv6 = parseGoIp(get(annotations.backendPublicIPv6));
+    publicIPv6 = parseGoIp(get(annotations.backendPublicIPv6));
     if (publicIPv6.family !== 6) throw new Error('invalid IPv6 address format');
-    const backendV6Data = parseBackendData(get(annotations.backendV6Data), annotations.backendV6Data);
-    attrs = { ...attrs, publicIPv6, ...(backendV6Data === undefined ? {} : { backendV6Data }) };
+    backendV6Data = parseBackendData(get(annotations.backendV6Data), annotations.backendV6Data);
     ipv6Subnet = firstPodCidr(node, 6) ?? fail('missing IPv6 address on n.Spec.PodCIDRs');
   }
+  // One literal, named fields first: building it by `{ ...attrs, more }` gives every Node its own hidden class.
+  const attrs: LeaseAttrs = {
+    publicIP,
+    backendType: get(annotations.backendType),
+    ...(backendData === undefined ? {} : { backendData }),
+    ...(publicIPv6 ? { publicIPv6 } : {}),
+    ...(backendV6Data === undefined ? {} : { backendV6Data }),
+  };
   return { subnet, ...(ipv6Subnet ? { ipv6Subnet } : {}), attrs };
 }
 

@@ -15,7 +15,17 @@ export function parseStoredLease(key: string, value: string, expiresAtMs: number
   if (!pair) return { malformed: { key, reason: 'key is not a subnet key (want a.b.c.d-len[&ipv6-len])' } };
   try {
     const attrs = decodeLeaseAttrs(value);
-    return { lease: { ...pair, attrs, ...(expiresAtMs === undefined ? {} : { expiresAtMs }), ...(createRevision === undefined ? {} : { createRevision }) } };
+    const { subnet, ipv6Subnet } = pair;
+    // Named fields first, optional ones after: a literal that starts with a spread gets a hidden class of its
+    // own per object in Node 20's V8 (~300 bytes each; see test/unit/hidden-classes.test.ts).
+    const lease: Lease = {
+      subnet,
+      ...(ipv6Subnet ? { ipv6Subnet } : {}),
+      attrs,
+      ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+      ...(createRevision === undefined ? {} : { createRevision }),
+    };
+    return { lease };
   } catch (error) {
     return { malformed: { key, reason: errorMessage(error) } };
   }
