@@ -49,4 +49,30 @@ describe('MacAddress', () => {
     assert.equal(mac.toString(), 'fe:01:02:03:04:05');
   });
   it('parses and prints lower case', () => assert.equal(MacAddress.parse('C6:D2:32:6F:8F:44').toString(), 'c6:d2:32:6f:8f:44'));
+  const vectors: ReadonlyArray<[string, number[]]> = [
+    ['00:00:00:00:00:00', [0, 0, 0, 0, 0, 0]],
+    ['00:00:00:00:00:01', [0, 0, 0, 0, 0, 1]],
+    ['0a:58:c6:12:00:0c', [0x0a, 0x58, 0xc6, 0x12, 0x00, 0x0c]],
+    ['ff:ff:ff:ff:ff:ff', [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+    ['80:00:00:00:00:00', [0x80, 0, 0, 0, 0, 0]],
+  ];
+  for (const [text, bytes] of vectors) {
+    it(`${text}: text ↔ bytes, equality`, () => {
+      const parsed = MacAddress.parse(text);
+      const decoded = MacAddress.fromBytes(new Uint8Array(bytes));
+      assert.equal(parsed.toString(), text);
+      assert.equal(decoded.toString(), text);
+      assert.deepEqual([...parsed.toBytes()], bytes);
+      assert.ok(parsed.equals(decoded));
+      assert.equal(JSON.stringify({ mac: decoded }), `{"mac":"${text}"}`);
+    });
+  }
+  it('fromBytes reads a view at an offset, and differing MACs are not equal', () => {
+    const frame = new Uint8Array([9, 9, 0x0a, 0x58, 0xc6, 0x12, 0x00, 0x0c, 9]);
+    assert.equal(MacAddress.fromBytes(frame.subarray(2, 8)).toString(), '0a:58:c6:12:00:0c');
+    assert.ok(!MacAddress.parse('0a:58:c6:12:00:0c').equals(MacAddress.parse('0a:58:c6:12:00:0d')));
+    assert.ok(!MacAddress.parse('0a:58:c6:12:00:0c').equals(undefined));
+    assert.throws(() => MacAddress.fromBytes(new Uint8Array(5)), /MAC address of 5 bytes/);
+    assert.equal(MacAddress.tryParse('0a:58:c6:12:00'), undefined);
+  });
 });
