@@ -241,4 +241,24 @@ describe('kernel watcher (real kernel)', () => {
       run('ip', ['link', 'del', 'cw0'], { allowFailure: true });
     }
   });
+
+  it('idles without waking up, and stop() ends its blocked read at once', async () => {
+    const watcher = await startKernelWatcher({ onEvents: () => {}, onError: (error) => assert.fail(error) });
+    let stopped = false;
+    try {
+      await sleep(1200);
+      // A polling read (the old 250 ms timeout) completes 4–5 reads here; a blocking one none (one allowed for a
+      // stray notification of this namespace, e.g. a late IPv6 address).
+      const idleReads = watcher.reads;
+      assert.ok(idleReads <= 1, `${idleReads} reads completed while nothing changed`);
+      const started = Date.now();
+      await watcher.stop();
+      stopped = true;
+      // The read blocks for up to 60 s on its own; only the wake-up message ends it this early.
+      assert.ok(Date.now() - started < 900, `stop() took ${Date.now() - started} ms`);
+      assert.equal(watcher.reads, idleReads + 1, 'the wake-up was read, and nothing after it');
+    } finally {
+      if (!stopped) await watcher.stop();
+    }
+  });
 });

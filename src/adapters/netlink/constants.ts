@@ -8,6 +8,7 @@ export const AF_BRIDGE = 7;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
 
+export const NLMSG_NOOP = 1;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 export const NLMSG_HDRLEN = 16;

@@ -15,6 +15,7 @@ const setsockoptCall = libc.func('int setsockopt(int fd, int level, int name, co
 const setnsCall = libc.func('int setns(int fd, int nstype)');
 const getsocknameCall = libc.func('int getsockname(int fd, _Out_ uint8_t *addr, _Inout_ uint32_t *len)');
 const closeCall = libc.func('int close(int fd)');
+const connectCall = libc.func('int connect(int fd, const uint8_t *addr, uint32_t len)');
 
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
@@ -48,6 +49,17 @@ export function bindNetlink(fd: number, groups: number): void {
   address.writeUInt16LE(16 /* AF_NETLINK */, 0);
   address.writeUInt32LE(groups >>> 0, 8);
   check(bindCall(fd, address, address.length) as number, 'bind netlink');
+}
+
+/**
+ * Sends this socket's datagrams to another netlink socket (port id) instead of the kernel. Unicast between
+ * user sockets needs CAP_NET_ADMIN in the namespace (flanneld has it; it programs the kernel).
+ */
+export function connectNetlink(fd: number, portId: number): void {
+  const address = Buffer.alloc(12);
+  address.writeUInt16LE(16 /* AF_NETLINK */, 0);
+  address.writeUInt32LE(portId >>> 0, 4);
+  check(connectCall(fd, address, address.length) as number, 'connect netlink');
 }
 
 /** The port id the kernel gave a bound netlink socket (struct sockaddr_nl.nl_pid). */

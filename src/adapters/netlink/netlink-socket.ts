@@ -9,7 +9,7 @@ import { FlannelError } from '../../support/errors.js';
 import { type NetlinkMessage, decodeAck, decodeMessages, encodeMessage, kernelError } from './codec.js';
 import * as C from './constants.js';
 import {
-  NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUFFORCE, bindNetlink, closeFd, inNetworkNamespace, netlinkPortId,
+  NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUFFORCE, bindNetlink, closeFd, connectNetlink, inNetworkNamespace, netlinkPortId,
   openRawSocket, setReceiveTimeout, setSocketOption,
 } from './libc.js';
 
@@ -132,6 +132,15 @@ export class NetlinkSocket {
         else resolve(decodeMessages(Buffer.from(this.receiveBuffer.subarray(0, length))));
       });
     });
+  }
+
+  /**
+   * Sends one NLMSG_NOOP to another netlink socket of this namespace (by port id), e.g. to end a read that
+   * blocks without a timeout. The socket stays pointed at that port: use a socket opened for this alone.
+   */
+  sendNoopTo(portId: number): void {
+    connectNetlink(this.fd, portId);
+    this.write(encodeMessage(C.NLMSG_NOOP, 0, this.nextSeq(), Buffer.alloc(0)));
   }
 
   close(): void {
