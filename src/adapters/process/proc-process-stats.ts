@@ -4,8 +4,9 @@
  * from perf_hooks' monitorEventLoopDelay.
  *
  * The delay monitor samples every EVENT_LOOP_RESOLUTION_MS (a libuv timer that does not keep the process alive):
- * a block longer than that is seen at its full length; 20 wake-ups a second cost nothing measurable next to the
- * daemon's own timers, where prom-client's default 10 ms would be 100. Its histogram is reset at every reading,
+ * a block longer than that is seen at its full length. It starts at the first reading, i.e. once something
+ * scrapes /metrics: its 20 wake-ups a second were most of an idle flanneld's CPU (~1–1.5 ms per second) on
+ * nodes nobody scrapes; the first scrape therefore has no delay figures. Its histogram is reset at every reading,
  * so each scrape reports the delays since the previous one (Node drops the first interval after a reset, so a
  * block within one resolution of a scrape can be missed). Unlike prom-client, the resolution is subtracted: an
  * idle loop reports 0, not 0.05. A /proc file that cannot be read leaves its values
@@ -19,14 +20,15 @@ export const EVENT_LOOP_RESOLUTION_MS = 50;
 
 export class ProcProcessStats implements ProcessStatsSource {
   private readonly startTimeSeconds = Date.now() / 1000 - process.uptime();
-  private readonly delay: IntervalHistogram;
+  private delay: IntervalHistogram | undefined;
 
-  constructor() {
-    this.delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-    this.delay.enable();
+  /** Whether the event-loop monitor runs (from the first read on). */
+  get monitoring(): boolean {
+    return this.delay !== undefined;
   }
 
   read(): ProcessStats {
+    const delay = this.startMonitor();
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
     const status = readStatus();
@@ -44,17 +46,25 @@ export class ProcProcessStats implements ProcessStatsSource {
       externalBytes: memory.external,
       // The histogram holds the intervals between the monitor's timer firings in nanoseconds, so an idle loop
       // reads as the resolution itself: the lag is what exceeds it. With no sample yet its mean is NaN.
-      ...(this.delay.count > 0 ? {
-        eventLoopDelay: { meanSeconds: lagSeconds(this.delay.mean), p99Seconds: lagSeconds(this.delay.percentile(99)), maxSeconds: lagSeconds(this.delay.max) },
+      ...(delay.count > 0 ? {
+        eventLoopDelay: { meanSeconds: lagSeconds(delay.mean), p99Seconds: lagSeconds(delay.percentile(99)), maxSeconds: lagSeconds(delay.max) },
       } : {}),
     };
-    this.delay.reset();
+    delay.reset();
     return stats;
   }
 
   /** Stops the event-loop monitor. */
   close(): void {
-    this.delay.disable();
+    this.delay?.disable();
+  }
+
+  private startMonitor(): IntervalHistogram {
+    if (!this.delay) {
+      this.delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+      this.delay.enable();
+    }
+    return this.delay;
   }
 }
 
