@@ -24,6 +24,9 @@ import { sleep } from '../support/timing.js';
 import type { Firewall } from './firewall.js';
 import type { TrafficSpec } from './traffic-rules.js';
 
+/** The longest setTimeout delay (~24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface FirewallReconcilerOptions {
   readonly firewall: Firewall;
   /** The wanted rules per family, evaluated on every pass (the lease may change). */
@@ -133,7 +136,11 @@ export class FirewallReconciler {
         const stop = () => wake.abort();
         this.wake = stop;
         signal.addEventListener('abort', stop, { once: true });
-        await sleep(this.options.resyncMs, wake.signal);
+        // Nothing wanted (no masquerade, forward rules or ingress filter): the first pass removed any leftovers,
+        // and reading the tables back every resyncMs would spawn iptables/nft for nothing (upstream leaves the
+        // firewall alone then). markDirty() still wakes the loop.
+        const wanted = this.options.specs().some((spec) => spec.ipMasq || spec.forwardRules || spec.ingress !== undefined);
+        await sleep(wanted ? this.options.resyncMs : MAX_TIMER_MS, wake.signal);
         signal.removeEventListener('abort', stop);
         this.wake = undefined;
       }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createMetricsService } from '../../src/metrics/metrics-service.js';
 import { Cidr, type IpFamily } from '../../src/net/ip.js';
 import { silentLogger } from '../../src/support/logger.js';
+import { sleep } from '../../src/support/timing.js';
 import type { Firewall } from '../../src/traffic/firewall.js';
 import { FirewallReconciler } from '../../src/traffic/firewall-reconciler.js';
 import { type TrafficSpec, iptablesTables } from '../../src/traffic/traffic-rules.js';
@@ -54,6 +55,28 @@ describe('FirewallReconciler', () => {
     assert.match(firewall.rules.get(4) ?? '', /-s 10\.244\.9\.0\/24 -d 10\.244\.0\.0\/16/);
     assert.equal(await reconciler.pass(), 0);
     assert.equal(reconciler.writes, 4);
+  });
+  it('resyncs every resyncMs while rules are wanted, and not at all when none are (until marked dirty)', async () => {
+    const cases: ReadonlyArray<[string, TrafficSpec, boolean]> = [
+      ['masquerade wanted', spec, true],
+      ['nothing wanted', { ...spec, ipMasq: false, forwardRules: false }, false],
+    ];
+    for (const [name, wanted, resyncs] of cases) {
+      const firewall = new TextFirewall();
+      const reconciler = new FirewallReconciler({ firewall, specs: () => [wanted], logger: silentLogger(), resyncMs: 10 });
+      await reconciler.pass();
+      const stop = new AbortController();
+      const running = reconciler.run(stop.signal);
+      await sleep(120);
+      const idleReads = firewall.reads;
+      reconciler.markDirty();
+      await sleep(20);
+      stop.abort();
+      await running;
+      if (resyncs) assert.ok(idleReads >= 4, `${name}: ${idleReads} reads in 120 ms at a 10 ms resync`);
+      else assert.equal(idleReads, 1, `${name}: only the first pass read the tables`);
+      assert.ok(firewall.reads > idleReads, `${name}: markDirty() runs a pass`);
+    }
   });
   it('an edit racing a drift repair is repaired too, not taken for what we wrote', async () => {
     const firewall = new TextFirewall();
