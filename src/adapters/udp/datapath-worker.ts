@@ -91,55 +91,72 @@ function start(): { forwarder: UdpForwarder; udp: KernelUdpSocket; opener: Kerne
 const pollSet = Buffer.alloc(8192);
 const wakeBuffer = Buffer.alloc(8192);
 
+/** Loop state between rounds: which sides to pump, and whether this round follows a wake-up from poll. */
+let tunReady = true;
+let udpReady = true;
+let woken = false;
+const pollWords = new Int32Array(pollSet.buffer, pollSet.byteOffset, 6);
+let pollAddress = 0;
+let wakeAddress = 0;
+
+/**
+ * One round of the loop. It is a function of its own, called once per round, so V8 optimizes it as an ordinary
+ * hot function: a loop that never returns is only ever entered by on-stack replacement, and its body stays in
+ * the interpreter or baseline code far longer (the lone packet's crossing paid for it).
+ *
+ * While packets flow, pump both sides every round (a read that finds nothing is cheaper than poll). Once both
+ * ports report themselves drained, sleep in poll and wake only the side that became readable: an idle wake-up
+ * that carries one packet costs the poll and the calls that move it, no reads that return EAGAIN. The first
+ * round after a wake-up reads one packet from the TUN and sends it before looking for more (as upstream does):
+ * a lone packet leaves without waiting for the read that finds the TUN empty; a burst is pumped in full
+ * batches from the next round on.
+ */
+function round(forwarder: UdpForwarder, batchPackets: number): void {
+  if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
+    Atomics.store(flags, FLAG_CONTROL, 0);
+    drainControl();
+  }
+  if (tunReady) forwarder.fromTun(woken ? 1 : batchPackets);
+  if (udpReady) forwarder.fromUdp();
+  if (woken) {
+    // Only the side that woke us and was not read empty needs another round.
+    woken = false;
+    tunReady = tunReady && !forwarder.tunDrained;
+    udpReady = udpReady && !forwarder.udpDrained;
+    if (tunReady || udpReady) return;
+  } else if ((tunReady && !forwarder.tunDrained) || (udpReady && !forwarder.udpDrained)) {
+    tunReady = true;
+    udpReady = true;
+    return;
+  }
+  sleep(forwarder);
+}
+
+/** Sleeps in poll over the TUN, the socket and the wake eventfd; marks the sides that became readable. */
+function sleep(forwarder: UdpForwarder): void {
+  const device = forwarder.device;
+  pollWords[0] = device ? device.pollDescriptor : -1;
+  // events POLLIN, revents (the high half) cleared
+  pollWords[1] = S.POLLIN;
+  pollWords[3] = S.POLLIN;
+  pollWords[5] = S.POLLIN;
+  counters.add(Counter.syscallPoll);
+  const ready = S.sys.poll(pollAddress, 3, IDLE_POLL_MS) as number;
+  if (ready < 0 && S.errno() !== S.EINTR) throw S.errnoError('poll');
+  // Readable, or POLLERR/POLLHUP (a deleted device: the read reports it and the device is reopened).
+  tunReady = ready > 0 && (pollWords[1] as number) >>> 16 !== 0;
+  udpReady = ready > 0 && (pollWords[3] as number) >>> 16 !== 0;
+  if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, wakeAddress, 8);
+  if (!device) tunReady = forwarder.ensureDevice();
+  woken = tunReady || udpReady;
+}
+
 function run(forwarder: UdpForwarder, udp: KernelUdpSocket, batchPackets: number): void {
-  const pollWords = new Int32Array(pollSet.buffer, pollSet.byteOffset, 6);
-  const pollAddress = S.addressOf(pollSet);
-  const wakeAddress = S.addressOf(wakeBuffer);
+  pollAddress = S.addressOf(pollSet);
+  wakeAddress = S.addressOf(wakeBuffer);
   pollWords[2] = udp.fd;
   pollWords[4] = data.wakeFd;
-  // While packets flow, pump both sides every round (a read that finds nothing is cheaper than poll). Once both
-  // ports report themselves drained, sleep in poll and wake only the side that became readable: an idle
-  // wake-up that carries one packet costs the poll and the calls that move it, no reads that return EAGAIN.
-  // The first round after a wake-up reads one packet from the TUN and sends it before looking for more (as
-  // upstream does): a lone packet leaves without waiting for the read that finds the TUN empty; a burst is
-  // pumped in full batches from the next round on.
-  let tunReady = true;
-  let udpReady = true;
-  let woken = false;
-  while (Atomics.load(flags, FLAG_STOP) === 0) {
-    if (Atomics.load(flags, FLAG_CONTROL) !== 0) {
-      Atomics.store(flags, FLAG_CONTROL, 0);
-      drainControl();
-    }
-    if (tunReady) forwarder.fromTun(woken ? 1 : batchPackets);
-    if (udpReady) forwarder.fromUdp();
-    if (woken) {
-      // Only the side that woke us and was not read empty needs another round.
-      woken = false;
-      tunReady = tunReady && !forwarder.tunDrained;
-      udpReady = udpReady && !forwarder.udpDrained;
-      if (tunReady || udpReady) continue;
-    } else if ((tunReady && !forwarder.tunDrained) || (udpReady && !forwarder.udpDrained)) {
-      tunReady = true;
-      udpReady = true;
-      continue;
-    }
-    const device = forwarder.device;
-    pollWords[0] = device ? device.pollDescriptor : -1;
-    // events POLLIN, revents (the high half) cleared
-    pollWords[1] = S.POLLIN;
-    pollWords[3] = S.POLLIN;
-    pollWords[5] = S.POLLIN;
-    counters.add(Counter.syscallPoll);
-    const ready = S.sys.poll(pollAddress, 3, IDLE_POLL_MS) as number;
-    if (ready < 0 && S.errno() !== S.EINTR) throw S.errnoError('poll');
-    // Readable, or POLLERR/POLLHUP (a deleted device: the read reports it and the device is reopened).
-    tunReady = ready > 0 && (pollWords[1] as number) >>> 16 !== 0;
-    udpReady = ready > 0 && (pollWords[3] as number) >>> 16 !== 0;
-    if ((pollWords[5] as number) >>> 16 !== 0) S.sys.read(data.wakeFd, wakeAddress, 8);
-    if (!device) tunReady = forwarder.ensureDevice();
-    woken = tunReady || udpReady;
-  }
+  while (Atomics.load(flags, FLAG_STOP) === 0) round(forwarder, batchPackets);
 }
 
 const started = start();
