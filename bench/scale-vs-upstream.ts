@@ -154,7 +154,8 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
     const started = process.hrtime.bigint();
     const variant = variants.get(implementation);
     flanneld = variant
-      ? startProcess(process.execPath, [...variant.nodeArgs, variant.script, ...args], logPath)
+      // Our own status socket: the default /run/flannel/flanneld.sock would be seen by any flannelctl on the host.
+      ? startProcess(process.execPath, [...variant.nodeArgs, variant.script, ...args, '--status-socket', join(work, 'flanneld.sock')], logPath)
       : startProcess(values.upstream, args, logPath);
     const child = flanneld;
     const failed = (what: string) => new Error(`${implementation}, ${peers} peers: ${what}; log:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
