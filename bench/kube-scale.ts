@@ -115,7 +115,7 @@ async function oneRound(work: string, implementation: Implementation, round: num
     const started = process.hrtime.bigint();
     const verbose = process.env.FLANNEL_TS_BENCH_VERBOSE ? ['-v', '1'] : [];
     flanneld = implementation === 'flannel-ts'
-      ? startProcess(process.execPath, [...nodeArgs, FLANNELD_JS, ...args, ...verbose], logPath, { NODE_NAME: 'bench' })
+      ? startProcess(process.execPath, [...nodeArgs, FLANNELD_JS, ...args, '--status-socket', join(work, 'flanneld.sock'), ...verbose], logPath, { NODE_NAME: 'bench' })
       : startProcess(values.upstream, args, logPath, { NODE_NAME: 'bench' });
     const seen = new Set<string>();
     const deadline = Date.now() + 180_000;
