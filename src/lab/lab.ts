@@ -285,15 +285,25 @@ export class Lab {
     return child;
   }
 
-  /** Stops a host's flanneld by its recorded pid and waits for it to exit. */
+  /**
+   * Stops a host's flanneld by its recorded pid and waits for it to exit. One still running 5 s after the
+   * signal is killed, and the stop fails saying so (flanneld is meant to stop within a second).
+   */
   async stopFlanneld(host: LabHost, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const pid = this.state.flanneldPids[host.name];
     if (pid === undefined) return;
+    const started = Date.now();
     if (processAlive(pid)) process.kill(pid, signal);
     for (let attempt = 0; attempt < 100 && processAlive(pid); attempt++) await sleep(50);
+    const hung = processAlive(pid);
+    if (hung) {
+      process.kill(pid, 'SIGKILL');
+      for (let attempt = 0; attempt < 40 && processAlive(pid); attempt++) await sleep(50);
+    }
     this.kube?.removeContainer(host);
     delete this.state.flanneldPids[host.name];
     this.save();
+    if (hung) throw new FlannelError('LAB_FLANNELD', `${host.name}: flanneld (pid ${pid}) still ran ${Date.now() - started} ms after ${signal}; killed it`);
   }
 
   async waitForSubnetEnv(host: LabHost, timeoutMs = 20_000): Promise<string> {
