@@ -44,6 +44,7 @@ import type { SubnetManager } from '../subnet/subnet-manager.js';
 import { type Clock, systemClock } from '../support/clock.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
+import { whenAborted } from '../support/timing.js';
 import { watchNetworkConfig } from './config-watch.js';
 import { DaemonObservation } from './daemon-observation.js';
 import { type DaemonStatusInputs, type DaemonStatusParts, gatherStatusFacts, leaseTableOf } from './daemon-status.js';
@@ -154,13 +155,11 @@ export class Daemon implements StatusProvider {
     // Our own signal, so that a failed data path can stop every other loop before run() rethrows its error.
     const controller = new AbortController();
     const signal = controller.signal;
-    const stop = () => controller.abort();
-    outer.addEventListener('abort', stop, { once: true });
-    if (outer.aborted) stop();
+    const detach = whenAborted(outer, () => controller.abort());
     try {
       await this.runUntil(signal, controller);
     } finally {
-      outer.removeEventListener('abort', stop);
+      detach();
     }
   }
 
@@ -245,7 +244,7 @@ export class Daemon implements StatusProvider {
         controller.abort();
       }));
     }
-    await Promise.race([snapshotSeen, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+    await Promise.race([snapshotSeen, new Promise<void>((resolve) => whenAborted(signal, resolve))]);
     let kernelWatch: KernelEventSource | undefined;
     if (!signal.aborted) {
       tasks.push(reconciler.run(signal));

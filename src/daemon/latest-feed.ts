@@ -5,6 +5,7 @@
  * present that a backend's data path follows.
  */
 import type { Feed } from '../backend/data-path.js';
+import { whenAborted } from '../support/timing.js';
 
 export class LatestFeed<T> implements Feed<T> {
   private version = 0;
@@ -31,13 +32,14 @@ export class LatestFeed<T> implements Feed<T> {
         continue;
       }
       await new Promise<void>((resolve) => {
+        let detach = (): void => undefined;
         const wake = () => {
           this.waiters.delete(wake);
-          signal.removeEventListener('abort', wake);
+          detach();
           resolve();
         };
         this.waiters.add(wake);
-        signal.addEventListener('abort', wake, { once: true });
+        detach = whenAborted(signal, wake);
       });
     }
   }

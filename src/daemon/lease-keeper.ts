@@ -12,7 +12,7 @@
 import type { NetworkConfig } from '../config/network-config.js';
 import { type Lease, type LeaseAttrs, leaseKey } from '../lease/lease.js';
 import type { SubnetManager } from '../subnet/subnet-manager.js';
-import { type Clock, systemClock } from '../support/clock.js';
+import { Alarm, type Clock, systemClock } from '../support/clock.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { Backoff } from '../support/timing.js';
@@ -48,7 +48,7 @@ const CONFLICT_WINDOW_MS = 5 * 60_000;
 export class LeaseKeeper {
   private current: Lease | undefined;
   private incident: Incident | undefined;
-  private wake: (() => void) | undefined;
+  private readonly alarm: Alarm;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly reassertBackoff: Backoff;
@@ -56,6 +56,7 @@ export class LeaseKeeper {
 
   constructor(private readonly options: LeaseKeeperOptions) {
     this.clock = options.clock ?? systemClock;
+    this.alarm = new Alarm(this.clock);
     this.logger = options.logger;
     const range = options.reassertBackoff ?? { initialMs: 1000, maxMs: 60_000 };
     this.reassertBackoff = new Backoff(range.initialMs, range.maxMs);
@@ -168,22 +169,14 @@ export class LeaseKeeper {
   private report(incident: Incident): void {
     // A loss outranks an overwrite: either way the next step starts from what the store holds now.
     if (this.incident?.kind !== 'lost') this.incident = incident;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   /** Sleeps until `atMs`, `signal` aborts or (unless `ignoreIncidents`) an incident is reported. */
   private async waitUntil(atMs: number, signal: AbortSignal, ignoreIncidents = false): Promise<void> {
-    if (!ignoreIncidents && this.incident) return;
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    if (!ignoreIncidents) this.wake = stop;
-    try {
-      await this.clock.sleep(atMs - this.clock.now(), controller.signal);
-    } finally {
-      signal.removeEventListener('abort', stop);
-      if (this.wake === stop) this.wake = undefined;
-    }
+    if (ignoreIncidents) return this.clock.sleep(atMs - this.clock.now(), signal);
+    if (this.incident) return;
+    await this.alarm.sleep(atMs - this.clock.now(), signal);
   }
 }
 

@@ -4,7 +4,7 @@
  * until a restart. `upToDate` says whether the file on disk holds the latest contents published; the daemon
  * is ready only then. `run` returns when `signal` aborts.
  */
-import { type Clock, systemClock } from '../support/clock.js';
+import { Alarm, type Clock, systemClock } from '../support/clock.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
 import { Backoff } from '../support/timing.js';
@@ -23,14 +23,16 @@ export interface SubnetFileWriterOptions {
 export class SubnetFileWriter {
   private wanted: string | undefined;
   private written: string | undefined;
-  private wake: (() => void) | undefined;
+  private readonly alarm: Alarm;
 
-  constructor(private readonly options: SubnetFileWriterOptions) {}
+  constructor(private readonly options: SubnetFileWriterOptions) {
+    this.alarm = new Alarm(options.clock ?? systemClock);
+  }
 
   /** The file should hold `contents` (written by `run`, soon). */
   publish(contents: string): void {
     this.wanted = contents;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   get upToDate(): boolean {
@@ -45,7 +47,7 @@ export class SubnetFileWriter {
     while (!signal.aborted) {
       const contents = this.wanted;
       if (contents === undefined || contents === this.written) {
-        await this.waitForPublish(signal);
+        await this.alarm.sleep(Infinity, signal);
         continue;
       }
       try {
@@ -62,19 +64,6 @@ export class SubnetFileWriter {
         this.options.logger.error({ err: errorMessage(error), failures, retryInMs }, 'failed to write subnet file; not ready until it is written');
         await clock.sleep(retryInMs, signal);
       }
-    }
-  }
-
-  private async waitForPublish(signal: AbortSignal): Promise<void> {
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    this.wake = stop;
-    try {
-      await (this.options.clock ?? systemClock).sleep(Infinity, controller.signal);
-    } finally {
-      signal.removeEventListener('abort', stop);
-      this.wake = undefined;
     }
   }
 }

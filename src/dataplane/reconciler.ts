@@ -23,9 +23,10 @@
  * the pass that repairs it; object counts are read at scrape time (`objectCounts`); `stats` feeds status.
  */
 import type { FlannelMetrics, KernelObjectKind, ObjectCounts } from '../metrics/flannel-metrics.js';
+import { Alarm } from '../support/clock.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
-import { Backoff, sleep } from '../support/timing.js';
+import { Backoff, whenAborted } from '../support/timing.js';
 import type { DesiredState } from './desired-state.js';
 import { neighbourKey, routeKey } from './kernel-objects.js';
 import { addressKey } from './kernel-view.js';
@@ -86,7 +87,7 @@ export class Reconciler {
   private resyncDue = true;
   /** A notification left work (failed operations alone wait for the retry backoff instead). */
   private kernelChanged = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private readonly retryBackoff = new Backoff(1000, 30_000);
   private readonly passes: ReconcilePass;
   private lastPass: PassResult | undefined;
@@ -118,7 +119,7 @@ export class Reconciler {
   /** The desired state changed; many calls before the pass starts cost one pass. */
   markDirty(): void {
     this.desiredDirty = true;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   /** Re-read everything on the next pass (and re-plan). */
@@ -146,7 +147,7 @@ export class Reconciler {
     }
     if (!wake) return;
     this.kernelChanged = true;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   get lastResult(): PassResult | undefined {
@@ -168,7 +169,7 @@ export class Reconciler {
         }
       };
       this.passListeners.add(listener);
-      signal?.addEventListener('abort', () => this.passListeners.delete(listener), { once: true });
+      if (signal) whenAborted(signal, () => this.passListeners.delete(listener));
     });
   }
 
@@ -178,29 +179,23 @@ export class Reconciler {
 
   async run(signal: AbortSignal): Promise<void> {
     const resyncMs = this.options.resyncIntervalMs ?? DEFAULT_RESYNC_MS;
-    const onAbort = () => this.wake?.();
-    signal.addEventListener('abort', onAbort);
     let retryAtMs: number | undefined;
     let nextResyncMs = Date.now() + resyncMs;
-    try {
-      while (!signal.aborted) {
-        const now = Date.now();
-        if (retryAtMs !== undefined && now >= retryAtMs) this.requestResync();
-        if (now >= nextResyncMs) {
-          this.requestResync();
-          nextResyncMs = now + resyncMs;
-        }
-        if (!this.desiredDirty && !this.resyncDue && !this.kernelChanged) {
-          await this.waitForWork(Math.min(retryAtMs ?? Infinity, nextResyncMs) - now, signal);
-          continue;
-        }
-        const result = await this.reconcileOnce();
-        retryAtMs = result.failed > 0 ? Date.now() + this.retryBackoff.next() : undefined;
-        if (result.failed === 0) this.retryBackoff.reset();
-        for (const listener of [...this.passListeners]) listener(result);
+    while (!signal.aborted) {
+      const now = Date.now();
+      if (retryAtMs !== undefined && now >= retryAtMs) this.requestResync();
+      if (now >= nextResyncMs) {
+        this.requestResync();
+        nextResyncMs = now + resyncMs;
       }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
+      if (!this.desiredDirty && !this.resyncDue && !this.kernelChanged) {
+        await this.alarm.sleep(Math.max(0, Math.min(retryAtMs ?? Infinity, nextResyncMs) - now), signal);
+        continue;
+      }
+      const result = await this.reconcileOnce();
+      retryAtMs = result.failed > 0 ? Date.now() + this.retryBackoff.next() : undefined;
+      if (result.failed === 0) this.retryBackoff.reset();
+      for (const listener of [...this.passListeners]) listener(result);
     }
   }
 
@@ -282,15 +277,5 @@ export class Reconciler {
         return { kind: 'address', pending: () => view.addresses.isPendingApply(key) };
       }
     }
-  }
-
-  private async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
-    const controller = new AbortController();
-    this.wake = () => controller.abort();
-    const stop = () => controller.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    await sleep(Math.max(0, ms), controller.signal);
-    signal.removeEventListener('abort', stop);
-    this.wake = undefined;
   }
 }

@@ -13,7 +13,7 @@
 import type { LeaseEvent, LeaseWatchResult } from '../lease/lease-tracker.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
-import { Backoff, sleep } from '../support/timing.js';
+import { Backoff, sleep, whenAborted } from '../support/timing.js';
 import { type KubeApi, KubeApiError, isKubeStatus } from './kube-api.js';
 import { readAhead } from './kube-event-queue.js';
 import type { NodeLeaseTable } from './kube-node-table.js';
@@ -51,9 +51,9 @@ export async function* watchNodeLeases(options: NodeWatchOptions): AsyncGenerato
       }
       yield { kind: 'snapshot', leases: table.snapshot() };
     }
+    // The abort may have come while the snapshot above was with the consumer.
     const watchAbort = new AbortController();
-    const stop = () => watchAbort.abort();
-    signal.addEventListener('abort', stop, { once: true });
+    const detach = whenAborted(signal, () => watchAbort.abort());
     let delivered = false;
     try {
       options.onRequest?.('watch', resourceVersion);
@@ -97,7 +97,7 @@ export async function* watchNodeLeases(options: NodeWatchOptions): AsyncGenerato
       logger.warn({ err: errorMessage(error), resourceVersion }, 'node watch failed; resuming');
       await sleep(backoff.next(), signal);
     } finally {
-      signal.removeEventListener('abort', stop);
+      detach();
       watchAbort.abort();
     }
   }

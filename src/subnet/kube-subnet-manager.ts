@@ -17,7 +17,7 @@ import type { LeaseWatchResult } from '../lease/lease-tracker.js';
 import type { MacAddress } from '../net/mac.js';
 import { FlannelError, errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
-import { Backoff, sleep } from '../support/timing.js';
+import { Backoff, sleep, whenAborted } from '../support/timing.js';
 import type { KubeAnnotations } from './kube-annotations.js';
 import type { KubeApi, KubeNode } from './kube-api.js';
 import { ownLeaseSubnets, ownPodCidrs } from './kube-node-lease.js';
@@ -151,9 +151,6 @@ export class KubeSubnetManager implements SubnetManager {
   /** alloc: no node watch (upstream's "Node controller skips sync"); our lease is the whole picture. */
   private async *ownLeaseOnly(signal: AbortSignal): AsyncGenerator<LeaseWatchResult> {
     yield { kind: 'snapshot', leases: this.ownLease ? [this.ownLease] : [] };
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await new Promise<void>((resolve) => whenAborted(signal, resolve));
   }
 }

@@ -9,6 +9,7 @@
 import { type Lease, encodeLeaseAttrs, leaseKey } from '../lease/lease.js';
 import type { LeaseEvent } from '../lease/lease-tracker.js';
 import { FlannelError } from '../support/errors.js';
+import { whenAborted } from '../support/timing.js';
 import type { MalformedEntry, Registry, RegistryListing, RegistryWatchBatch } from './registry.js';
 import { collectChange, parseStoredLease } from './stored-lease.js';
 
@@ -125,13 +126,14 @@ export class MemoryRegistry implements Registry {
       }
       if (this.watchFailure) throw this.watchFailure;
       await new Promise<void>((resolve) => {
+        let detach = (): void => undefined;
         const done = () => {
           this.waiters.delete(done);
-          signal.removeEventListener('abort', done);
+          detach();
           resolve();
         };
         this.waiters.add(done);
-        signal.addEventListener('abort', done, { once: true });
+        detach = whenAborted(signal, done);
       });
     }
   }

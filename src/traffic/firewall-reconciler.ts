@@ -18,14 +18,11 @@
  */
 import type { FlannelMetrics } from '../metrics/flannel-metrics.js';
 import type { IpFamily } from '../net/ip.js';
+import { Alarm } from '../support/clock.js';
 import { errorMessage } from '../support/errors.js';
 import type { Logger } from '../support/logger.js';
-import { sleep } from '../support/timing.js';
 import type { Firewall } from './firewall.js';
 import type { TrafficSpec } from './traffic-rules.js';
-
-/** The longest setTimeout delay (~24.8 days); longer ones fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface FirewallReconcilerOptions {
   readonly firewall: Firewall;
@@ -54,7 +51,7 @@ export class FirewallReconciler {
   private lastWriteAtMs: number | undefined;
   private lastError: string | undefined;
   private dirty = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
 
   constructor(private readonly options: FirewallReconcilerOptions) {}
 
@@ -74,7 +71,7 @@ export class FirewallReconciler {
   /** Runs a pass as soon as the loop is free (coalesced). */
   markDirty(): void {
     this.dirty = true;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   /**
@@ -132,17 +129,11 @@ export class FirewallReconciler {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       if (!this.dirty) {
-        const wake = new AbortController();
-        const stop = () => wake.abort();
-        this.wake = stop;
-        signal.addEventListener('abort', stop, { once: true });
         // Nothing wanted (no masquerade, forward rules or ingress filter): the first pass removed any leftovers,
         // and reading the tables back every resyncMs would spawn iptables/nft for nothing (upstream leaves the
         // firewall alone then). markDirty() still wakes the loop.
         const wanted = this.options.specs().some((spec) => spec.ipMasq || spec.forwardRules || spec.ingress !== undefined);
-        await sleep(wanted ? this.options.resyncMs : MAX_TIMER_MS, wake.signal);
-        signal.removeEventListener('abort', stop);
-        this.wake = undefined;
+        await this.alarm.sleep(wanted ? this.options.resyncMs : Infinity, signal);
       }
       if (signal.aborted) break;
       this.dirty = false;

@@ -11,6 +11,7 @@ import { EtcdSubnetManager } from '../../src/subnet/etcd-subnet-manager.js';
 import { MemoryRegistry } from '../../src/subnet/memory-registry.js';
 import { silentLogger } from '../../src/support/logger.js';
 import { sleep } from '../../src/support/timing.js';
+import { ScriptFirewall } from '../support/script-firewall.js';
 import type { Firewall } from '../../src/traffic/firewall.js';
 import { FirewallReconciler } from '../../src/traffic/firewall-reconciler.js';
 import { ownIpsetLines, overlayPortOf, peerAddresses, renderIpsetRestore } from '../../src/traffic/ingress-rules.js';
@@ -101,28 +102,6 @@ async function until(what: string, condition: () => boolean, timeoutMs = 3000): 
   for (let waited = 0; !condition(); waited += 5) {
     if (waited > timeoutMs) assert.fail(`timed out waiting for ${what}`);
     await sleep(5);
-  }
-}
-
-/** A firewall whose "kernel" is the nftables script last written per family. */
-class ScriptFirewall implements Firewall {
-  readonly mode = 'nftables' as const;
-  readonly scripts = new Map<IpFamily, string>();
-  readonly specs = new Map<IpFamily, TrafficSpec>();
-  writes = 0;
-  async read(family: IpFamily): Promise<string> {
-    return this.scripts.get(family) ?? '';
-  }
-  async write(spec: TrafficSpec): Promise<void> {
-    this.writes++;
-    this.specs.set(spec.family, spec);
-    this.scripts.set(spec.family, renderNftables(spec));
-  }
-  async remove(family: IpFamily): Promise<void> {
-    this.scripts.delete(family);
-  }
-  async supportsRandomFully(): Promise<boolean> {
-    return true;
   }
 }
 

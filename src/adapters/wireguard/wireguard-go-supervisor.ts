@@ -17,7 +17,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { errorMessage } from '../../support/errors.js';
 import type { Logger } from '../../support/logger.js';
-import { Backoff, sleep } from '../../support/timing.js';
+import { Backoff, sleep, whenAborted } from '../../support/timing.js';
 import { UapiWireguardControl } from './uapi-wireguard-control.js';
 
 export interface WireguardGoSupervisorOptions {
@@ -110,11 +110,9 @@ export class WireguardGoSupervisor {
         this.options.onReady();
       }
     }
-    const onAbort = () => void stop(child, exited);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
+    const detach = whenAborted(signal, () => void stop(child, exited));
     const result = await exited;
-    signal.removeEventListener('abort', onAbort);
+    detach();
     this.pid = undefined;
     return result;
   }

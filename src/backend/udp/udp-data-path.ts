@@ -23,6 +23,7 @@
 import type { IpAddress } from '../../net/ip.js';
 import { type Clock, systemClock } from '../../support/clock.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
+import { whenAborted } from '../../support/timing.js';
 import type { DataPathContext, DataPathHook, LeaseSnapshot } from '../data-path.js';
 import { type RunningUdpForwarder, type UdpForwarderPeer, requireAdapter } from '../data-path-ports.js';
 import { UDP } from './udp-options.js';
@@ -70,8 +71,7 @@ class UdpDataPathRun {
   async run(signal: AbortSignal): Promise<void> {
     requireAdapter(this.#context.adapters, 'udpForwarder', UDP);
     const stop = () => this.#stop.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    if (signal.aborted) stop();
+    const detach = whenAborted(signal, stop);
     const inner = this.#stop.signal;
     try {
       await this.#start(this.#context.leases.current());
@@ -87,7 +87,7 @@ class UdpDataPathRun {
         await publishing;
       }
     } finally {
-      signal.removeEventListener('abort', stop);
+      detach();
       await this.#forwarder?.stop();
       this.#publish();
     }

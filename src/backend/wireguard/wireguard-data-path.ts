@@ -19,8 +19,9 @@
  * Failures are logged (once per distinct error) and retried on the next pass; the hook returns once `signal`
  * aborts and the wireguard-go processes it started have stopped.
  */
-import { type Clock, systemClock } from '../../support/clock.js';
+import { Alarm, type Clock, systemClock } from '../../support/clock.js';
 import type { Logger } from '../../support/logger.js';
+import { whenAborted } from '../../support/timing.js';
 import type { DataPathContext, DataPathHook } from '../data-path.js';
 import { type LoadedWireguardKey, requireAdapter } from '../data-path-ports.js';
 import type { WireguardDeviceState } from './wireguard-control.js';
@@ -52,13 +53,11 @@ export function wireguardDataPath(setup: WireguardDataPathSetup): DataPathHook {
 async function runWireguardDataPath(setup: WireguardDataPathSetup, context: DataPathContext, outer: AbortSignal): Promise<void> {
   // One listener on the daemon's signal; our own waiters (feeds, supervisors, the pass loop) hang on this one.
   const local = new AbortController();
-  const stop = () => local.abort();
-  outer.addEventListener('abort', stop, { once: true });
-  if (outer.aborted) stop();
+  const detach = whenAborted(outer, () => local.abort());
   try {
     await runUntil(setup, context, local.signal);
   } finally {
-    outer.removeEventListener('abort', stop);
+    detach();
   }
 }
 
@@ -145,27 +144,15 @@ class SyncReporter {
 /** A wait that ends early when fired; a fire while nobody waits makes the next wait return at once. */
 class Wakeup {
   private pending = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
 
   fire(): void {
     this.pending = true;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   async wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (!this.pending && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        this.wake = done;
-        signal.addEventListener('abort', done, { once: true });
-        function done(): void {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        }
-      });
-      this.wake = undefined;
-    }
+    if (!this.pending) await this.alarm.sleep(ms, signal);
     this.pending = false;
   }
 }
