@@ -190,6 +190,8 @@ export class Daemon implements StatusProvider {
       renewMarginMs: this.deps.renewMarginMs, clock: this.clock,
       ...(this.deps.renewRetryMs === undefined ? {} : { renewRetryMs: this.deps.renewRetryMs }),
       onSubnetChange: (lease) => this.subnetChanged(lease, config, backend),
+      // Kubernetes mode: a Node deleted and registered again has lost the NetworkUnavailable condition too.
+      onReacquired: (lease) => this.completeAgain(lease),
     });
     this.keeper = keeper;
     const lease = await keeper.acquire(signal);
@@ -378,6 +380,13 @@ export class Daemon implements StatusProvider {
     } catch (error) {
       logger.error({ err: errorMessage(error) }, 'completing the lease failed; carrying on without it');
     }
+  }
+
+  /** After a re-acquisition: the subnet manager's completion again, once the first one (if any) is done. */
+  private completeAgain(lease: Lease): void {
+    if (!this.readyNotified) return;
+    const previous = this.completion ?? Promise.resolve();
+    this.completion = previous.then(() => this.completeLease(lease));
   }
 
   /** Our lease (first, or re-acquired with a different subnet) is excluded from peers and wins every overlap. */

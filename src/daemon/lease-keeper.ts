@@ -38,6 +38,11 @@ export interface LeaseKeeperOptions {
   readonly clock?: Clock;
   /** Called after a re-acquisition that produced a different subnet. */
   readonly onSubnetChange?: (lease: Lease, previous: Lease) => void;
+  /**
+   * Called after every re-acquisition (same subnet or not), after onSubnetChange: what the store held about us
+   * was lost, so whatever was published once after the first acquisition must be published again.
+   */
+  readonly onReacquired?: (lease: Lease) => void;
 }
 
 type Incident = { readonly kind: 'lost' } | { readonly kind: 'overwritten'; readonly by: Lease };
@@ -121,10 +126,11 @@ export class LeaseKeeper {
     this.current = lease;
     if (leaseKey(lease) === leaseKey(previous)) {
       this.logger.info({ subnet: lease.subnet.toString() }, 'lease re-acquired with the same subnet');
-      return;
+    } else {
+      this.logger.error({ previous: previous.subnet.toString(), subnet: lease.subnet.toString() }, 'lease re-acquired with a DIFFERENT subnet: existing pods keep old addresses until recreated');
+      this.options.onSubnetChange?.(lease, previous);
     }
-    this.logger.error({ previous: previous.subnet.toString(), subnet: lease.subnet.toString() }, 'lease re-acquired with a DIFFERENT subnet: existing pods keep old addresses until recreated');
-    this.options.onSubnetChange?.(lease, previous);
+    this.options.onReacquired?.(lease);
   }
 
   /**

@@ -122,6 +122,22 @@ describe('daemons in Kubernetes mode', () => {
     });
   });
 
+  it('our own Node deleted and registered again (kubelet): annotations and the NetworkUnavailable condition are published again', async () => {
+    const store = new ClusterStore({ clusterCidr: Cidr.parse('10.244.0.0/16') });
+    store.createNode({ metadata: { name: 'n1' } });
+    const api = new MemoryKubeApi(store);
+    const a = kubeHost(api, 'n1', '198.18.0.11');
+    await withHosts([a], async () => {
+      await until('ready with the condition', () => a.host.daemon.ready && conditionsOf(store, 'n1').length === 1);
+      store.deleteNode('n1');
+      store.createNode({ metadata: { name: 'n1' } });
+      await until('annotations back', () => annotationsOf(store, 'n1')[`${P}public-ip`] === '198.18.0.11');
+      await until('condition back', () => conditionsOf(store, 'n1').length === 1);
+      const condition = conditionsOf(store, 'n1')[0] as Json;
+      assert.deepEqual([condition.type, condition.status, condition.reason], ['NetworkUnavailable', 'False', 'FlannelIsUp']);
+    });
+  });
+
   it('the node\'s stored public IP replaces --public-ip; one that is not an IPv4 address is reported and ignored', async () => {
     for (const [stored, published] of [['198.18.0.99', '198.18.0.99'], ['not-an-ip', '198.18.0.50'], ['fd00::1', '198.18.0.50']] as const) {
       const store = new ClusterStore({ clusterCidr: Cidr.parse('10.244.0.0/16') });
