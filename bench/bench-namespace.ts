@@ -120,8 +120,9 @@ export function timeUntil(since: bigint, seen: () => boolean): number {
   return Number(process.hrtime.bigint() - since) / 1e6;
 }
 
-export function rssMb(pid: number | undefined): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+/** A process's resident memory in MB (/proc/PID/status): all of it (VmRSS), or its anonymous or file-backed part. */
+export function rssMb(pid: number | undefined, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   return Number((kb / 1024).toFixed(1));
 }
 

@@ -5,7 +5,7 @@
  * by the same kernel-notification poller. Per round and implementation:
  *  - start → all N peer routes seen (flanneld writes a peer's neighbour and FDB entry before its route; both
  *    do), next to `ip -batch` + `bridge -batch` installing the same 3N entries in the same round;
- *  - RSS 2 s after sync; CPU seconds over `--idle` seconds of idling;
+ *  - RSS 2 s after sync (and its anonymous and file-backed parts); CPU seconds over `--idle` seconds of idling;
  *  - new lease in etcd → its route (p50/p99 over `--latency` leases, one at a time);
  *  - a route / neighbour / FDB entry deleted by someone else → back (p50/p99 over `--drift` each; a kind that
  *    is not back within 1 s twice is reported as not repaired, not waited for);
@@ -86,6 +86,9 @@ interface RoundResult {
   readonly startToAllMs: number;
   readonly batchBaselineMs: number;
   readonly rssAfterSyncMb: number;
+  /** Of it, anonymous memory (heap, stacks) and file-backed pages (the executable and its libraries). */
+  readonly rssAnonAfterSyncMb: number;
+  readonly rssFileAfterSyncMb: number;
   readonly burstPeakRssMb: number;
   /** Burst changes whose new neighbour was seen (all of them unless the implementation lost some). */
   readonly burstApplied: number;
@@ -182,6 +185,8 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
     const startToAllMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
     await sleep(2000);
     const rssAfterSyncMb = rssMb(child.pid);
+    const rssAnonAfterSyncMb = rssMb(child.pid, 'RssAnon');
+    const rssFileAfterSyncMb = rssMb(child.pid, 'RssFile');
 
     const cpuBefore = cpuSeconds(child.pid);
     await sleep(idleSeconds * 1000);
@@ -223,7 +228,7 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
     const burstPeakRssMb = peakRssMbOf(child.pid);
 
     const sorted = summary(latencies);
-    return { startToAllMs, batchBaselineMs, rssAfterSyncMb, burstPeakRssMb, burstApplied, idleCpuSeconds, newLease: { p50: sorted.p50, p99: sorted.p99 }, repair };
+    return { startToAllMs, batchBaselineMs, rssAfterSyncMb, rssAnonAfterSyncMb, rssFileAfterSyncMb, burstPeakRssMb, burstApplied, idleCpuSeconds, newLease: { p50: sorted.p50, p99: sorted.p99 }, repair };
   } finally {
     monitor.close();
     await stopProcess(flanneld);
@@ -303,6 +308,8 @@ function report(results: Record<number, Record<Implementation, RoundResult[]>>):
     ['start → all entries', 'ms', (row) => row.startToAllMs],
     ['  ip -batch + bridge -batch', 'ms', (row) => row.batchBaselineMs],
     ['RSS after sync', 'MB', (row) => row.rssAfterSyncMb],
+    ['  of which anonymous', 'MB', (row) => row.rssAnonAfterSyncMb],
+    ['  of which file-backed', 'MB', (row) => row.rssFileAfterSyncMb],
     [`RSS peak, burst of ${burstSize}`, 'MB', (row) => row.burstPeakRssMb],
     [`burst changes applied (of ${burstSize})`, '', (row) => row.burstApplied],
     [`idle CPU over ${idleSeconds} s`, 's', (row) => row.idleCpuSeconds],
