@@ -36,3 +36,5 @@ export type WorkerReport =
 export const FLAG_STOP = 0;
 /** Set by the owner after posting control messages: the worker pulls them between batches. */
 export const FLAG_CONTROL = 1;
+/** Int32 words of the shared flags. */
+export const FLAG_WORDS = 2;

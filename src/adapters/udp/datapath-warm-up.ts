@@ -6,7 +6,10 @@
  * every new one in a rolling update) adds tens of microseconds to every crossing.
  *
  * The same classes as the data path run here, each method on the same kinds of objects, so the type feedback
- * V8 optimizes for is the real one: a UdpForwarder (built by the caller exactly as the real one), a KernelTun
+ * V8 optimizes for is the real one: the worker's DatapathLoop itself (polling without waiting, with route
+ * changes posted, flagged and signalled on an eventfd of its own as the owner does for the real loop: code that
+ * never saw those branches was thrown away at the first lease change), a UdpForwarder (built by the caller
+ * exactly as the real one), a KernelTun
  * over one end of a private AF_UNIX datagram socket pair (read and writev behave there as on the TUN: one
  * packet per call, with the virtio header when the real device has offloads), and a KernelUdpSocket bound to
  * the interface address on a port of the kernel's choosing, which sends each synthetic packet to itself. A
@@ -14,18 +17,25 @@
  * is dropped when that is down). Nothing of this touches the real device, socket, routes or counters; every
  * descriptor is closed before the worker reports ready.
  */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import { internetChecksum } from '../../backend/udp/internet-checksum.js';
 import type { TunOpener } from '../../backend/udp/packet-ports.js';
 import { UdpRouteTable } from '../../backend/udp/route-table.js';
 import type { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
 import { VIRTIO_NET_HEADER_BYTES } from '../../backend/udp/virtio-net-header.js';
+import type { DatapathLoop } from './datapath-loop.js';
+import { FLAG_CONTROL, FLAG_WORDS, type WorkerControl } from './datapath-protocol.js';
 import { KernelTun } from './kernel-tun.js';
 import { KernelUdpSocket } from './kernel-udp-socket.js';
 import * as S from './datapath-syscalls.js';
 
 /** Enough rounds for V8 to optimize every function on the way (each round is one packet out, one in). */
 const ROUNDS = 3000;
+/** Rounds of the loop per synthetic packet: the ~6 it takes from quiet to quiet, and a few quiet ones. */
+const LOOP_ROUNDS_PER_PACKET = 8;
+/** One synthetic packet in this many comes with the loop's control flag raised. */
+const CONTROL_EVERY = 4;
 /** Sets of warm-up objects the rounds are spread over (see warmGeneration). */
 const GENERATIONS = 10;
 /** 192.0.2.0/24 (TEST-NET-1): the synthetic packets' addresses, known only to the warm-up's route table. */
@@ -37,6 +47,13 @@ export interface WarmUpParts {
   readonly udp: KernelUdpSocket;
   readonly routes: UdpRouteTable;
   readonly counters: DatapathCounters;
+}
+
+/** What a DatapathLoop needs besides its forwarder (the real loop's come from the owner). */
+export interface LoopParts extends Pick<WarmUpParts, 'udp' | 'counters' | 'routes'> {
+  readonly flags: Int32Array;
+  readonly wakeFd: number;
+  readonly controlPort: MessagePort;
 }
 
 export interface WarmUpSettings {
@@ -55,6 +72,11 @@ export interface WarmUpSettings {
    * a second instance of a class that appears after optimization invalidates the optimized code.
    */
   readonly real: UdpForwarder;
+  /**
+   * Builds a loop the way the worker builds the real one, over a warm-up forwarder (it polls without waiting)
+   * and control parts of its own, which the warm-up drives as the owner drives the real ones.
+   */
+  readonly loop: (forwarder: UdpForwarder, parts: LoopParts) => DatapathLoop;
 }
 
 /** Runs the warm-up rounds; best effort: a host that refuses any of it only misses the head start. */
@@ -79,7 +101,10 @@ function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer)
   const feedFd = pair.readInt32LE(4);
   let tun: KernelTun | undefined;
   let udp: KernelUdpSocket | undefined;
+  const wakeFd = S.sys.eventfd(0, S.EFD_NONBLOCK | S.EFD_CLOEXEC) as number;
+  const control = new MessageChannel();
   try {
+    if (wakeFd < 0) return false;
     const counters = new DatapathCounters();
     tun = new KernelTun(tunFd, 'warm-up', 0, { counters, packetBytes: settings.packetBytes, offload: settings.offload }, settings.offload);
     udp = new KernelUdpSocket({ ...settings.udpOptions, address: settings.bindAddress, port: 0, counters });
@@ -90,16 +115,28 @@ function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer)
     routes.apply({ set: [], remove: [{ network: SYNTHETIC_NETWORK + 0x100, prefixLength: 24 }] });
     const device = tun;
     const forwarder = settings.forwarder({ open: () => device }, { tun, udp, routes, counters });
+    const flags = new Int32Array(new SharedArrayBuffer(FLAG_WORDS * 4));
+    const loop = settings.loop(forwarder, { udp, counters, routes, flags, wakeFd, controlPort: control.port1 });
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    const oneAddress = S.addressOf(one);
     const header = settings.offload ? VIRTIO_NET_HEADER_BYTES : 0;
     const feedAddress = S.addressOf(packet);
     const drainAddress = S.addressOf(drain);
     for (let round = 0; round < ROUNDS / GENERATIONS; round++) {
       writePing(packet, header, round);
       if ((S.sys.write(feedFd, feedAddress, header + PING_BYTES) as number) < 0) return false;
-      // As the worker's loop: one packet after a wake-up, then a read that finds the TUN empty.
-      forwarder.fromTun(1);
-      forwarder.fromTun();
-      forwarder.fromUdp();
+      // Every few packets a route change as the owner sends one (message, flag, eventfd): optimized code that
+      // never saw those branches would be thrown away at the first real lease change (seen with --trace-deopt:
+      // "insufficient type feedback"), and a lone packet would meet the baseline code again for a long while.
+      if (round % CONTROL_EVERY === 0) {
+        control.port2.postMessage({ type: 'routes', changes: { set: [route], remove: [] } } satisfies WorkerControl);
+        Atomics.store(flags, FLAG_CONTROL, 1);
+        S.sys.write(wakeFd, oneAddress, 8);
+      }
+      // The worker's loop itself, from quiet to quiet: it polls, finds the TUN readable, sends the packet, finds
+      // the TUN empty, polls, finds the socket readable, writes the packet back, polls and finds nothing.
+      for (let step = 0; step < LOOP_ROUNDS_PER_PACKET; step++) loop.round();
       while ((S.sys.read(feedFd, drainAddress, drain.length) as number) > 0);
       settings.real.fromTun();
       settings.real.fromUdp();
@@ -114,6 +151,9 @@ function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer)
     else S.sys.close(tunFd);
     udp?.close();
     S.sys.close(feedFd);
+    if (wakeFd >= 0) S.sys.close(wakeFd);
+    control.port1.close();
+    control.port2.close();
   }
 }
 

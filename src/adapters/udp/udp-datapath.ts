@@ -18,7 +18,7 @@ import { type CountersSnapshot, DatapathCounters } from '../../backend/udp/datap
 import { PeerRoutes, type UdpPeer } from '../../backend/udp/peer-routes.js';
 import type { IpAddress } from '../../net/ip.js';
 import { FlannelError } from '../../support/errors.js';
-import { FLAG_CONTROL, FLAG_STOP, type DatapathWorkerData, type WorkerControl, type WorkerReport } from './datapath-protocol.js';
+import { FLAG_CONTROL, FLAG_STOP, FLAG_WORDS, type DatapathWorkerData, type WorkerControl, type WorkerReport } from './datapath-protocol.js';
 import * as S from './datapath-syscalls.js';
 
 export const UDP_DEFAULT_PORT = 8285;
@@ -80,7 +80,7 @@ export class UdpDatapath {
     const port = options.port ?? UDP_DEFAULT_PORT;
     const peerRoutes = new PeerRoutes(port);
     const initial = peerRoutes.replace(options.peers ?? []);
-    const flags = new Int32Array(new SharedArrayBuffer(8));
+    const flags = new Int32Array(new SharedArrayBuffer(FLAG_WORDS * 4));
     const counters = new DatapathCounters();
     const wakeFd = S.check(S.sys.eventfd(0, S.EFD_NONBLOCK | S.EFD_CLOEXEC) as number, 'eventfd');
     const workerData: DatapathWorkerData = {
