@@ -18,5 +18,5 @@ export function blackholeGroup(lease: Lease): DesiredGroup {
     dst, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'blackhole', onlink: false, priority: BLACKHOLE_METRIC,
   });
   const routes = [...(hasIpv4(lease) ? [route(lease.subnet)] : []), ...(lease.ipv6Subnet ? [route(lease.ipv6Subnet)] : [])];
-  return { routes, neighbours: [] };
+  return { network: true, routes, neighbours: [] };
 }

@@ -19,6 +19,11 @@ export interface DesiredAddress {
 export interface DesiredGroup {
   readonly neighbours: readonly Neighbour[];
   readonly routes: readonly Route[];
+  /**
+   * Set on a group that is no peer's: the route of the whole network over a udp or wireguard device, the
+   * blackhole route of our subnet. Status reports such groups apart from the peers; the reconciler ignores it.
+   */
+  readonly network?: true;
 }
 
 export interface DesiredState {

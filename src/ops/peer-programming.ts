@@ -1,6 +1,8 @@
 /**
  * Peers desired vs programmed, for `flannelctl status`: which per-peer groups of the plan are fully in the
- * kernel, which miss something (and what), and which routes of ours the kernel holds that no peer wants. Pure,
+ * kernel, which miss something (and what), and which routes of ours the kernel holds that no peer wants. Groups
+ * that are no peer's (DesiredGroup.network: a udp or wireguard network route, the blackhole route) are
+ * compared the same way and reported apart. Pure,
  * O(desired + observed); the kernel lists are read fresh by the caller, so status says what the kernel has,
  * not what the reconciler believes it has.
  *
@@ -23,6 +25,8 @@ export interface PeerProgramming {
 
 export interface ProgrammingReport {
   readonly peers: readonly PeerProgramming[];
+  /** The groups that are no peer's, compared the same way (named like peers, by their first route). */
+  readonly network: readonly PeerProgramming[];
   /** Routes with our protocol that no group wants (left over, or someone else's with our protocol). */
   readonly unexpectedRoutes: readonly string[];
 }
@@ -38,6 +42,7 @@ export function comparePeerProgramming(
   const neighbours = new Map(observed.neighbours.map((entry) => [neighbourKey(entry), entry]));
   const wantedRouteKeys = new Set<string>();
   const peers: PeerProgramming[] = [];
+  const network: PeerProgramming[] = [];
   for (const group of groups) {
     const missing: string[] = [];
     for (const desired of group.neighbours) {
@@ -53,10 +58,10 @@ export function comparePeerProgramming(
       if (!current || !routeSatisfies(current, wanted)) missing.push(`route ${describeRoute(desired)}`);
     }
     const name = group.routes[0]?.dst.toString() ?? group.neighbours[0]?.ip?.toString() ?? '?';
-    peers.push({ peer: name, desired: group.routes.length + group.neighbours.length, missing });
+    (group.network ? network : peers).push({ peer: name, desired: group.routes.length + group.neighbours.length, missing });
   }
   const unexpectedRoutes = observed.routes
     .filter((route) => route.protocol === FLANNEL_ROUTE_PROTOCOL && !wantedRouteKeys.has(routeKey(route)))
     .map((route) => `route ${describeRoute(route)}`);
-  return { peers, unexpectedRoutes };
+  return { peers, network, unexpectedRoutes };
 }

@@ -106,6 +106,11 @@ export interface StatusDocument {
     readonly differing: ReadonlyArray<{ readonly peer: string; readonly missing: readonly string[] }>;
     readonly unexpectedRoutes: readonly string[];
   };
+  /**
+   * The plan's entries that are no peer's (the route of the whole network over a udp or wireguard device, the
+   * blackhole route): how many groups, and what of them the kernel lacks. Absent from older daemons' documents.
+   */
+  readonly network?: { readonly desired: number; readonly missing: readonly string[] };
   readonly reconcile: {
     readonly passes: number;
     readonly lastPassAt: string | null;
@@ -150,6 +155,10 @@ export function buildStatusDocument(facts: StatusFacts, nowMs: number): StatusDo
       programmed: (programming?.peers.length ?? 0) - differing.length,
       differing: differing.slice(0, MAX_NAMED_PEERS).map(({ peer, missing }) => ({ peer, missing })),
       unexpectedRoutes: (programming?.unexpectedRoutes ?? []).slice(0, MAX_NAMED_PEERS),
+    },
+    network: {
+      desired: programming?.network.length ?? 0,
+      missing: (programming?.network ?? []).flatMap((group) => group.missing).slice(0, MAX_NAMED_PEERS),
     },
     reconcile: {
       passes: reconcile.passes,

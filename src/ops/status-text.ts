@@ -35,7 +35,14 @@ export function renderStatusText(document: StatusDocument): string {
     lines.push(`${mark(device.differences.length === 0)} device    ${device.name} (${device.kind}) ${settings}`);
     for (const difference of device.differences) lines.push(`            ${difference}`);
   }
-  lines.push(`${mark(peers.programmed === peers.desired && peers.unexpectedRoutes.length === 0)} peers     ${peers.programmed}/${peers.desired} programmed, ${peers.admitted} admitted, ${peers.rejected} rejected`);
+  const network = document.network ?? { desired: 0, missing: [] };
+  if (network.desired > 0) {
+    lines.push(`${mark(network.missing.length === 0)} network   ${network.missing.length === 0 ? 'routes in place' : 'missing in the kernel:'}`);
+    for (const entry of network.missing) lines.push(`            ${entry}`);
+  }
+  // udp and extension carry peers in a data path, alloc has none: no per-peer kernel entries to count then.
+  const programmed = peers.desired === 0 && peers.admitted > 0 ? 'no per-peer kernel entries' : `${peers.programmed}/${peers.desired} programmed`;
+  lines.push(`${mark(peers.programmed === peers.desired && peers.unexpectedRoutes.length === 0)} peers     ${programmed}, ${peers.admitted} admitted, ${peers.rejected} rejected`);
   for (const peer of peers.differing) lines.push(`            ${peer.peer}: missing ${peer.missing.join('; ')}`);
   if (peers.differing.length < peers.desired - peers.programmed) lines.push(`            … and ${peers.desired - peers.programmed - peers.differing.length} more`);
   for (const route of peers.unexpectedRoutes) lines.push(`            unexpected ${route}`);
@@ -62,6 +69,7 @@ export function renderStatusText(document: StatusDocument): string {
 /** True when the document shows nothing wrong (exit code of `flannelctl status`). */
 export function statusHealthy(document: StatusDocument): boolean {
   return document.flanneld.ready && document.lease !== null && !document.lease.expired && document.peers.programmed === document.peers.desired &&
+    (document.network?.missing.length ?? 0) === 0 &&
     document.reconcile.lastResult === 'ok' && document.subnetEnv.matches && document.devices.every((device) => device.differences.length === 0) &&
     (document.firewall?.state ?? 'ok') === 'ok';
 }

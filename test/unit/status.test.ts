@@ -12,7 +12,7 @@ import { decodeLeaseTable, encodeLeaseTable } from '../../src/ops/lease-records.
 import { comparePeerProgramming } from '../../src/ops/peer-programming.js';
 import { type StatusFacts, type StatusProvider, buildStatusDocument } from '../../src/ops/status-document.js';
 import { checkStatusDocument, formatDuration, renderStatusText, statusHealthy } from '../../src/ops/status-text.js';
-import { NOW_MS, OWN, PEER, PEER_MAC, route, vxlanHost } from '../support/trace-host.js';
+import { NOW_MS, OWN, PEER, PEER_MAC, baseHost, route, setRoute, vxlanHost } from '../support/trace-host.js';
 
 const ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
 const peerGroup = {
@@ -48,6 +48,27 @@ describe('status document', () => {
     const text = renderStatusText(document);
     assert.match(text, /^ok {3}peers {5}1\/1 programmed, 1 admitted, 0 rejected$/m);
     assert.match(text, /drift repaired: fdb 1/);
+  });
+
+  it('udp: the network route is reported as such, not as a peer; a missing one fails the status', async () => {
+    const networkGroup = { network: true as const, neighbours: [], routes: [route({ dst: '10.244.0.0/16', linkName: 'flannel0' })] };
+    const udpHost = () => baseHost().addLink({ index: 11, name: 'flannel0', mtu: 1472, up: true, kind: 'tun' });
+    const udpFacts = async (kernel: ReturnType<typeof baseHost>) => facts(kernel, {
+      backend: { type: 'udp', mtu: 1472 }, devices: [], admittedPeers: 2,
+      programming: comparePeerProgramming([networkGroup], { links: await kernel.listLinks(), routes: await kernel.listRoutes(), neighbours: await kernel.listNeighbours() }),
+    });
+    const healthyKernel = udpHost();
+    setRoute(healthyKernel, route({ dst: '10.244.0.0/16', linkIndex: 11 }));
+    const healthy = buildStatusDocument(await udpFacts(healthyKernel), NOW_MS);
+    assert.deepEqual([healthy.peers.desired, healthy.peers.programmed, healthy.network], [0, 0, { desired: 1, missing: [] }]);
+    assert.ok(statusHealthy(healthy));
+    const text = renderStatusText(healthy);
+    assert.match(text, /^ok {3}network {3}routes in place$/m);
+    assert.match(text, /^ok {3}peers {5}no per-peer kernel entries, 2 admitted, 0 rejected$/m);
+    const broken = buildStatusDocument(await udpFacts(udpHost()), NOW_MS);
+    assert.deepEqual(broken.network, { desired: 1, missing: ['route 10.244.0.0/16 dev flannel0'] });
+    assert.equal(statusHealthy(broken), false);
+    assert.match(renderStatusText(broken), /^FAIL network {3}missing in the kernel:\n {12}route 10\.244\.0\.0\/16 dev flannel0$/m);
   });
 
   it('names the peer whose FDB entry is missing, and what is missing', async () => {

@@ -44,6 +44,7 @@ export function createUdpBackend({ config, externalInterface: ext, links = [] }:
   const leaseAttrs: LeaseAttrs = { publicIP, backendType: '' };
   // The same group object for every plan: the reconciler then never re-compares the Network route.
   const networkRoute: DesiredGroup = {
+    network: true,
     neighbours: [],
     // Scope universe, as upstream's (`10.244.0.0/16 dev flannel0`, not `scope link`).
     routes: [{ dst: network.masked(), linkName: device.name, table: MAIN_TABLE, protocol: FLANNEL_ROUTE_PROTOCOL, type: 'unicast', onlink: false, scope: 0 }],

@@ -88,7 +88,7 @@ export class WireguardPlanner {
     const routes: Route[] = [];
     if (this.v4Device && config.network) routes.push(networkRoute(config.network, this.v4Device.name));
     if (this.v6Device && config.ipv6Network) routes.push(networkRoute(config.ipv6Network, this.v6Device.name));
-    this.networkGroup = { routes, neighbours: [], wireguardPeers: [], warnings: [] };
+    this.networkGroup = { network: true, routes, neighbours: [], wireguardPeers: [], warnings: [] };
   }
 
   /** Pure: same leases (objects), same plan. */
