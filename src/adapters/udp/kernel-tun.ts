@@ -11,6 +11,7 @@
  * a plain device.
  */
 import { writeFileSync } from 'node:fs';
+import { copyBytes } from '../../backend/udp/byte-copy.js';
 import { Counter, type DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { PacketBatch, TunDevice, TunOpener } from '../../backend/udp/packet-ports.js';
 import { ChecksumArena } from '../../backend/udp/simd-checksum.js';
@@ -276,7 +277,7 @@ export class KernelTun implements TunDevice {
     }
     const index = batch.append(length);
     if (index < 0) return false;
-    scratch.copy(batch.buffer, batch.offsets[index] as number, VIRTIO_NET_HEADER_BYTES, result);
+    copyBytes(scratch, VIRTIO_NET_HEADER_BYTES, result, batch.buffer, batch.offsets[index] as number);
     return true;
   }
 
