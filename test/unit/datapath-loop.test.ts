@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import { after, describe, it } from 'node:test';
 import { DatapathLoop } from '../../src/adapters/udp/datapath-loop.js';
-import { FLAG_CONTROL, FLAG_WORDS, type WorkerControl } from '../../src/adapters/udp/datapath-protocol.js';
+import { FLAG_CONTROL, FLAG_STOP, FLAG_WORDS, type WorkerControl } from '../../src/adapters/udp/datapath-protocol.js';
 import * as S from '../../src/adapters/udp/datapath-syscalls.js';
 import { Counter, DatapathCounters } from '../../src/backend/udp/datapath-counters.js';
 import { UdpRouteTable } from '../../src/backend/udp/route-table.js';
@@ -120,6 +120,16 @@ describe('DatapathLoop', () => {
     forwarder.calls.length = 0;
     loop.round();
     assert.deepEqual(forwarder.calls, ['udp']);
+    close();
+  });
+
+  it('run makes the rounds asked for, and none once the stop flag is set', () => {
+    const { loop, flags, counters, close } = loopOver();
+    assert.equal(loop.run(3), true);
+    assert.equal(counters.values[Counter.syscallPoll], 3, 'three quiet rounds: three polls');
+    Atomics.store(flags, FLAG_STOP, 1);
+    assert.equal(loop.run(3), false);
+    assert.equal(counters.values[Counter.syscallPoll], 3, 'stopped: no round at all');
     close();
   });
 

@@ -13,12 +13,18 @@
  * round after a wake-up reads one packet from the TUN and sends it before looking for more (as upstream does):
  * a lone packet leaves without waiting for the read that finds the TUN empty; a burst is pumped in full
  * batches from the next round on.
+ *
+ * The rounds are driven by `run`, a method of this class too: the worker's own `while` over `round()` ran in
+ * the interpreter for the daemon's lifetime (a loop that never returns is optimized only by on-stack
+ * replacement, which a few rounds per packet never trigger: perf showed the interpreter's entry trampoline,
+ * loop handler and module-variable loads on every lone packet). The warm-up drives its rounds through `run`,
+ * so the function the worker loops in is optimized before the first packet.
  */
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { Counter, type DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { UdpRouteTable } from '../../backend/udp/route-table.js';
 import type { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
-import { FLAG_CONTROL, type WorkerControl } from './datapath-protocol.js';
+import { FLAG_CONTROL, FLAG_STOP, type WorkerControl } from './datapath-protocol.js';
 import * as S from './datapath-syscalls.js';
 
 export interface DatapathLoopOptions {
@@ -28,7 +34,7 @@ export interface DatapathLoopOptions {
   /** The eventfd the owner writes to wake an idle loop; −1 for none (poll ignores it). */
   readonly wakeFd: number;
   readonly batchPackets: number;
-  /** The shared flags (datapath-protocol.ts): FLAG_CONTROL set means control messages are waiting. */
+  /** The shared flags (datapath-protocol.ts): FLAG_CONTROL set means control messages are waiting, FLAG_STOP ends `run`. */
   readonly flags: Int32Array;
   readonly counters: DatapathCounters;
   /** How long an idle round waits in poll (the warm-up's loop: 0). */
@@ -78,6 +84,16 @@ export class DatapathLoop {
     this.#wakeAddress = S.addressOf(this.#wakeBuffer);
     this.#pollWords[2] = options.udpFd;
     this.#pollWords[4] = options.wakeFd;
+  }
+
+  /** Runs up to `rounds` rounds; false as soon as the stop flag is seen set (checked before each round). */
+  run(rounds: number): boolean {
+    const flags = this.#flags;
+    for (let round = 0; round < rounds; round++) {
+      if (Atomics.load(flags, FLAG_STOP) !== 0) return false;
+      this.round();
+    }
+    return true;
   }
 
   /** One round: control messages if flagged, then pump or sleep (see the file comment). */

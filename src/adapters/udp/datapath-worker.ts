@@ -15,7 +15,7 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import type { TunOpener } from '../../backend/udp/packet-ports.js';
-import { type DatapathWorkerData, FLAG_STOP, type WorkerReport } from './datapath-protocol.js';
+import { type DatapathWorkerData, type WorkerReport } from './datapath-protocol.js';
 import { UdpRouteTable } from '../../backend/udp/route-table.js';
 import { UdpForwarder } from '../../backend/udp/udp-forwarder.js';
 import { FlannelError, errorMessage } from '../../support/errors.js';
@@ -81,15 +81,14 @@ function start(): { forwarder: UdpForwarder; loop: DatapathLoop; opener: KernelT
   }
 }
 
-function run(loop: DatapathLoop): void {
-  while (Atomics.load(flags, FLAG_STOP) === 0) loop.round();
-}
+/** Rounds per `run` call: the loop returns only to be called again (or when the stop flag is set). */
+const ROUNDS_PER_RUN = 1_000_000;
 
 const started = start();
 if (started) {
   report({ type: 'ready' });
   try {
-    run(started.loop);
+    while (started.loop.run(ROUNDS_PER_RUN));
   } finally {
     started.forwarder.close();
     started.opener.close();
