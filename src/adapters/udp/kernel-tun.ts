@@ -96,12 +96,19 @@ export class KernelTun implements TunDevice {
   readonly #counters: DatapathCounters;
   readonly #packetBytes: number;
   readonly #addresses = new Map<ArrayBufferLike, number>();
-  /** The last buffer looked up and its address (the forwarder passes the same batch buffer every time). */
-  #lastBuffer: ArrayBufferLike | undefined;
+  /**
+   * The last view looked up and its address, compared by identity: the forwarder passes the same batch buffer
+   * every time, and `view.buffer` / `view.byteOffset` are calls into the runtime, not field loads.
+   */
+  #lastView: Uint8Array | undefined;
   #lastAddress = 0;
-  /** Offload mode: where superpackets are read, the header of coalesced writes, iovecs, a zero virtio header. */
+  /** Offload mode: where superpackets are read (and its address), the header of coalesced writes, iovecs. */
   readonly #scratch: Buffer | undefined;
+  readonly #scratchAddress: number;
   readonly #header = Buffer.alloc(Math.max(COALESCED_HEADER_MAX_BYTES, 8192));
+  /** The virtio header of a plain packet (all zero): never written, so a write needs no fill first. */
+  readonly #plainHeader = Buffer.alloc(8192);
+  readonly #plainHeaderAddress = S.addressOf(this.#plainHeader);
   readonly #iovecs = Buffer.alloc(8192);
   readonly #iovecWords = new Uint32Array(this.#iovecs.buffer, this.#iovecs.byteOffset, this.#iovecs.length / 4);
   readonly #virtio = emptyVirtioNetHeader();
@@ -122,6 +129,7 @@ export class KernelTun implements TunDevice {
     this.#packetBytes = options.packetBytes;
     // In a ChecksumArena, so that segmentation checksums payloads with WebAssembly SIMD where it can.
     this.#scratch = offload ? (ChecksumArena.create(SUPERPACKET_READ_BYTES)?.buffer ?? Buffer.alloc(SUPERPACKET_READ_BYTES)) : undefined;
+    this.#scratchAddress = this.#scratch ? this.#addressOf(this.#scratch) : 0;
   }
 
   get pollDescriptor(): number {
@@ -146,7 +154,9 @@ export class KernelTun implements TunDevice {
     const base = this.#addressOf(batch.buffer);
     const iovecs = this.#iovecWords;
     for (let start = 0; start < count;) {
-      const run = coalescibleRun(batch, packets, start, count);
+      // A last packet is a run of one: no need to ask (a lone packet's write skips the coalescer, whose early
+      // exit for non-TCP packets is too little work for V8 ever to optimize it, so it ran in baseline code).
+      const run = start + 1 < count ? coalescibleRun(batch, packets, start, count) : 1;
       let vectors: number;
       if (run > 1) {
         const headerBytes = writeCoalescedHeader(batch, packets, start, run, this.#header, 0);
@@ -160,8 +170,7 @@ export class KernelTun implements TunDevice {
         this.#counters.add(Counter.tunSuperpacketsWritten);
       } else {
         const packet = packets[start] as number;
-        this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
-        setIovec(iovecs, 0, this.#headerAddress, VIRTIO_NET_HEADER_BYTES);
+        setIovec(iovecs, 0, this.#plainHeaderAddress, VIRTIO_NET_HEADER_BYTES);
         setIovec(iovecs, 1, base + (batch.offsets[packet] as number), batch.lengths[packet] as number);
         vectors = 2;
       }
@@ -175,8 +184,7 @@ export class KernelTun implements TunDevice {
   write(buffer: Buffer, offset: number, length: number): boolean {
     const address = this.#addressOf(buffer) + offset;
     if (this.offload) {
-      this.#header.fill(0, 0, VIRTIO_NET_HEADER_BYTES);
-      setIovec(this.#iovecWords, 0, this.#headerAddress, VIRTIO_NET_HEADER_BYTES);
+      setIovec(this.#iovecWords, 0, this.#plainHeaderAddress, VIRTIO_NET_HEADER_BYTES);
       setIovec(this.#iovecWords, 1, address, length);
       return this.#writeVectors(2);
     }
@@ -224,7 +232,7 @@ export class KernelTun implements TunDevice {
   }
 
   #readOffloaded(batch: PacketBatch, max: number, scratch: Buffer): number {
-    const scratchAddress = this.#addressOf(scratch);
+    const scratchAddress = this.#scratchAddress;
     let calls = 0;
     try {
       while (batch.count < max) {
@@ -306,15 +314,15 @@ export class KernelTun implements TunDevice {
    * moves them); their memory's address is looked up once.
    */
   #addressOf(view: Uint8Array): number {
-    if (view.buffer === this.#lastBuffer) return this.#lastAddress + view.byteOffset;
+    if (view === this.#lastView) return this.#lastAddress;
     let address = this.#addresses.get(view.buffer);
     if (address === undefined) {
       address = S.addressOf(Buffer.from(view.buffer, 0, view.buffer.byteLength));
       this.#addresses.set(view.buffer, address);
     }
-    this.#lastBuffer = view.buffer;
-    this.#lastAddress = address;
-    return address + view.byteOffset;
+    this.#lastView = view;
+    this.#lastAddress = address + view.byteOffset;
+    return this.#lastAddress;
   }
 
   #failure(what: string, code: number): FlannelError {

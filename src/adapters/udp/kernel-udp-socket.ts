@@ -102,6 +102,9 @@ export class KernelUdpSocket implements UdpPort {
   /** Per send message, the index of its first packet in the send list (and one past the last message). */
   readonly #messageStarts: Int32Array;
   readonly #addresses = new Map<Buffer, number>();
+  /** The buffer sent from last time and its address: the forwarder sends from the same batch every time. */
+  #lastBuffer: Buffer | undefined;
+  #lastAddress = 0;
   /** The batch whose buffer the receive iovecs point into (set on first use). */
   #receiveBatch: PacketBatch | undefined;
   /** Receive messages to reset before the next call. */
@@ -306,11 +309,14 @@ export class KernelUdpSocket implements UdpPort {
   }
 
   #addressOf(buffer: Buffer): number {
+    if (buffer === this.#lastBuffer) return this.#lastAddress;
     let address = this.#addresses.get(buffer);
     if (address === undefined) {
       address = S.addressOf(buffer);
       this.#addresses.set(buffer, address);
     }
+    this.#lastBuffer = buffer;
+    this.#lastAddress = address;
     return address;
   }
 }
