@@ -17,6 +17,7 @@
  * is dropped when that is down). Nothing of this touches the real device, socket, routes or counters; every
  * descriptor is closed before the worker reports ready.
  */
+import { writeSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { DatapathCounters } from '../../backend/udp/datapath-counters.js';
 import { internetChecksum } from '../../backend/udp/internet-checksum.js';
@@ -117,9 +118,10 @@ function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer)
     const forwarder = settings.forwarder({ open: () => device }, { tun, udp, routes, counters });
     const flags = new Int32Array(new SharedArrayBuffer(FLAG_WORDS * 4));
     const loop = settings.loop(forwarder, { udp, counters, routes, flags, wakeFd, controlPort: control.port1 });
+    // Written as the owner writes it (a Buffer the call holds, not a raw address of a local the optimizer may
+    // consider dead once only its address is used).
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(1n);
-    const oneAddress = S.addressOf(one);
     const header = settings.offload ? VIRTIO_NET_HEADER_BYTES : 0;
     const feedAddress = S.addressOf(packet);
     const drainAddress = S.addressOf(drain);
@@ -132,7 +134,7 @@ function warmGeneration(settings: WarmUpSettings, packet: Buffer, drain: Buffer)
       if (round % CONTROL_EVERY === 0) {
         control.port2.postMessage({ type: 'routes', changes: { set: [route], remove: [] } } satisfies WorkerControl);
         Atomics.store(flags, FLAG_CONTROL, 1);
-        S.sys.write(wakeFd, oneAddress, 8);
+        writeSync(wakeFd, one);
       }
       // The worker's loop itself, from quiet to quiet: it polls, finds the TUN readable, sends the packet, finds
       // the TUN empty, polls, finds the socket readable, writes the packet back, polls and finds nothing.
