@@ -1,23 +1,28 @@
 /**
- * Benchmark, vxlan control plane at scale, side by side with upstream flanneld v0.20.2 (issue 13): one host
- * namespace, a real etcd, N peer vxlan leases; our flanneld and upstream's alternate in rounds (the order flips
- * every round), each round from scratch (no flannel.1, leases written again, no subnet.env), everything timed
- * by the same kernel-notification poller. Per round and implementation:
- *  - start → all N peer routes seen (flanneld writes a peer's neighbour and FDB entry before its route; both
- *    do), next to `ip -batch` + `bridge -batch` installing the same 3N entries in the same round;
- *  - RSS 2 s after sync (and its anonymous and file-backed parts); CPU seconds over `--idle` seconds of idling;
+ * Benchmark, the control plane at scale, side by side with upstream flanneld v0.20.2 (issue 13): one host
+ * namespace, a real etcd, N peer leases of the backend (`--backend vxlan`, the default, or `host-gw`; what
+ * differs is in scale-backends.ts); our flanneld and upstream's alternate in rounds (the order flips every
+ * round), each round from scratch (no flannel.1 or peer routes, leases written again, no subnet.env),
+ * everything timed by the same kernel-notification poller. Per round and implementation:
+ *  - start → all N peer routes seen (vxlan: flanneld writes a peer's neighbour and FDB entry before its route;
+ *    both do), next to `ip -batch` (+ `bridge -batch`) installing the same entries in the same round;
+ *  - RSS 2 s after sync (and its anonymous and file-backed parts); CPU seconds over two windows of `--idle`
+ *    seconds of idling each: the first after sync (settling: for ours it holds V8's memory reducer, one-off
+ *    mark-compacts ~20 s after sync that give back the sync's garbage), the second the steady state; RSS after
+ *    both (settled);
  *  - new lease in etcd → its route (p50/p99 over `--latency` leases, one at a time);
- *  - a route / neighbour / FDB entry deleted by someone else → back (p50/p99 over `--drift` each; a kind that
- *    is not back within 1 s twice is reported as not repaired, not waited for);
- *  - peak RSS during a burst of `--burst` lease changes (new VtepMACs, one put each, 50 in flight), until every
- *    changed neighbour is in or none came for 3 s; how many were applied (upstream v0.20.2 reads one event per
- *    etcd watch response and loses the rest).
+ *  - a route / neighbour / FDB entry (host-gw: route) deleted by someone else → back (p50/p99 over `--drift`
+ *    each; a kind that is not back within 1 s twice is reported as not repaired, not waited for);
+ *  - peak RSS during a burst of `--burst` lease changes (vxlan: new VtepMACs; host-gw: new PublicIPs, so new
+ *    gateways; one put each, 50 in flight), until every change is in the kernel or none came for 3 s; how many
+ *    were applied (upstream v0.20.2 reads one event per etcd watch response and loses the rest).
  * Prints per-round lines, then medians [min–max] ours | upstream | ratio per peer count.
  * Run as root after `npm run build`, by hand (not in CI):
- *   node dist/bench/scale-vs-upstream.js [--peers 1000,5000] [--rounds 3] [--latency 100] [--drift 20]
+ *   node dist/bench/scale-vs-upstream.js [--backend vxlan|host-gw] [--peers 1000,5000] [--rounds 3] [--latency 100] [--drift 20]
  *     [--burst 500] [--idle 30] [--upstream /work/upstream/flanneld-v0.20.2]
  * FLANNEL_TS_NODE_ARGS overrides our Node flags; `--ours-variant label='node flags'[@/path/to/flanneld.js]` (repeatable)
- * adds another of ours to the rotation, e.g. other V8 flags or another build, measured before/after in one run. Writes bench/results/scale-vs-upstream.json. Everything stays in
+ * adds another of ours to the rotation, e.g. other V8 flags or another build, measured before/after in one run. Writes bench/results/scale-vs-upstream.json
+ * (host-gw: scale-vs-upstream-host-gw.json). Everything stays in
  * a namespace it makes (ftbenchsu<FLANNEL_TS_LAB_TAG>), deleted by name at the end.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -31,21 +36,26 @@ import { decodeNeighbour, decodeRoute } from '../src/adapters/netlink/messages.j
 import { NetlinkKernel } from '../src/adapters/netlink/netlink-kernel.js';
 import type { NetlinkMessage } from '../src/adapters/netlink/codec.js';
 import { NetlinkSocket } from '../src/adapters/netlink/netlink-socket.js';
-import { NUD_PERMANENT, type Neighbour, type Route, neighbourKey } from '../src/dataplane/kernel-objects.js';
+import { NUD_PERMANENT, type Route, neighbourKey } from '../src/dataplane/kernel-objects.js';
 import { FLANNELD_JS, FLANNELD_NODE_FLAGS } from '../src/lab/lab.js';
-import { run } from '../src/lab/shell.js';
 import { sleep } from '../src/support/timing.js';
 import { benchPeer, prepareNamespace, reExecInNamespace, rssMb, saveResult, stopProcess, summary, writeLeases } from './bench-namespace.js';
-import { type Spread, cpuSeconds, peakRssMbOf, resetPeakRss, round2, spreadOf, startProcess, vxlanBatchBaselineMs } from './bench-process.js';
+import { type Spread, cpuSeconds, peakRssMbOf, resetPeakRss, round2, spreadOf, startProcess } from './bench-process.js';
+import { type RepairKind, SCALE_BACKENDS } from './scale-backends.js';
 
 const { values } = parseArgs({
   options: {
     peers: { type: 'string', default: '1000,5000' }, rounds: { type: 'string', default: '3' }, latency: { type: 'string', default: '100' },
     drift: { type: 'string', default: '20' }, burst: { type: 'string', default: '500' }, idle: { type: 'string', default: '30' },
     upstream: { type: 'string', default: '/work/upstream/flanneld-v0.20.2' }, inside: { type: 'boolean', default: false },
-    'ours-variant': { type: 'string', multiple: true, default: [] },
+    'ours-variant': { type: 'string', multiple: true, default: [] }, backend: { type: 'string', default: 'vxlan' },
   },
 });
+if (!Object.hasOwn(SCALE_BACKENDS, values.backend)) {
+  console.error(`scale-vs-upstream: --backend wants ${Object.keys(SCALE_BACKENDS).join(' or ')}, not ${JSON.stringify(values.backend)}`);
+  process.exit(2);
+}
+const backend = SCALE_BACKENDS[values.backend as keyof typeof SCALE_BACKENDS];
 const peerCounts = values.peers.split(',').map(Number);
 const rounds = Number(values.rounds);
 const latencySamples = Number(values.latency);
@@ -75,7 +85,6 @@ for (const text of values['ours-variant']) {
   variants.set(match[1] as string, { nodeArgs: (match[2] ?? '').split(' ').filter(Boolean), script: match[3] ?? FLANNELD_JS });
 }
 const implementations: Implementation[] = [...variants.keys(), 'upstream'];
-const REPAIR_KINDS = ['route', 'neighbour', 'fdb'] as const;
 const REPAIR_WAIT_MS = 1000;
 
 // FLANNEL_TS_LAB_TAG keeps this bench's namespace apart from other checkouts' labs and benches.
@@ -92,19 +101,14 @@ interface RoundResult {
   readonly burstPeakRssMb: number;
   /** Burst changes whose new neighbour was seen (all of them unless the implementation lost some). */
   readonly burstApplied: number;
+  /** CPU seconds over the first idle window after sync, and over the second (steady idle). */
+  readonly settleCpuSeconds: number;
   readonly idleCpuSeconds: number;
+  /** RSS after both idle windows, once anything one-off after sync is over. */
+  readonly rssSettledMb: number;
   readonly newLease: { readonly p50: number; readonly p99: number };
   /** p50/p99 of the repairs seen; `missed` counts deletions not back within REPAIR_WAIT_MS. */
-  readonly repair: Record<(typeof REPAIR_KINDS)[number], { readonly p50: number; readonly p99: number; readonly missed: number }>;
-}
-
-function leaseValue(index: number, mac = benchPeer(index).mac): string {
-  return `{"PublicIP":"${benchPeer(index).publicIP}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
-}
-
-/** The VtepMAC peer `index` publishes after the burst (another OUI byte, so it differs from every original). */
-function burstMac(index: number): string {
-  return benchPeer(index).mac.replace(/^02:00/, '02:01');
+  readonly repair: Partial<Record<RepairKind, { readonly p50: number; readonly p99: number; readonly missed: number }>>;
 }
 
 async function inside(): Promise<void> {
@@ -117,16 +121,15 @@ async function inside(): Promise<void> {
   try {
     for (const peers of peerCounts) {
       results[peers] = Object.fromEntries(implementations.map((implementation) => [implementation, []]));
-      console.log(`vxlan, ${peers} peers: ${rounds} rounds, ours and upstream v0.20.2 alternating`);
+      console.log(`${backend.type}, ${peers} peers: ${rounds} rounds, ours and upstream v0.20.2 alternating`);
       for (let round = 0; round < rounds; round++) {
         // The order turns every round, so each implementation runs in each position in turn.
         for (const implementation of implementations.map((_, index) => implementations[(index + round) % implementations.length] as Implementation)) {
           const result = await oneRound({ work, etcdUrl: etcd.url, kernel, client }, implementation, peers, round);
           results[peers]?.[implementation]?.push(result);
-          const r = result.repair;
           console.log(`  round ${round + 1} ${implementation.padEnd(8)} start→all ${result.startToAllMs} ms (batch ${result.batchBaselineMs} ms), RSS ${result.rssAfterSyncMb} MB, ` +
-            `burst peak ${result.burstPeakRssMb} MB (${result.burstApplied} applied), idle CPU ${result.idleCpuSeconds} s, lease→route p50 ${result.newLease.p50} p99 ${result.newLease.p99} ms, ` +
-            `repair p99 route ${r.route.p99} neigh ${r.neighbour.p99} fdb ${r.fdb.p99} ms (missed ${r.route.missed}/${r.neighbour.missed}/${r.fdb.missed})`);
+            `burst peak ${result.burstPeakRssMb} MB (${result.burstApplied} applied), CPU settling ${result.settleCpuSeconds} s then idle ${result.idleCpuSeconds} s, RSS settled ${result.rssSettledMb} MB, lease→route p50 ${result.newLease.p50} p99 ${result.newLease.p99} ms, ` +
+            `repair p99 ${backend.repairKinds.map((kind) => `${kind} ${result.repair[kind]?.p99} ms (missed ${result.repair[kind]?.missed})`).join(', ')}`);
         }
       }
     }
@@ -147,8 +150,8 @@ interface Environment {
 }
 
 async function oneRound({ work, etcdUrl, kernel, client }: Environment, implementation: Implementation, peers: number, round: number): Promise<RoundResult> {
-  const batchBaselineMs = round2(await vxlanBatchBaselineMs(work, peers, kernel));
-  const leaseId = await writeLeases(client, 'vxlan', peers, (index) => leaseValue(index));
+  const batchBaselineMs = round2(await backend.batchBaselineMs(work, peers, kernel));
+  const leaseId = await writeLeases(client, backend.type, peers, (index) => backend.leaseValue(index));
   const logPath = join(work, `flanneld-${implementation}-${peers}-${round}.log`);
   const args = ['--etcd-endpoints', etcdUrl, '--iface', 'eth0', '--subnet-file', join(work, 'subnet.env'), '--iptables-forward-rules=false'];
   const monitor = NetlinkSocket.open({ groups: C.RTMGRP_IPV4_ROUTE | C.RTMGRP_NEIGH, receiveBufferBytes: 64 << 20, receiveTimeoutMs: 200 });
@@ -188,9 +191,13 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
     const rssAnonAfterSyncMb = rssMb(child.pid, 'RssAnon');
     const rssFileAfterSyncMb = rssMb(child.pid, 'RssFile');
 
-    const cpuBefore = cpuSeconds(child.pid);
+    const cpuAfterSync = cpuSeconds(child.pid);
     await sleep(idleSeconds * 1000);
-    const idleCpuSeconds = round2(cpuSeconds(child.pid) - cpuBefore);
+    const cpuSettled = cpuSeconds(child.pid);
+    const settleCpuSeconds = round2(cpuSettled - cpuAfterSync);
+    await sleep(idleSeconds * 1000);
+    const idleCpuSeconds = round2(cpuSeconds(child.pid) - cpuSettled);
+    const rssSettledMb = rssMb(child.pid);
     drain(monitor);
 
     const latencies: number[] = [];
@@ -198,29 +205,29 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
       const index = peers + sample;
       const subnet = benchPeer(index).subnet;
       const written = process.hrtime.bigint();
-      await client.put(`/coreos.com/network/subnets/${benchPeer(index).key}`, leaseValue(index), leaseId);
+      await client.put(`/coreos.com/network/subnets/${benchPeer(index).key}`, backend.leaseValue(index), leaseId);
       if (poll((message) => routeOf(message)?.dst.toString() === subnet, 5000) === undefined) throw failed(`lease ${subnet} got no route`);
       latencies.push(Number(process.hrtime.bigint() - written) / 1e6);
       await sleep(10);
     }
 
-    const repair = await repairs(kernel, poll);
+    const repair = await repairs(kernel, poll, wanted);
 
     drain(monitor);
     resetPeakRss(child.pid);
     const changed = new Set<string>();
-    const puts = Array.from({ length: Math.min(burstSize, peers) }, (_, index) => [`/coreos.com/network/subnets/${benchPeer(index).key}`, leaseValue(index, burstMac(index))] as const);
+    const puts = Array.from({ length: Math.min(burstSize, peers, backend.burstLimit) }, (_, index) => [`/coreos.com/network/subnets/${benchPeer(index).key}`, backend.leaseValue(index, true)] as const);
     // One put per lease, 50 in flight: upstream v0.20.2 reads only the first event of each watch response, so
     // changes written in one transaction (one revision) would be lost on its side, not merely slow.
     for (let start = 0; start < puts.length; start += 50) await Promise.all(puts.slice(start, start + 50).map(([key, value]) => client.put(key, value, leaseId)));
-    const newMacs = new Set(puts.map((_, index) => burstMac(index)));
-    // Until every changed neighbour is in, or nothing more came for 3 s (upstream loses events of a burst).
-    for (let before = -1; changed.size > before && changed.size < newMacs.size;) {
+    const marks = new Set(puts.map((_, index) => backend.burstMark(index)));
+    // Until every change is in the kernel, or nothing more came for 3 s (upstream loses events of a burst).
+    for (let before = -1; changed.size > before && changed.size < marks.size;) {
       before = changed.size;
       poll((message) => {
-        const entry = message.type === C.RTM_NEWNEIGH ? decodeNeighbour(message.payload) : undefined;
-        if (entry?.kind === 'neigh' && entry.mac !== undefined && newMacs.has(entry.mac.toString())) changed.add(entry.mac.toString());
-        return changed.size === newMacs.size;
+        const mark = backend.burstMarkOf(message);
+        if (mark !== undefined && marks.has(mark)) changed.add(mark);
+        return changed.size === marks.size;
       }, 3000);
     }
     const burstApplied = changed.size;
@@ -228,11 +235,11 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
     const burstPeakRssMb = peakRssMbOf(child.pid);
 
     const sorted = summary(latencies);
-    return { startToAllMs, batchBaselineMs, rssAfterSyncMb, rssAnonAfterSyncMb, rssFileAfterSyncMb, burstPeakRssMb, burstApplied, idleCpuSeconds, newLease: { p50: sorted.p50, p99: sorted.p99 }, repair };
+    return { startToAllMs, batchBaselineMs, rssAfterSyncMb, rssAnonAfterSyncMb, rssFileAfterSyncMb, burstPeakRssMb, burstApplied, settleCpuSeconds, idleCpuSeconds, rssSettledMb, newLease: { p50: sorted.p50, p99: sorted.p99 }, repair };
   } finally {
     monitor.close();
     await stopProcess(flanneld);
-    run('ip', ['link', 'del', 'flannel.1'], { allowFailure: true });
+    backend.cleanUp();
     await client.revokeLease(leaseId);
     // What is left under subnets/ is the flanneld's own lease: the next round starts without it.
     for (const kv of (await client.getPrefix('/coreos.com/network/subnets/')).kvs) await client.delete(kv.key);
@@ -242,16 +249,13 @@ async function oneRound({ work, etcdUrl, kernel, client }: Environment, implemen
 
 type Poll = (match: (message: NetlinkMessage) => boolean, timeoutMs: number) => number | undefined;
 
-/** Deletes `--drift` of flanneld's routes, neighbours and FDB entries one at a time; how long until each is back. */
-async function repairs(kernel: NetlinkKernel, poll: Poll): Promise<RoundResult['repair']> {
-  const device = (await kernel.listLinks()).find((link) => link.name === 'flannel.1')?.index;
-  const routes = (await kernel.listRoutes()).filter((route) => route.linkIndex === device && route.dst.prefixLength === 24).slice(0, driftSamples);
-  const entries = (await kernel.listNeighbours()).filter((entry) => entry.linkIndex === device && entry.state & NUD_PERMANENT && entry.ip !== undefined);
-  const result = {} as Record<(typeof REPAIR_KINDS)[number], { p50: number; p99: number; missed: number }>;
-  for (const kind of REPAIR_KINDS) {
+/** Deletes `--drift` of flanneld's entries of each kind one at a time; how long until each is back. */
+async function repairs(kernel: NetlinkKernel, poll: Poll, peerSubnets: ReadonlySet<string>): Promise<RoundResult['repair']> {
+  const result: RoundResult['repair'] = {};
+  for (const kind of backend.repairKinds) {
     const samples: number[] = [];
     let missed = 0;
-    const targets: Array<Route | Neighbour> = kind === 'route' ? routes : entries.filter((entry) => entry.kind === (kind === 'fdb' ? 'fdb' : 'neigh')).slice(0, driftSamples);
+    const targets = await backend.driftTargets(kernel, kind, driftSamples, peerSubnets);
     for (const target of targets) {
       // Two misses: this implementation does not repair this kind; the rest would only wait out the timeout.
       if (missed >= 2) break;
@@ -306,26 +310,28 @@ function drain(monitor: NetlinkSocket): void {
 function report(results: Record<number, Record<Implementation, RoundResult[]>>): void {
   const figures: Array<[string, string, (row: RoundResult) => number]> = [
     ['start → all entries', 'ms', (row) => row.startToAllMs],
-    ['  ip -batch + bridge -batch', 'ms', (row) => row.batchBaselineMs],
+    [`  ${backend.baselineLabel}`, 'ms', (row) => row.batchBaselineMs],
     ['RSS after sync', 'MB', (row) => row.rssAfterSyncMb],
     ['  of which anonymous', 'MB', (row) => row.rssAnonAfterSyncMb],
     ['  of which file-backed', 'MB', (row) => row.rssFileAfterSyncMb],
     [`RSS peak, burst of ${burstSize}`, 'MB', (row) => row.burstPeakRssMb],
     [`burst changes applied (of ${burstSize})`, '', (row) => row.burstApplied],
-    [`idle CPU over ${idleSeconds} s`, 's', (row) => row.idleCpuSeconds],
+    [`CPU over the ${idleSeconds} s after sync`, 's', (row) => row.settleCpuSeconds],
+    [`idle CPU over the next ${idleSeconds} s`, 's', (row) => row.idleCpuSeconds],
+    ['RSS settled (after both)', 'MB', (row) => row.rssSettledMb],
     [`new lease → route p50 (${latencySamples})`, 'ms', (row) => row.newLease.p50],
     [`new lease → route p99`, 'ms', (row) => row.newLease.p99],
-    ...REPAIR_KINDS.flatMap((kind): Array<[string, string, (row: RoundResult) => number]> => [
-      [`${kind} deleted → back p50 (${driftSamples})`, 'ms', (row) => row.repair[kind].p50],
-      [`${kind} deleted → back p99`, 'ms', (row) => row.repair[kind].p99],
-      [`${kind} deletions not back in ${REPAIR_WAIT_MS} ms`, '', (row) => row.repair[kind].missed],
+    ...backend.repairKinds.flatMap((kind): Array<[string, string, (row: RoundResult) => number]> => [
+      [`${kind} deleted → back p50 (${driftSamples})`, 'ms', (row) => row.repair[kind]?.p50 ?? Number.NaN],
+      [`${kind} deleted → back p99`, 'ms', (row) => row.repair[kind]?.p99 ?? Number.NaN],
+      [`${kind} deletions not back in ${REPAIR_WAIT_MS} ms`, '', (row) => row.repair[kind]?.missed ?? Number.NaN],
     ]),
   ];
   const show = (spread: Spread, unit: string) => (Number.isNaN(spread.median) ? 'never' : `${spread.median}${unit ? ` ${unit}` : ''} [${spread.min}–${spread.max}]`);
   const saved: Record<string, unknown> = {};
   for (const [peers, byImplementation] of Object.entries(results)) {
     const columns = [...variants.keys()];
-    console.log(`\nvxlan, ${peers} peers, medians over ${rounds} rounds [min–max]:`);
+    console.log(`\n${backend.type}, ${peers} peers, medians over ${rounds} rounds [min–max]:`);
     console.log(`  ${'figure'.padEnd(38)} ${columns.map((label) => label.padEnd(26)).join(' ')} ${'upstream v0.20.2'.padEnd(26)} ${columns.map((label) => `${label}/upstream`).join('  ')}`);
     const table: Record<string, Record<string, Spread>> = {};
     for (const [label, unit, pick] of figures) {
@@ -344,5 +350,5 @@ function report(results: Record<number, Record<Implementation, RoundResult[]>>):
     }
     saved[peers] = { table, rounds: byImplementation };
   }
-  saveResult('scale-vs-upstream', saved);
+  saveResult(backend.type === 'vxlan' ? 'scale-vs-upstream' : `scale-vs-upstream-${backend.type}`, saved);
 }
