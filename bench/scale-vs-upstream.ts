@@ -8,8 +8,8 @@
  *    both do), next to `ip -batch` (+ `bridge -batch`) installing the same entries in the same round;
  *  - RSS 2 s after sync (and its anonymous and file-backed parts); CPU seconds over two windows of `--idle`
  *    seconds of idling each: the first after sync (settling: for ours it holds V8's memory reducer, one-off
- *    mark-compacts ~20 s after sync that give back the sync's garbage), the second the steady state; RSS after
- *    both (settled);
+ *    mark-compacts that give back the sync's garbage, ~15–25 s after sync at 5,000 peers, later with a larger
+ *    heap: at 20,000 they fall in the second window), then the second; RSS after both (settled);
  *  - new lease in etcd → its route (p50/p99 over `--latency` leases, one at a time);
  *  - a route / neighbour / FDB entry (host-gw: route) deleted by someone else → back (p50/p99 over `--drift`
  *    each; a kind that is not back within 1 s twice is reported as not repaired, not waited for);
@@ -99,7 +99,7 @@ interface RoundResult {
   readonly rssAnonAfterSyncMb: number;
   readonly rssFileAfterSyncMb: number;
   readonly burstPeakRssMb: number;
-  /** Burst changes whose new neighbour was seen (all of them unless the implementation lost some). */
+  /** Burst changes seen in the kernel (a new neighbour or gateway; all of them unless the implementation lost some). */
   readonly burstApplied: number;
   /** CPU seconds over the first idle window after sync, and over the second (steady idle). */
   readonly settleCpuSeconds: number;
